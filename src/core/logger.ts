@@ -1,4 +1,4 @@
-import { pino, type Logger } from 'pino';
+import { type Logger, pino } from 'pino';
 
 export type { Logger };
 
@@ -27,8 +27,7 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       base: { app: 'homelab-chatops' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     },
-    (opts.destination ??
-      pino.destination({ dest: 2, sync: false })) as pino.DestinationStream,
+    (opts.destination ?? pino.destination({ dest: 2, sync: false })) as pino.DestinationStream,
   );
 }
 

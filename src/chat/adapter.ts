@@ -1,0 +1,12 @@
+/**
+ * A chat platform. Adapters turn platform input into dispatcher calls and render `Reply`s
+ * with a pure renderer; nothing outside `src/chat/<platform>` imports a platform SDK.
+ */
+export interface ChatAdapter {
+  readonly name: string;
+  start(): Promise<void>;
+  /** Stop taking input; in-flight work is awaited by the app. */
+  stop(): Promise<void>;
+  /** Resolves when the adapter has no more input (console: end of stdin). Others never do. */
+  readonly finished?: Promise<void>;
+}

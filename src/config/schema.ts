@@ -1,0 +1,131 @@
+import { z } from 'zod';
+
+/** Keys whose values are secrets: loaded from env or `<key>File`, redacted when printed. */
+export const SECRET_KEYS = ['token', 'password', 'accessToken', 'appPassword', 'secret'] as const;
+
+const secret = z.string().min(1);
+
+const nodeName = z
+  .string()
+  .regex(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/, 'use lowercase letters, digits and dashes');
+
+export const NodeSchema = z.strictObject({
+  name: nodeName,
+  host: z.string().min(1, 'required: the address SSH connects to'),
+  port: z.number().int().min(1).max(65535).default(22),
+  user: z
+    .string()
+    .regex(/^[a-z_][a-z0-9_-]*$/, 'a Unix user name')
+    .default('pi'),
+  os: z.enum(['nixos', 'raspios']),
+  roles: z.array(z.enum(['control-plane', 'worker', 'support', 'bot-host'])).default([]),
+  /** The Kubernetes node name, when the node is in the K3s cluster. */
+  k3sName: z.string().optional(),
+  groups: z.array(z.string()).default([]),
+  /** NixOS flake host for `nixos-rebuild --flake <flake>#<host>`; defaults to `name`. */
+  nixosHost: z.string().optional(),
+  description: z.string().optional(),
+});
+export type NodeConfig = z.infer<typeof NodeSchema>;
+
+const member = z
+  .string()
+  .regex(
+    /^(console|discord|matrix):.+$/,
+    'members look like console:*, discord:<user or role id>, matrix:@user:server',
+  );
+
+export const RoleSchema = z.strictObject({
+  members: z.array(member).default([]),
+  /** Permission patterns: `*`, `node.*`, `argo.sync`, `task.*`. */
+  allow: z.array(z.string().regex(/^(\*|[a-z-]+(\.(\*|[a-z-]+))?)$/, 'like node.* or argo.sync')),
+});
+
+export const ConfigSchema = z.strictObject({
+  state: z.strictObject({ dir: z.string().default('./.chatops') }).prefault({}),
+  log: z
+    .strictObject({
+      level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'silent']).default('info'),
+    })
+    .prefault({}),
+  http: z
+    .strictObject({
+      enabled: z.boolean().default(true),
+      host: z.string().default('127.0.0.1'),
+      port: z.number().int().min(0).max(65535).default(9095),
+    })
+    .prefault({}),
+  chat: z
+    .strictObject({
+      console: z
+        .strictObject({
+          enabled: z.boolean().default(true),
+          /** Overrides the OS user name as the console user's id. */
+          user: z.string().optional(),
+        })
+        .prefault({}),
+      discord: z
+        .strictObject({
+          token: secret.optional(),
+          applicationId: z.string().regex(/^\d+$/, 'a Discord application id (digits)'),
+          guildIds: z.array(z.string().regex(/^\d+$/)).min(1),
+          channels: z.array(z.string().regex(/^\d+$/)).default([]),
+          registerOnStart: z.boolean().default(false),
+        })
+        .optional(),
+      matrix: z
+        .strictObject({
+          homeserverUrl: z.url(),
+          accessToken: secret.optional(),
+          rooms: z.array(z.string()).default([]),
+          prefix: z.string().default('!'),
+          encryption: z.boolean().default(false),
+        })
+        .optional(),
+    })
+    .prefault({}),
+  inventory: z
+    .strictObject({ nodes: z.array(NodeSchema).default([]) })
+    .prefault({})
+    .superRefine((inv, ctx) => {
+      const seen = new Set<string>();
+      inv.nodes.forEach((n, i) => {
+        if (seen.has(n.name))
+          ctx.addIssue({
+            code: 'custom',
+            path: ['nodes', i, 'name'],
+            message: `duplicate node name ${n.name}`,
+          });
+        seen.add(n.name);
+      });
+    }),
+  access: z
+    .strictObject({
+      /** `open`: read-only commands are allowed to everyone; `roles`: they need a role too. */
+      readOnly: z.enum(['open', 'roles']).default('open'),
+      roles: z.record(z.string(), RoleSchema).default({}),
+    })
+    .prefault({}),
+  confirm: z
+    .strictObject({ timeoutSeconds: z.number().int().min(5).max(900).default(60) })
+    .prefault({}),
+  /** Permission patterns that run as dry runs unless `dry_run:false` is given. */
+  dryRun: z.strictObject({ commands: z.array(z.string()).default([]) }).prefault({}),
+  tasks: z
+    .strictObject({
+      /** Remote URL or path. Default: a bare repo `<state dir>/lab.git`, seeded on first start. */
+      repo: z.string().optional(),
+      branch: z.string().default('main'),
+      path: z.string().default('tasks'),
+      author: z
+        .strictObject({
+          name: z.string().default('homelab-chatops'),
+          email: z.string().default('chatops@homelab.local'),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
+});
+
+export type Config = z.infer<typeof ConfigSchema>;
+export type ConfigInput = z.input<typeof ConfigSchema>;

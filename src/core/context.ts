@@ -1,0 +1,28 @@
+import type { Config } from '../config/schema.js';
+import type { Args } from './command.js';
+import type { Inventory } from './inventory.js';
+import type { Invocation } from './invocation.js';
+import type { Logger } from './logger.js';
+import type { Reply } from './reply.js';
+import type { Services } from './services.js';
+
+/** How long work reports itself: one message edited in place, plus step lines in a thread. */
+export interface Progress {
+  /** Replace the in-place progress message. */
+  update(reply: Reply): Promise<void>;
+  /** Append a line to the step log (the thread). */
+  step(line: string): Promise<void>;
+}
+
+export interface CommandContext<A extends Args = Args> {
+  args: A;
+  invocation: Invocation;
+  /** Whether this run only shows its plan. */
+  dryRun: boolean;
+  log: Logger;
+  config: Config;
+  inventory: Inventory;
+  services: Services;
+  progress: Progress;
+  signal: AbortSignal;
+}

@@ -1,0 +1,42 @@
+/** Levenshtein distance, small and allocation-light: inputs here are command and option names. */
+export function editDistance(a: string, b: string): number {
+  if (a === b) return 0;
+  let prev = Array.from({ length: b.length + 1 }, (_, i) => i);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      cur[j] = Math.min(prev[j]! + 1, cur[j - 1]! + 1, prev[j - 1]! + cost);
+    }
+    prev = cur;
+  }
+  return prev[b.length]!;
+}
+
+/**
+ * The candidate closest to `input`, if it is close enough to be a plausible typo
+ * (or `input` is a prefix of exactly one candidate).
+ */
+export function closest(input: string, candidates: Iterable<string>): string | undefined {
+  const needle = input.toLowerCase();
+  const list = [...candidates];
+  const prefixed = list.filter((c) => c.toLowerCase().startsWith(needle));
+  if (needle.length > 0 && prefixed.length === 1) return prefixed[0];
+  let best: string | undefined;
+  let bestDistance = Number.POSITIVE_INFINITY;
+  for (const c of list) {
+    const d = editDistance(needle, c.toLowerCase());
+    if (d < bestDistance) {
+      best = c;
+      bestDistance = d;
+    }
+  }
+  const limit = Math.max(1, Math.floor(needle.length / 3));
+  return bestDistance <= limit ? best : undefined;
+}
+
+/** ` Did you mean "x"?` or an empty string. */
+export function didYouMean(input: string, candidates: Iterable<string>): string {
+  const match = closest(input, candidates);
+  return match ? ` Did you mean "${match}"?` : '';
+}

@@ -1,0 +1,23 @@
+import { Counter, collectDefaultMetrics, Histogram, Registry } from 'prom-client';
+
+/** The bot's Prometheus metrics, on a registry of its own (no globals). */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly invocations = new Counter({
+    name: 'chatops_invocations_total',
+    help: 'Chat command invocations by command, access decision and result',
+    labelNames: ['command', 'decision', 'result'] as const,
+    registers: [this.registry],
+  });
+  readonly duration = new Histogram({
+    name: 'chatops_invocation_duration_seconds',
+    help: 'Time from receiving a command to its final answer',
+    labelNames: ['command'] as const,
+    buckets: [0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 15, 60, 300, 900],
+    registers: [this.registry],
+  });
+
+  constructor() {
+    collectDefaultMetrics({ register: this.registry, prefix: 'chatops_' });
+  }
+}

@@ -1,0 +1,74 @@
+import type { NodeConfig } from '../config/schema.js';
+import type { Plan } from '../core/reply.js';
+
+/** How a step list names SSH: exactly the connection the bot will open. */
+export function sshTarget(node: NodeConfig): string {
+  return `ssh -p ${node.port} ${node.user}@${node.host}`;
+}
+
+const nodePath = (node: NodeConfig) => `/api/v1/nodes/${node.k3sName}`;
+
+export function cordonStep(node: NodeConfig, unschedulable: boolean): string {
+  return `PATCH ${nodePath(node)} {"spec":{"unschedulable":${unschedulable}}}${unschedulable ? ' (cordon)' : ' (uncordon)'}`;
+}
+
+export function drainSteps(node: NodeConfig): string[] {
+  return [
+    cordonStep(node, true),
+    `GET /api/v1/pods?fieldSelector=spec.nodeName=${node.k3sName} (skip DaemonSet and mirror pods)`,
+    'POST /api/v1/namespaces/{namespace}/pods/{pod}/eviction for each of them; retry with backoff while a PodDisruptionBudget answers 429, give up after 5 min',
+    `wait until no evictable pod is left on ${node.k3sName}`,
+  ];
+}
+
+/** Why rebooting this node is riskier than usual; `force:true` territory. */
+export function rebootWarnings(node: NodeConfig, inventory: readonly NodeConfig[]): string[] {
+  const warnings: string[] = [];
+  if (node.roles.includes('bot-host')) {
+    warnings.push(
+      `${node.name} runs this bot: the bot goes down with it and cannot report the last steps.`,
+    );
+  }
+  const controlPlanes = inventory.filter((n) => n.roles.includes('control-plane'));
+  if (node.roles.includes('control-plane') && controlPlanes.length === 1) {
+    warnings.push(
+      `${node.name} is the only control-plane node: the Kubernetes API is down until it is back.`,
+    );
+  }
+  return warnings;
+}
+
+export function rebootPlan(node: NodeConfig, inventory: readonly NodeConfig[]): Plan {
+  const inCluster = Boolean(node.k3sName);
+  const steps = [
+    ...(inCluster ? drainSteps(node) : []),
+    `${sshTarget(node)} -- sudo systemctl reboot`,
+    `wait for ${node.host}:${node.port} to stop answering SSH, then to answer again with the pinned host key (up to 10 min)`,
+    ...(inCluster
+      ? [
+          `watch ${nodePath(node)} until condition Ready=True (up to 10 min)`,
+          cordonStep(node, false),
+        ]
+      : []),
+  ];
+  return {
+    summary: inCluster
+      ? `Reboot ${node.name}: drain it, reboot it over SSH, wait until it is Ready, uncordon it.`
+      : `Reboot ${node.name} over SSH and wait until it answers again (not a K3s node).`,
+    steps,
+    warnings: rebootWarnings(node, inventory),
+  };
+}
+
+export function drainPlan(node: NodeConfig): Plan {
+  return { summary: `Cordon ${node.name} and evict its pods.`, steps: drainSteps(node) };
+}
+
+export function cordonPlan(node: NodeConfig, unschedulable: boolean): Plan {
+  return {
+    summary: unschedulable
+      ? `Mark ${node.name} unschedulable; running pods stay.`
+      : `Mark ${node.name} schedulable again.`,
+    steps: [cordonStep(node, unschedulable)],
+  };
+}
