@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
-import { LineCounter, parseDocument, stringify } from 'yaml';
+import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify } from 'yaml';
 import type { z } from 'zod';
 import { didYouMean } from '../core/suggest.js';
 import { DEMO_CONFIG } from './demo.js';
@@ -81,7 +81,7 @@ function readYaml(file: string): {
       file,
       doc.errors.map((e) => ({
         path: '',
-        line: e.linePos?.[0].line,
+        line: lineCounter.linePos(e.pos[0]).line,
         message: `not valid YAML: ${e.message.split('\n')[0]}`,
       })),
     );
@@ -92,14 +92,24 @@ function readYaml(file: string): {
       { path: '', message: 'expected a YAML mapping at the top level' },
     ]);
   }
+  /** The line of the deepest existing key on `p` (the key, not its value). */
   const lineOf = (p: (string | number)[]): number | undefined => {
-    for (let n = p.length; n >= 0; n--) {
-      const node = doc.getIn(p.slice(0, n), true) as
-        | { range?: [number, number, number] }
-        | undefined;
-      if (node?.range) return lineCounter.linePos(node.range[0]).line;
+    let line: number | undefined;
+    let node: unknown = doc.contents;
+    for (const k of p) {
+      if (isMap(node)) {
+        const pair = node.items.find((i) => isScalar(i.key) && i.key.value === k);
+        if (!pair) break;
+        const at = (pair.key as { range?: [number, number, number] }).range?.[0];
+        if (at !== undefined) line = lineCounter.linePos(at).line;
+        node = pair.value;
+      } else if (isSeq(node) && typeof k === 'number' && node.items[k]) {
+        node = node.items[k];
+        const at = (node as { range?: [number, number, number] }).range?.[0];
+        if (at !== undefined) line = lineCounter.linePos(at).line;
+      } else break;
     }
-    return undefined;
+    return line;
   };
   return { raw: raw as Obj, lineOf };
 }
@@ -197,7 +207,7 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
   for (const p of envProblems) problems.push({ path: formatPath(p.path), message: p.message });
   applyEnv(raw, env, problems);
 
-  const parsed = ConfigSchema.safeParse(raw);
+  const parsed = ConfigSchema.safeParse(raw, { reportInput: true });
   if (!parsed.success) problems.push(...toProblems(parsed.error.issues, lineOf));
   if (problems.length > 0 || !parsed.success) throw new ConfigError(source, problems);
   return { config: parsed.data, source, demo: !fileArg };

@@ -24,7 +24,9 @@ export function usage(command: Command, action: Action): string {
   const parts = effectiveOptions(action).map((o) => {
     const value = o.choices
       ? o.choices.map((c) => c.value).join('|')
-      : `<${o.type === 'string' ? 'text' : o.type}>`;
+      : o.type === 'boolean'
+        ? 'true'
+        : `<${o.type === 'string' ? 'text' : o.type}>`;
     return o.required ? `${o.name}:${value}` : `[${o.name}:${value}]`;
   });
   return [head, ...parts].join(' ');

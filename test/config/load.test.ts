@@ -1,0 +1,138 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, printConfig } from '../../src/config/load.js';
+
+const dir = mkdtempSync(path.join(tmpdir(), 'chatops-config-'));
+function file(name: string, text: string): string {
+  const p = path.join(dir, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+function problemsOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (e) {
+    if (e instanceof ConfigError) return e.format();
+    throw e;
+  }
+  throw new Error('expected a ConfigError');
+}
+
+describe('config loading', () => {
+  it('uses the built-in demo without a file: console, seed inventory, node dry runs', () => {
+    const { config, demo, source } = loadConfig({ env: {} });
+    expect(demo).toBe(true);
+    expect(source).toBe('built-in demo');
+    expect(config.inventory.nodes.map((n) => n.name)).toEqual([
+      'x86',
+      'pi5',
+      'pi4-a',
+      'pi4-b',
+      'pi1',
+      'pi2',
+      'pi3',
+    ]);
+    expect(config.dryRun.commands).toEqual(['node.*']);
+    expect(config.access.roles.admin).toEqual({ members: ['console:*'], allow: ['*'] });
+    expect(config.http).toEqual({ enabled: true, host: '127.0.0.1', port: 9095 });
+    expect(config.state.dir).toBe('./.chatops');
+  });
+
+  it('applies env overrides for state dir, HTTP host and port', () => {
+    const { config } = loadConfig({
+      env: {
+        CHATOPS_STATE_DIR: '/var/lib/chatops',
+        CHATOPS_HTTP_PORT: '9100',
+        CHATOPS_HTTP_HOST: '0.0.0.0',
+      },
+    });
+    expect(config.state.dir).toBe('/var/lib/chatops');
+    expect(config.http).toMatchObject({ host: '0.0.0.0', port: 9100 });
+    expect(problemsOf(() => loadConfig({ env: { CHATOPS_HTTP_PORT: 'nine' } }))).toContain(
+      'CHATOPS_HTTP_PORT: expected a port number 0-65535, got "nine"',
+    );
+  });
+
+  it('reads the file named by --config or CHATOPS_CONFIG', () => {
+    const f = file(
+      'ok.yaml',
+      'inventory:\n  nodes:\n    - { name: pi4-a, host: 10.0.0.21, os: raspios }\n',
+    );
+    expect(loadConfig({ file: f, env: {} }).config.inventory.nodes[0]).toMatchObject({
+      name: 'pi4-a',
+      port: 22,
+      user: 'pi',
+    });
+    expect(loadConfig({ env: { CHATOPS_CONFIG: f } }).source).toBe(f);
+  });
+
+  it('names the line, the path and the fix for a wrong type', () => {
+    const f = file(
+      'bad.yaml',
+      [
+        'http:',
+        '  port: "ninety"',
+        'inventory:',
+        '  nodes:',
+        '    - name: pi4-a',
+        '      os: raspbian',
+        '',
+      ].join('\n'),
+    );
+    const text = problemsOf(() => loadConfig({ file: f, env: {} }));
+    expect(text).toContain(`Invalid configuration in ${f}:`);
+    expect(text).toContain('line 2: http.port: expected number, got "ninety"');
+    expect(text).toContain('line 5: inventory.nodes[0].host: required (expected string)');
+    expect(text).toContain(
+      'line 6: inventory.nodes[0].os: expected one of "nixos", "raspios", got "raspbian"',
+    );
+  });
+
+  it('suggests the known key for a typo', () => {
+    const f = file('typo.yaml', 'htp:\n  port: 1\n');
+    expect(problemsOf(() => loadConfig({ file: f, env: {} }))).toContain(
+      'line 1: htp: unknown key. Did you mean "http"?',
+    );
+  });
+
+  it('reports a missing file and invalid YAML clearly', () => {
+    expect(problemsOf(() => loadConfig({ file: path.join(dir, 'nope.yaml'), env: {} }))).toContain(
+      'the file does not exist. Check the path, or start without --config/CHATOPS_CONFIG for the demo.',
+    );
+    const f = file('broken.yaml', 'http:\n  port: [1\n');
+    expect(problemsOf(() => loadConfig({ file: f, env: {} }))).toMatch(/line \d+: not valid YAML/);
+  });
+
+  it('loads secrets from *File keys and env, and redacts them when printed', () => {
+    const tokenFile = file('discord-token', 'file-token\n');
+    const f = file(
+      'secrets.yaml',
+      `chat:\n  discord:\n    tokenFile: ${tokenFile}\n    applicationId: "1"\n    guildIds: ["2"]\n  matrix:\n    homeserverUrl: https://matrix.lab.example\n`,
+    );
+    const { config } = loadConfig({ file: f, env: { CHATOPS_MATRIX_TOKEN: 'env-token' } });
+    expect(config.chat.discord?.token).toBe('file-token');
+    expect(config.chat.matrix?.accessToken).toBe('env-token');
+    const printed = printConfig(config);
+    expect(printed).not.toContain('file-token');
+    expect(printed).not.toContain('env-token');
+    expect(printed).toContain('token: "[redacted]"');
+    expect(
+      problemsOf(() =>
+        loadConfig({ file: f, env: { CHATOPS_DISCORD_TOKEN_FILE: '/nonexistent/t' } }),
+      ),
+    ).toContain('CHATOPS_DISCORD_TOKEN_FILE: cannot read /nonexistent/t (ENOENT)');
+  });
+
+  it('refuses duplicate node names', () => {
+    const f = file(
+      'dup.yaml',
+      'inventory:\n  nodes:\n    - { name: pi1, host: a, os: raspios }\n    - { name: pi1, host: b, os: raspios }\n',
+    );
+    expect(problemsOf(() => loadConfig({ file: f, env: {} }))).toContain(
+      'inventory.nodes[1].name: duplicate node name pi1',
+    );
+  });
+});
