@@ -1,0 +1,371 @@
+import { UserError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { commitMessage } from './commit-message.js';
+import { type PushOutcome, TaskClone } from './task-clone.js';
+import type { LocatedTask, TaskFiles } from './task-files.js';
+import { checkRequester, type NewTask, type Requester, type TaskEdits } from './task-input.js';
+import {
+  addTask,
+  type Change,
+  dropTask,
+  editTask,
+  finishTask,
+  resolveTask,
+  startTask,
+} from './task-ops.js';
+import { formatTimestamp, type Task, type TaskStatus, taskIdNumber } from './task-schema.js';
+
+/**
+ * The lab's task backlog, kept in Git: `<path>/backlog.yaml`, `<path>/in-progress.yaml`,
+ * `<path>/completed/YYYY-MM.yaml` in the repo `repo`, worked on in the bot's own clone.
+ *
+ *   const store = new TaskStore({ repo, branch: 'main', path: 'tasks', workDir, author, logger });
+ *   await store.init();                                   // clone or fetch, push leftovers
+ *   await store.add({ title, description?, priority?, phase?, tags?, node? }, who)
+ *   await store.start(id, who) / done(id, who) / drop(id, who)      → ChangeResult
+ *   await store.edit(id, { title?, description?, priority?, phase?, tags?, node? }, who)
+ *                                                          (null removes description/phase/node)
+ *   await store.list({ status?, tag?, node? })             → TaskWithStatus[]
+ *   await store.show(id)                                   → TaskWithStatus
+ *   await store.ids(prefix?, statuses?)                    → ['T-0001', …]  (autocomplete)
+ *   await store.pendingPushes()                            → commits not on the remote yet
+ *   await store.sync()                                     → push pending / pick up remote changes
+ *   await store.close()
+ *
+ * Ids given to the store may be written `T-0042`, `t-42`, `42` or `#42`.
+ *
+ * Every change is one commit (`tasks: add T-0042 Replace SD card on pi4-b`, trailer
+ * `Requested-by: discord:1234 (alice)`) pushed at once. Changes run one at a time. When the
+ * push is rejected because the remote moved, the change is rebuilt on the new head (a new
+ * id if its id was taken) and pushed again. When the remote cannot be reached the commit
+ * stays in the clone (`pushed: false`) and is pushed by the background timer, the next
+ * change or the next init() — rebuilt on the remote's head if that moved meanwhile.
+ * Reads answer from the last state the store saw (refreshed after every change and sync).
+ */
+
+export { ensureSeededBareRepo } from './seed-repo.js';
+export type { NewTask, Requester, TaskEdits } from './task-input.js';
+
+export interface TaskStoreOptions {
+  /** Remote URL or path of the lab repo (a bare repo). */
+  repo: string;
+  branch: string;
+  /** Task directory inside the repo; default `tasks`. */
+  path?: string;
+  /** The bot's own clone, e.g. `<stateDir>/tasks-clone`. */
+  workDir: string;
+  author: { name: string; email: string };
+  logger: Logger;
+  now?: () => Date;
+  /** Background push of unpushed commits and refresh from the remote; 0 = off. Default 60 s. */
+  retryPushMs?: number;
+  /** Timeout of each git command. Default 30 s. */
+  gitTimeoutMs?: number;
+  /** Push attempts per change when the remote keeps moving. Default 5. */
+  maxPushAttempts?: number;
+}
+
+export type TaskWithStatus = Task & { status: TaskStatus; file: string };
+
+export interface TaskFilter {
+  status?: TaskStatus;
+  tag?: string;
+  node?: string;
+}
+
+export interface ChangeResult {
+  task: Task;
+  /** Where the task is now; `dropped` after drop. */
+  status: TaskStatus | 'dropped';
+  /** Repo-relative file that held the task last: `tasks/in-progress.yaml`. */
+  file: string;
+  commit: string;
+  pushed: boolean;
+  /** Set when not pushed: what happened and that it will be pushed later. */
+  message?: string;
+}
+
+type Apply = (files: TaskFiles, now: string) => Change & { before?: LocatedTask };
+
+export class TaskStore {
+  private readonly clone: TaskClone;
+  private readonly log: Logger;
+  private readonly now: () => Date;
+  private readonly maxAttempts: number;
+  private queue: Promise<unknown> = Promise.resolve();
+  private snapshot: TaskFiles | Error | undefined;
+  private timer: NodeJS.Timeout | undefined;
+  private syncQueued = false;
+  private closed = false;
+
+  constructor(private readonly opts: TaskStoreOptions) {
+    this.log = opts.logger.child({ component: 'task-store' });
+    this.now = opts.now ?? (() => new Date());
+    this.maxAttempts = opts.maxPushAttempts ?? 5;
+    this.clone = new TaskClone({ ...opts, path: opts.path ?? 'tasks' });
+  }
+
+  init(): Promise<void> {
+    return this.enqueue(async () => {
+      await this.clone.ensureClone();
+      const fetched = await this.clone.fetch();
+      if (fetched.ok) {
+        await this.clone.ensureBranch();
+        await this.syncWithRemote('start-up');
+      } else {
+        this.log.warn(
+          { detail: fetched.detail },
+          'task repo unreachable at start-up; working offline',
+        );
+      }
+      await this.refresh();
+      this.startTimer();
+    });
+  }
+
+  add(input: NewTask, who: Requester): Promise<ChangeResult> {
+    return this.change(who, (files, now) => addTask(files, input, who, now));
+  }
+  start(id: string, who: Requester): Promise<ChangeResult> {
+    return this.change(who, (files, now) => withBefore(files, id, () => startTask(files, id, now)));
+  }
+  done(id: string, who: Requester): Promise<ChangeResult> {
+    return this.change(who, (files, now) =>
+      withBefore(files, id, () => finishTask(files, id, now)),
+    );
+  }
+  drop(id: string, who: Requester): Promise<ChangeResult> {
+    return this.change(who, (files) => withBefore(files, id, () => dropTask(files, id)));
+  }
+  edit(id: string, changes: TaskEdits, who: Requester): Promise<ChangeResult> {
+    return this.change(who, (files) => withBefore(files, id, () => editTask(files, id, changes)));
+  }
+
+  async list(filter: TaskFilter = {}): Promise<TaskWithStatus[]> {
+    const tag = filter.tag?.toLowerCase();
+    const node = filter.node?.toLowerCase();
+    return this.current()
+      .all()
+      .filter((t) => !filter.status || t.status === filter.status)
+      .filter((t) => !tag || t.task.tags.some((x) => x.toLowerCase() === tag))
+      .filter((t) => !node || t.task.node?.toLowerCase() === node)
+      .map(withStatus);
+  }
+
+  async show(id: string): Promise<TaskWithStatus> {
+    return withStatus(resolveTask(this.current(), id));
+  }
+
+  /** Ids starting with `prefix` (`T-00`, `t-1`, or digits of the number), for autocomplete. */
+  async ids(prefix = '', statuses?: readonly TaskStatus[]): Promise<string[]> {
+    const p = prefix.trim().toLowerCase();
+    const digits = /^\d+$/.test(p) ? p.replace(/^0+(?=\d)/, '') : undefined;
+    return this.current()
+      .all()
+      .filter((t) => !statuses || statuses.includes(t.status))
+      .map((t) => t.task.id)
+      .filter(
+        (id) =>
+          id.toLowerCase().startsWith(p) ||
+          (digits !== undefined && String(taskIdNumber(id)).startsWith(digits)),
+      );
+  }
+
+  async pendingPushes(): Promise<number> {
+    return (await this.clone.localCommits()).length;
+  }
+
+  /** Pushes unpushed commits and picks up remote changes now; returns commits still pending. */
+  sync(): Promise<number> {
+    return this.enqueue(async () => {
+      if ((await this.clone.fetch()).ok) await this.syncWithRemote('sync');
+      await this.refresh();
+      return (await this.clone.localCommits()).length;
+    });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+    await this.queue.catch(() => undefined);
+  }
+
+  private enqueue<T>(job: () => Promise<T>): Promise<T> {
+    const run = this.queue.then(job, job);
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private current(): TaskFiles {
+    if (this.snapshot === undefined) throw new Error('TaskStore.init() has not finished');
+    if (this.snapshot instanceof Error) throw this.snapshot;
+    return this.snapshot;
+  }
+
+  private async refresh(): Promise<void> {
+    try {
+      const files = await this.clone.files();
+      files.all(); // parse now, so a broken file is reported by reads too
+      this.snapshot = files;
+    } catch (err) {
+      this.snapshot = err instanceof Error ? err : new Error(String(err));
+    }
+  }
+
+  private change(who: Requester, apply: Apply): Promise<ChangeResult> {
+    if (this.closed) return Promise.reject(new Error('the task store is closed'));
+    checkRequester(who);
+    const now = formatTimestamp(this.now());
+    return this.enqueue(async () => {
+      if (this.snapshot === undefined) throw new Error('TaskStore.init() has not finished');
+      try {
+        return await this.commitAndPush(who, apply, now);
+      } catch (err) {
+        await this.clone.discardUncommitted().catch(() => undefined);
+        throw err;
+      } finally {
+        await this.refresh();
+      }
+    });
+  }
+
+  private async commitAndPush(who: Requester, apply: Apply, now: string): Promise<ChangeResult> {
+    for (let attempt = 1; ; attempt++) {
+      const files = await this.clone.files();
+      const change = apply(files, now);
+      const commit = await this.clone.commit(files.changed(), commitMessage(change, who));
+      if (!commit) throw new Error(`${change.verb} ${change.id} changed no file`);
+      const push = await this.clone.push();
+      const log = { verb: change.verb, id: change.id, commit, attempt };
+      if (push.ok) {
+        this.log.info(log, 'task change pushed');
+        return this.result(change, commit, true);
+      }
+      if (push.reason === 'rejected' && attempt < this.maxAttempts) {
+        const fetched = await this.clone.fetch();
+        if (fetched.ok) {
+          this.log.info(log, 'remote moved; rebuilding the change on the new head');
+          await this.clone.resetTo('HEAD~1');
+          await this.rebase();
+          continue;
+        }
+        return this.result(
+          change,
+          commit,
+          false,
+          notPushed({ ok: false, reason: 'unreachable', detail: fetched.detail }),
+        );
+      }
+      this.log.warn({ ...log, reason: push.reason, detail: push.detail }, 'task change not pushed');
+      return this.result(change, commit, false, notPushed(push));
+    }
+  }
+
+  private async result(
+    change: Change & { before?: LocatedTask },
+    commit: string,
+    pushed: boolean,
+    message?: string,
+  ): Promise<ChangeResult> {
+    const files = await this.clone.files();
+    const now = files.find(change.id);
+    const at = now ?? change.before;
+    if (!at) throw new Error(`${change.id} is missing after ${change.verb}`);
+    const result: ChangeResult = {
+      task: at.task,
+      status: now ? now.status : 'dropped',
+      file: at.file,
+      commit,
+      pushed,
+    };
+    if (message) result.message = message;
+    return result;
+  }
+
+  /** Rebuilds unpushed commits on the fetched remote head (see TaskClone.replayLocalCommits). */
+  private async rebase(): Promise<void> {
+    for (const r of await this.clone.replayLocalCommits()) {
+      const renumbered = Object.fromEntries(r.renumbered);
+      if (r.renumbered.size > 0 || r.skipped.length > 0) {
+        this.log.warn(
+          { subject: r.subject, renumbered, skipped: r.skipped },
+          're-applied an unpushed task commit',
+        );
+      }
+    }
+  }
+
+  /** After a fetch: push what is pending (rebuilding it if the remote moved), or catch up. */
+  private async syncWithRemote(why: string): Promise<void> {
+    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
+      const pending = (await this.clone.localCommits()).length;
+      if (pending === 0) {
+        await this.clone.resetTo(this.clone.originRef);
+        return;
+      }
+      const push = await this.clone.push();
+      if (push.ok) {
+        this.log.info(
+          { pushed: pending, why },
+          'pushed task commits saved while the remote was unreachable',
+        );
+        return;
+      }
+      if (push.reason !== 'rejected' || !(await this.clone.fetch()).ok) {
+        this.log.warn(
+          { pending, why, reason: push.reason, detail: push.detail },
+          'task commits still not pushed',
+        );
+        return;
+      }
+      await this.rebase();
+    }
+  }
+
+  private startTimer(): void {
+    const every = this.opts.retryPushMs ?? 60_000;
+    if (every <= 0 || this.timer || this.closed) return;
+    this.timer = setInterval(() => {
+      if (this.closed || this.syncQueued) return;
+      this.syncQueued = true;
+      this.sync()
+        .catch((err: unknown) => this.log.warn({ err }, 'background task sync failed'))
+        .finally(() => {
+          this.syncQueued = false;
+        });
+    }, every);
+    this.timer.unref();
+  }
+}
+
+function withBefore(
+  files: TaskFiles,
+  id: string,
+  run: () => Change,
+): Change & { before?: LocatedTask } {
+  let before: LocatedTask | undefined;
+  try {
+    before = resolveTask(files, id);
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+  }
+  return { ...run(), before };
+}
+
+function withStatus(t: LocatedTask): TaskWithStatus {
+  return { ...t.task, status: t.status, file: t.file };
+}
+
+function notPushed(push: PushOutcome): string {
+  if (push.ok) return '';
+  const later = 'it is saved locally and will be pushed when the remote is reachable';
+  switch (push.reason) {
+    case 'unreachable':
+      return `The task repo could not be reached (${push.detail}); ${later}.`;
+    case 'refused':
+      return `The task repo refused the push ${push.detail}; it is saved locally and the push will be retried.`;
+    case 'rejected':
+      return 'The task repo kept changing while pushing; it is saved locally and will be pushed in the background.';
+  }
+}
