@@ -1,13 +1,14 @@
+import { AppServices } from './app-services.js';
 import type { ChatAdapter } from './chat/adapter.js';
 import type { Config } from './config/schema.js';
 import { AccessPolicy } from './core/access.js';
 import { type AuditSink, FileAudit } from './core/audit.js';
 import { Dispatcher } from './core/dispatcher.js';
+import { UserError } from './core/errors.js';
 import { Inventory } from './core/inventory.js';
 import type { ChatUser } from './core/invocation.js';
 import type { Logger } from './core/logger.js';
 import { loadCommands, Registry } from './core/registry.js';
-import type { Services } from './core/services.js';
 import { Metrics } from './http/metrics.js';
 import { HttpServer } from './http/server.js';
 
@@ -27,6 +28,7 @@ export interface AppOptions {
 export class App {
   readonly dispatcher: Dispatcher;
   readonly metrics = new Metrics();
+  readonly services: AppServices;
   private readonly adapters: ChatAdapter[] = [];
   private http?: HttpServer;
   private ready = false;
@@ -37,7 +39,8 @@ export class App {
     readonly registry: Registry,
   ) {
     const { config, log } = opts;
-    const services: Services = { commands: () => registry.list() };
+    const services = new AppServices(config, log, () => registry.list());
+    this.services = services;
     this.dispatcher = new Dispatcher({
       registry,
       access: new AccessPolicy(config.access),
@@ -65,6 +68,13 @@ export class App {
 
   async start(): Promise<void> {
     const { config, log } = this.opts;
+    if (config.chat.matrix) {
+      // Refuse rather than run deaf: a configured chat that nobody listens to is worse.
+      throw new UserError(
+        'chat.matrix is configured, but this build has no Matrix adapter yet.',
+        'Remove chat.matrix from the config (or use the console) until it lands.',
+      );
+    }
     if (config.http.enabled) {
       this.http = new HttpServer({
         ...config.http,
@@ -78,9 +88,32 @@ export class App {
       const { ConsoleAdapter } = await import('./chat/console/console-adapter.js');
       this.adapters.push(new ConsoleAdapter({ dispatcher: this.dispatcher, ...this.opts.console }));
     }
+    // Clone (and in the demo, seed) the task repo in the background: the first /task is fast.
+    this.services.tasks().catch((err) => log.warn({ err }, 'task repo not available yet'));
+    if (config.chat.discord) this.adapters.push(await this.discordAdapter(config.chat.discord));
     for (const adapter of this.adapters) await adapter.start();
     this.ready = true;
     log.info({ adapters: this.adapters.map((a) => a.name) }, 'ready');
+  }
+
+  private async discordAdapter(
+    discord: NonNullable<Config['chat']['discord']>,
+  ): Promise<ChatAdapter> {
+    if (!discord.token) {
+      throw new UserError(
+        'chat.discord.token is not set.',
+        'Set CHATOPS_DISCORD_TOKEN or CHATOPS_DISCORD_TOKEN_FILE, or chat.discord.tokenFile in the config.',
+      );
+    }
+    // Loaded only when configured: discord.js costs start-up time and memory.
+    const { DiscordAdapter } = await import('./chat/discord/discord-adapter.js');
+    return new DiscordAdapter({
+      config: discord,
+      dispatcher: this.dispatcher,
+      commands: () => this.registry.list(),
+      log: this.opts.log,
+      apiUrl: discord.apiUrl,
+    });
   }
 
   /** Graceful stop: no new input, in-flight commands finish, proposals expire, HTTP closes. */
@@ -88,6 +121,7 @@ export class App {
     this.ready = false;
     for (const adapter of this.adapters) await adapter.stop();
     await this.dispatcher.drain(true);
+    await this.services.close();
     await this.http?.stop();
   }
 }

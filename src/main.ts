@@ -3,6 +3,7 @@ import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { App } from './app.js';
 import { ConfigError, loadConfig, printConfig } from './config/load.js';
+import { UserError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
 
 const HELP = `homelab-chatops — ChatOps for a K3s home lab
@@ -79,7 +80,14 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   process.once('SIGTERM', () => void stop('SIGTERM').then(() => process.exit(0)));
   process.once('SIGINT', () => void stop('SIGINT').then(() => process.exit(0)));
 
-  await app.start();
+  try {
+    await app.start();
+  } catch (err) {
+    if (!(err instanceof UserError)) throw err;
+    process.stderr.write(`Cannot start: ${err.message}\n${err.hint ?? ''}\n`);
+    await app.stop();
+    return 2;
+  }
   const finished = app.finished;
   if (finished) {
     await finished;

@@ -71,6 +71,8 @@ export const ConfigSchema = z.strictObject({
           guildIds: z.array(z.string().regex(/^\d+$/)).min(1),
           channels: z.array(z.string().regex(/^\d+$/)).default([]),
           registerOnStart: z.boolean().default(false),
+          /** REST API base (default Discord's); for proxies and tests. */
+          apiUrl: z.url().optional(),
         })
         .optional(),
       matrix: z

@@ -3,7 +3,15 @@ import type { Config } from '../config/schema.js';
 import type { Metrics } from '../http/metrics.js';
 import { type AccessPolicy, matchesPattern } from './access.js';
 import type { AuditSink, Decision } from './audit.js';
-import { type Action, type Args, type Command, permissionId } from './command.js';
+import { suggest } from './autocomplete.js';
+import {
+  type Action,
+  type Args,
+  type Command,
+  effectiveOptions,
+  type OptionChoice,
+  permissionId,
+} from './command.js';
 import { ConfirmationStore, type Pending } from './confirmations.js';
 import type { CommandContext } from './context.js';
 import { isUserError, newErrorId, UserError } from './errors.js';
@@ -100,6 +108,25 @@ export class Dispatcher {
 
   cancel(code: string, user: ChatUser, responder: Responder): Promise<void> {
     return this.track(this.decide(code, user, responder, false));
+  }
+
+  /** Autocomplete for one option of an action (Discord): at most 25 choices. */
+  async autocomplete(
+    command: string,
+    sub: string | undefined,
+    option: string,
+    partial: string,
+  ): Promise<OptionChoice<string>[]> {
+    try {
+      const cmd = this.deps.registry.command(command);
+      const opt = effectiveOptions(this.deps.registry.action(cmd, sub)).find(
+        (o) => o.name === option,
+      );
+      if (!opt?.autocomplete) return [];
+      return await suggest(opt.autocomplete, partial, this.deps);
+    } catch {
+      return [];
+    }
   }
 
   /** The newest proposal waiting for this user, if any. */

@@ -1,3 +1,4 @@
+import type { TaskStore } from '../backlog/task-store.js';
 import type { Command } from './command.js';
 
 /**
@@ -7,4 +8,8 @@ import type { Command } from './command.js';
 export interface Services {
   /** The command registry (for `/help`). */
   commands(): readonly Command[];
+  /** The Git-backed task backlog (cloned and, in the demo, seeded on first use). */
+  tasks(): Promise<TaskStore>;
+  /** A human-readable name of the task repo, for plans: `/var/lib/chatops/lab.git (main)`. */
+  taskRepoLabel(): string;
 }

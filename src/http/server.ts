@@ -1,5 +1,6 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { UserError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import type { Metrics } from './metrics.js';
 
@@ -37,9 +38,19 @@ export class HttpServer {
   async start(): Promise<number> {
     const server = createServer((req, res) => void this.handle(req, res));
     this.server = server;
+    const { host, port: wanted } = this.opts;
     await new Promise<void>((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(this.opts.port, this.opts.host, () => resolve());
+      server.once('error', (err: NodeJS.ErrnoException) => {
+        if (err.code === 'EADDRINUSE' || err.code === 'EACCES' || err.code === 'EADDRNOTAVAIL') {
+          reject(
+            new UserError(
+              `The HTTP server cannot listen on ${host}:${wanted} (${err.code}).`,
+              'Choose another address with http.host/http.port or CHATOPS_HTTP_HOST/CHATOPS_HTTP_PORT.',
+            ),
+          );
+        } else reject(err);
+      });
+      server.listen(wanted, host, () => resolve());
     });
     const port = (server.address() as AddressInfo).port;
     this.opts.log.info({ host: this.opts.host, port }, 'HTTP listening');

@@ -142,6 +142,22 @@ describe('the console bot (real CLI, piped input)', () => {
     expect(missing.stderr).toContain('the file does not exist');
   });
 
+  it('refuses to start when the HTTP port is taken, saying how to fix it', async () => {
+    const { createServer } = await import('node:net');
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    const port = (blocker.address() as { port: number }).port;
+    const r = await runCli('/help\n', {
+      env: { CHATOPS_STATE_DIR: tempStateDir(), CHATOPS_HTTP_PORT: String(port) },
+    });
+    blocker.close();
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(
+      `Cannot start: The HTTP server cannot listen on 127.0.0.1:${port} (EADDRINUSE).`,
+    );
+    expect(r.stderr).not.toMatch(/\n\s+at /);
+  });
+
   it('prints the effective config with secrets redacted', async () => {
     const state = tempStateDir();
     const config = path.join(state, 'c.yaml');

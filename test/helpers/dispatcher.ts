@@ -51,7 +51,11 @@ export function makeDispatcher(
     access: new AccessPolicy(overrides.access ?? config.access),
     config: { ...config, ...overrides },
     inventory: new Inventory([]),
-    services: { commands: () => registry.list() },
+    services: {
+      commands: () => registry.list(),
+      tasks: () => Promise.reject(new Error('no task store in core tests')),
+      taskRepoLabel: () => 'test',
+    },
     audit: { write: (e) => audit.push(e) },
     log: silentLogger(),
     now,

@@ -1,0 +1,78 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { TaskStore } from './backlog/task-store.js';
+import type { Config } from './config/schema.js';
+import type { Command } from './core/command.js';
+import type { Logger } from './core/logger.js';
+import type { Services } from './core/services.js';
+
+/** The repository root, from src/ (tests) or dist/src/ (built). */
+export function projectRoot(): string {
+  const here = path.dirname(fileURLToPath(import.meta.url));
+  return path.basename(path.dirname(here)) === 'dist'
+    ? path.resolve(here, '../..')
+    : path.resolve(here, '..');
+}
+
+/**
+ * The integrations behind `ctx.services`, each created on first use (and only once, even
+ * when two commands ask at the same time). `close()` stops what was started.
+ */
+export class AppServices implements Services {
+  private taskStore?: Promise<TaskStore>;
+
+  constructor(
+    private readonly config: Config,
+    private readonly log: Logger,
+    private readonly registry: () => readonly Command[],
+  ) {}
+
+  commands(): readonly Command[] {
+    return this.registry();
+  }
+
+  /** The configured task repo, or `<state dir>/lab.git` seeded from this repo's `tasks/`. */
+  private taskRepo(): string {
+    return this.config.tasks.repo ?? path.resolve(this.config.state.dir, 'lab.git');
+  }
+
+  taskRepoLabel(): string {
+    return `${this.taskRepo()} ${this.config.tasks.branch}`;
+  }
+
+  tasks(): Promise<TaskStore> {
+    this.taskStore ??= this.openTaskStore().catch((err) => {
+      this.taskStore = undefined; // try again on the next command
+      throw err;
+    });
+    return this.taskStore;
+  }
+
+  private async openTaskStore(): Promise<TaskStore> {
+    const { TaskStore, ensureSeededBareRepo } = await import('./backlog/task-store.js');
+    const { tasks, state } = this.config;
+    if (!tasks.repo) {
+      await ensureSeededBareRepo(
+        this.taskRepo(),
+        path.join(projectRoot(), 'tasks'),
+        tasks.branch,
+        tasks.author,
+      );
+    }
+    const store = new TaskStore({
+      repo: this.taskRepo(),
+      branch: tasks.branch,
+      path: tasks.path,
+      workDir: path.resolve(state.dir, 'tasks-clone'),
+      author: tasks.author,
+      logger: this.log,
+    });
+    await store.init();
+    return store;
+  }
+
+  async close(): Promise<void> {
+    const store = await this.taskStore?.catch(() => undefined);
+    await store?.close();
+  }
+}

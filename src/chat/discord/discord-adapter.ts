@@ -1,0 +1,195 @@
+import { randomUUID } from 'node:crypto';
+import {
+  type AutocompleteInteraction,
+  type ButtonInteraction,
+  type ChatInputCommandInteraction,
+  Client,
+  Events,
+  GatewayIntentBits,
+  type Interaction,
+  MessageFlags,
+} from 'discord.js';
+import type { Config } from '../../config/schema.js';
+import type { Dispatcher, Responder } from '../../core/dispatcher.js';
+import type { ChatUser, Invocation } from '../../core/invocation.js';
+import type { Logger } from '../../core/logger.js';
+import type { ChatAdapter } from '../adapter.js';
+import { InteractionResponder, payload } from './interaction-responder.js';
+import { renderDiscord } from './render.js';
+import { slashCommands } from './slash-commands.js';
+
+export interface DiscordAdapterOptions {
+  config: NonNullable<Config['chat']['discord']>;
+  dispatcher: Dispatcher;
+  commands: () => Parameters<typeof slashCommands>[0];
+  log: Logger;
+  /** Base URL of the REST API; tests point it at a fake. */
+  apiUrl?: string;
+  now?: () => number;
+}
+
+function userOf(interaction: Interaction): ChatUser {
+  const member = interaction.member;
+  const roles = !member
+    ? []
+    : Array.isArray(member.roles)
+      ? member.roles
+      : [...member.roles.cache.keys()];
+  return {
+    platform: 'discord',
+    id: interaction.user.id,
+    displayName:
+      (member && 'displayName' in member ? member.displayName : undefined) ??
+      interaction.user.globalName ??
+      interaction.user.username,
+    roles,
+  };
+}
+
+/** Options of a slash command, flattened from the subcommand level. */
+function argsOf(interaction: ChatInputCommandInteraction): Record<string, unknown> {
+  const top = interaction.options.data;
+  const leaf = top.length === 1 && top[0]!.type === 1 ? (top[0]!.options ?? []) : top;
+  return Object.fromEntries(leaf.map((o) => [o.name, o.value]));
+}
+
+/**
+ * Discord through discord.js: slash commands in, deferred replies edited in place, step logs
+ * in threads, buttons for confirmations. Only the Guilds intent (no message content).
+ */
+export class DiscordAdapter implements ChatAdapter {
+  readonly name = 'discord';
+  private readonly client: Client;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: DiscordAdapterOptions) {
+    this.log = opts.log.child({ adapter: 'discord' });
+    this.client = new Client({
+      intents: [GatewayIntentBits.Guilds],
+      ...(opts.apiUrl ? { rest: { api: opts.apiUrl } } : {}),
+    });
+    this.client.on(Events.InteractionCreate, (i) => void this.onInteraction(i));
+    this.client.on(Events.Error, (err) => this.log.error({ err }, 'Discord client error'));
+    this.client.on(Events.ShardDisconnect, (_e, shard) =>
+      this.log.warn({ shard }, 'Discord gateway disconnected'),
+    );
+    this.client.on(Events.ShardResume, (shard) =>
+      this.log.info({ shard }, 'Discord gateway resumed'),
+    );
+    this.client.rest.on('rateLimited', (info) =>
+      this.log.info(
+        { route: info.route, retryAfter: info.retryAfter },
+        'Discord rate limit; queued',
+      ),
+    );
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.opts;
+    const ready = new Promise<void>((resolve) =>
+      this.client.once(Events.ClientReady, () => resolve()),
+    );
+    await this.client.login(config.token);
+    await ready;
+    if (config.registerOnStart) await this.registerCommands();
+    this.log.info({ user: this.client.user?.tag, guilds: config.guildIds }, 'Discord connected');
+  }
+
+  async stop(): Promise<void> {
+    await this.client.destroy();
+  }
+
+  /** Bulk-overwrites the guild commands: `npm run register-commands`, or on start. */
+  async registerCommands(): Promise<number> {
+    const body = slashCommands(this.opts.commands());
+    for (const guild of this.opts.config.guildIds) {
+      await this.client.application!.commands.set(body as never, guild);
+    }
+    return body.length;
+  }
+
+  private allowedChannel(interaction: Interaction): boolean {
+    const allowed = this.opts.config.channels;
+    if (allowed.length === 0) return true;
+    const channel = interaction.channel;
+    const parent = channel && 'parentId' in channel ? channel.parentId : null;
+    return (
+      allowed.includes(interaction.channelId ?? '') || (parent !== null && allowed.includes(parent))
+    );
+  }
+
+  private async onInteraction(interaction: Interaction): Promise<void> {
+    try {
+      if (interaction.guildId && !this.opts.config.guildIds.includes(interaction.guildId)) return;
+      if (interaction.isAutocomplete()) return await this.onAutocomplete(interaction);
+      if (!this.allowedChannel(interaction)) {
+        if (interaction.isRepliable()) {
+          const channels = this.opts.config.channels.map((c) => `<#${c}>`).join(', ');
+          await interaction.reply({
+            content: `I only take commands in ${channels}.`,
+            flags: MessageFlags.Ephemeral,
+          });
+        }
+        return;
+      }
+      if (interaction.isChatInputCommand()) return await this.onCommand(interaction);
+      if (interaction.isButton()) return await this.onButton(interaction);
+    } catch (err) {
+      this.log.error({ err, interaction: interaction.id }, 'Discord interaction failed');
+    }
+  }
+
+  private async onCommand(interaction: ChatInputCommandInteraction): Promise<void> {
+    const sub = interaction.options.getSubcommand(false) ?? undefined;
+    const label = [interaction.commandName, sub].filter(Boolean).join(' ');
+    const responder = new InteractionResponder(interaction, this.log, `/${label}`, this.opts.now);
+    const inv: Invocation = {
+      id: randomUUID(),
+      command: interaction.commandName,
+      subcommand: sub,
+      args: argsOf(interaction),
+      user: userOf(interaction),
+      conversation: { platform: 'discord', id: interaction.channelId },
+      origin: {
+        messageId: interaction.id,
+        link: interaction.guildId
+          ? `https://discord.com/channels/${interaction.guildId}/${interaction.channelId}`
+          : undefined,
+      },
+      receivedAt: new Date(),
+    };
+    await this.opts.dispatcher.dispatch(inv, responder);
+  }
+
+  private async onButton(interaction: ButtonInteraction): Promise<void> {
+    const [action, code] = interaction.customId.split(':');
+    if ((action !== 'confirm' && action !== 'cancel') || !code) return;
+    await interaction.deferUpdate();
+    const user = userOf(interaction);
+    // Answers to the button itself (not yours, expired) go only to whoever pressed it.
+    const presser: Responder = {
+      send: async (reply) => {
+        await interaction.followUp({
+          ...payload(renderDiscord(reply)),
+          flags: MessageFlags.Ephemeral,
+        });
+      },
+      progress: async () => {},
+      step: async () => {},
+    };
+    if (action === 'confirm') await this.opts.dispatcher.confirm(code, user, presser);
+    else await this.opts.dispatcher.cancel(code, user, presser);
+  }
+
+  private async onAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
+    const focused = interaction.options.getFocused(true);
+    const sub = interaction.options.getSubcommand(false) ?? undefined;
+    const choices = await this.opts.dispatcher.autocomplete(
+      interaction.commandName,
+      sub,
+      focused.name,
+      String(focused.value),
+    );
+    await interaction.respond(choices);
+  }
+}

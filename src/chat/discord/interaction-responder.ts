@@ -1,0 +1,120 @@
+import type { ChatInputCommandInteraction, Message, ThreadChannel } from 'discord.js';
+import { MessageFlags } from 'discord.js';
+import type { Responder } from '../../core/dispatcher.js';
+import type { Logger } from '../../core/logger.js';
+import type { Reply } from '../../core/reply.js';
+import { type DiscordMessage, renderDiscord, renderSteps } from './render.js';
+
+/** How often progress may edit the reply: Discord's edit buckets are small. */
+const PROGRESS_EVERY_MS = 1000;
+
+/** A rendered message as discord.js message options (files as attachments). */
+export function payload(m: DiscordMessage) {
+  return {
+    content: m.content ?? '',
+    embeds: m.embeds,
+    components: m.components,
+    files: m.files.map((f) => ({ attachment: Buffer.from(f.data, 'utf8'), name: f.name })),
+  };
+}
+
+/**
+ * One slash command's answers: the deferred reply edited in place (progress, the final
+ * result), step logs in a thread started from that reply, denials and early errors as
+ * ephemeral follow-ups. Every Discord call for one interaction runs in order.
+ */
+export class InteractionResponder implements Responder {
+  private chain: Promise<unknown>;
+  private shownPublicly = false;
+  private thread?: Promise<ThreadChannel>;
+  private pendingSteps: string[] = [];
+  private lastProgressAt = 0;
+  private progressTimer?: NodeJS.Timeout;
+  private latestProgress?: Reply;
+
+  constructor(
+    private readonly interaction: ChatInputCommandInteraction,
+    private readonly log: Logger,
+    private readonly threadName: string,
+    private readonly now: () => number = Date.now,
+  ) {
+    // Answer within Discord's 3 s at once; everything else edits this reply.
+    this.chain = interaction.deferReply().catch((err) => this.fail('deferReply', err));
+  }
+
+  send(reply: Reply, opts: { ephemeral?: boolean } = {}): Promise<void> {
+    clearTimeout(this.progressTimer);
+    this.latestProgress = undefined;
+    return this.enqueue(async () => {
+      const rendered = payload(renderDiscord(reply, { now: this.now() }));
+      if (opts.ephemeral && !this.shownPublicly) {
+        // Only the invoker sees denials and errors: drop the public "thinking…" placeholder.
+        await this.interaction.deleteReply().catch(() => {});
+        await this.interaction.followUp({ ...rendered, flags: MessageFlags.Ephemeral });
+        return;
+      }
+      this.shownPublicly = true;
+      await this.interaction.editReply(rendered);
+    });
+  }
+
+  progress(reply: Reply): Promise<void> {
+    this.latestProgress = reply;
+    const wait = this.lastProgressAt + PROGRESS_EVERY_MS - this.now();
+    if (wait > 0) {
+      // Coalesce: only the newest progress state is shown when the timer fires.
+      this.progressTimer ??= setTimeout(() => {
+        this.progressTimer = undefined;
+        void this.flushProgress();
+      }, wait);
+      return Promise.resolve();
+    }
+    return this.flushProgress();
+  }
+
+  step(line: string): Promise<void> {
+    this.pendingSteps.push(line);
+    return this.enqueue(() => this.flushSteps());
+  }
+
+  private flushProgress(): Promise<void> {
+    const reply = this.latestProgress;
+    if (!reply) return Promise.resolve();
+    this.latestProgress = undefined;
+    this.lastProgressAt = this.now();
+    return this.enqueue(async () => {
+      this.shownPublicly = true;
+      await this.interaction.editReply(payload(renderDiscord(reply, { now: this.now() })));
+    });
+  }
+
+  private async flushSteps(): Promise<void> {
+    if (this.pendingSteps.length === 0) return;
+    const lines = this.pendingSteps.splice(0);
+    this.thread ??= this.openThread();
+    const thread = await this.thread;
+    for (const content of renderSteps(lines)) await thread.send({ content });
+  }
+
+  private async openThread(): Promise<ThreadChannel> {
+    if (!this.shownPublicly) {
+      this.shownPublicly = true;
+      await this.interaction.editReply({
+        content: `Working on ${this.threadName}… (steps in the thread)`,
+      });
+    }
+    const message: Message = await this.interaction.fetchReply();
+    return message.startThread({ name: this.threadName.slice(0, 100), autoArchiveDuration: 1440 });
+  }
+
+  private enqueue(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(fn).catch((err) => this.fail('reply', err));
+    this.chain = next;
+    return next;
+  }
+
+  private fail(what: string, err: unknown): void {
+    // A chat message that could not be shown must not crash the bot or lose the audit.
+    this.log.warn({ err, interaction: this.interaction.id, what }, 'Discord reply failed');
+  }
+}
