@@ -12,9 +12,10 @@ import type { Change } from './task-ops.js';
 
 const SUBJECT_TITLE_MAX = 100;
 
-/** One line: whitespace runs (newlines included) become one space. */
+/** One line: control characters and whitespace runs (newlines included) become one space. */
 function oneLine(s: string): string {
-  return s.replace(/\s+/g, ' ').trim();
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: removing them is the point
+  return s.replace(/[\s\u0000-\u001f\u007f-\u009f]+/g, ' ').trim();
 }
 
 function shorten(s: string, max: number): string {

@@ -131,6 +131,10 @@ export class TaskClone {
     } catch (err) {
       if (!(err instanceof GitError)) throw err;
       const out = `${err.stdout}\n${err.stderr}`;
+      // Another push won the race for the ref lock: same as the remote having moved.
+      if (/\(failed to update ref\)|cannot lock ref/.test(out)) {
+        return { ok: false, reason: 'rejected', detail: 'another push updated the branch first' };
+      }
       const refused = /\[remote rejected\] *(\(.*\))?/.exec(out);
       if (refused)
         return { ok: false, reason: 'refused', detail: refused[1] ?? firstLines(err.stderr) };
@@ -160,7 +164,7 @@ export class TaskClone {
     return TaskFiles.read(this.opts.workDir, this.opts.path);
   }
 
-  /** Writes the files and commits them; undefined when nothing changed. */
+  /** Writes the files and commits them; undefined when there is nothing to write. */
   async commit(
     changed: ReadonlyMap<string, string>,
     message: string,
@@ -173,12 +177,6 @@ export class TaskClone {
       await writeFile(abs, text, 'utf8');
     }
     await this.git.run(['add', '--', ...changed.keys()]);
-    const staged = await this.git.run(['diff', '--cached', '--quiet']).then(
-      () => false,
-      (err: unknown) =>
-        err instanceof GitError && err.exitCode === 1 ? true : Promise.reject(err),
-    );
-    if (!staged) return undefined;
     const { name, email } = this.opts.author;
     const env: Record<string, string> = {
       GIT_AUTHOR_NAME: name,

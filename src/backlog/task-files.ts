@@ -40,6 +40,7 @@ const HEADERS = {
 
 export class TaskFiles {
   private readonly texts: Map<string, string | null>;
+  private readonly original: ReadonlyMap<string, string | null>;
   private readonly dirty = new Set<string>();
   private index: Map<string, LocatedTask> | undefined;
 
@@ -49,6 +50,7 @@ export class TaskFiles {
     texts: Map<string, string | null>,
   ) {
     this.texts = new Map(texts);
+    this.original = new Map(texts);
   }
 
   /** Reads backlog.yaml, in-progress.yaml and completed/*.yaml from a checkout. */
@@ -87,10 +89,13 @@ export class TaskFiles {
     return this.texts.get(rel) ?? null;
   }
 
-  /** Files changed since construction, with their new text. */
+  /** Files whose text differs from what was read, with their new text. */
   changed(): Map<string, string> {
     const out = new Map<string, string>();
-    for (const rel of this.dirty) out.set(rel, this.texts.get(rel) ?? '');
+    for (const rel of this.dirty) {
+      const text = this.texts.get(rel) ?? '';
+      if (text !== this.original.get(rel)) out.set(rel, text);
+    }
     return out;
   }
 

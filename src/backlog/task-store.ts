@@ -246,6 +246,7 @@ export class TaskStore {
         const fetched = await this.clone.fetch();
         if (fetched.ok) {
           this.log.info(log, 'remote moved; rebuilding the change on the new head');
+          await backoff(attempt);
           await this.clone.resetTo('HEAD~1');
           await this.rebase();
           continue;
@@ -319,6 +320,7 @@ export class TaskStore {
         );
         return;
       }
+      await backoff(attempt);
       await this.rebase();
     }
   }
@@ -337,6 +339,12 @@ export class TaskStore {
     }, every);
     this.timer.unref();
   }
+}
+
+/** A short random pause before retrying a push, so racing writers stop colliding. */
+function backoff(attempt: number): Promise<void> {
+  const ms = Math.floor(Math.random() * 25 * attempt);
+  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function withBefore(

@@ -104,7 +104,7 @@ export function updateTask(text: string, file: string, id: string, changes: Raw)
     else updated[k] = v;
   }
   const expected = withTasks(f, (tasks) => tasks.map((t, i) => (i === item.index ? updated : t)));
-  const opts = renderOptions(f);
+  const opts = renderOptions(f, item.index);
   return firstThatReadsBack(file, expected, [
     () => spliceUpdate(f, item.index, changes, opts),
     () => spliceUpdate(f, item.index, changes, { ...opts, safe: true }),
@@ -139,9 +139,14 @@ function firstThatReadsBack(
   throw new Error(`could not write ${file} so that it reads back as intended`);
 }
 
-/** Indentation of maps nested in items, learnt from the file (2 when it has none). */
-function renderOptions(f: TaskFile): RenderOptions {
-  for (const node of f.seq?.items ?? []) {
+/**
+ * Indentation of maps nested in items, learnt from the item being edited, else from the
+ * file's last item that has such a map (default 2).
+ */
+function renderOptions(f: TaskFile, index?: number): RenderOptions {
+  const items = [...(f.seq?.items ?? [])].reverse();
+  const own = index === undefined ? undefined : f.seq?.items[index];
+  for (const node of own ? [own, ...items] : items) {
     if (!isMap(node)) continue;
     for (const pair of node.items as Pair<Node, Node | null>[]) {
       const child = pair.value;

@@ -32,13 +32,16 @@ const LINE_WIDTH = 100;
 const UNPRINTABLE = /[\u0000-\u0008\u000b-\u001f\u007f-\u009f\u2028\u2029\ufeff\ufffe\uffff]/u;
 
 /**
- * Whether a multi-line string reads well and round-trips as a `|` block: printable, no
- * carriage returns or tabs, and no line ending in a blank (editors strip those).
+ * Whether a multi-line string reads well and round-trips as a plain `|` block: printable,
+ * no carriage returns or tabs, no line ending in a blank (editors strip those), and no
+ * leading blank or trailing blank lines (those need indentation indicators or `|+`, which
+ * are easy to break by hand).
  */
 export function fitsLiteralBlock(s: string): boolean {
   if (!s.includes('\n') || s.includes('\r') || s.includes('\t') || UNPRINTABLE.test(s)) {
     return false;
   }
+  if (/^[ \n]/.test(s) || s.endsWith('\n\n')) return false;
   return s.split('\n').every((line) => !line.endsWith(' '));
 }
 
@@ -51,9 +54,7 @@ export function stringStyle(
   if (safe) return Scalar.QUOTE_DOUBLE;
   if (key !== undefined && TIMESTAMP_FIELDS.has(key)) return Scalar.QUOTE_DOUBLE;
   if (fitsLiteralBlock(value)) return Scalar.BLOCK_LITERAL;
-  if (UNPRINTABLE.test(value) || value.includes('\r') || value.includes('\t')) {
-    return Scalar.QUOTE_DOUBLE;
-  }
+  if (/[\n\r\t]/.test(value) || UNPRINTABLE.test(value)) return Scalar.QUOTE_DOUBLE;
   return undefined;
 }
 
