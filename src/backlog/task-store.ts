@@ -1,7 +1,7 @@
 import { UserError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { commitMessage } from './commit-message.js';
-import { type PushOutcome, TaskClone } from './task-clone.js';
+import { TaskClone } from './task-clone.js';
 import type { LocatedTask, TaskFiles } from './task-files.js';
 import { checkRequester, type NewTask, type Requester, type TaskEdits } from './task-input.js';
 import {
@@ -13,6 +13,7 @@ import {
   resolveTask,
   startTask,
 } from './task-ops.js';
+import { Publisher } from './task-publish.js';
 import { formatTimestamp, type Task, type TaskStatus, taskIdNumber } from './task-schema.js';
 
 /**
@@ -30,7 +31,12 @@ import { formatTimestamp, type Task, type TaskStatus, taskIdNumber } from './tas
  *   await store.ids(prefix?, statuses?)                    → ['T-0001', …]  (autocomplete)
  *   await store.pendingPushes()                            → commits not on the remote yet
  *   await store.sync()                                     → push pending / pick up remote changes
- *   await store.close()
+ *   await store.close()                                    // stop the timer, wait for work
+ *   await ensureSeededBareRepo(bareDir, seedDir, branch, author)   → created? (demo remote)
+ *
+ * User mistakes (unknown id, invalid move, too long a title, a task file that does not
+ * parse or fails the schema — with file:line) reject with UserError; git failures with
+ * Error (GitError inside).
  *
  * Ids given to the store may be written `T-0042`, `t-42`, `42` or `#42`.
  *
@@ -45,6 +51,7 @@ import { formatTimestamp, type Task, type TaskStatus, taskIdNumber } from './tas
 
 export { ensureSeededBareRepo } from './seed-repo.js';
 export type { NewTask, Requester, TaskEdits } from './task-input.js';
+export type { Task, TaskStatus } from './task-schema.js';
 
 export interface TaskStoreOptions {
   /** Remote URL or path of the lab repo (a bare repo). */
@@ -89,9 +96,9 @@ type Apply = (files: TaskFiles, now: string) => Change & { before?: LocatedTask 
 
 export class TaskStore {
   private readonly clone: TaskClone;
+  private readonly publisher: Publisher;
   private readonly log: Logger;
   private readonly now: () => Date;
-  private readonly maxAttempts: number;
   private queue: Promise<unknown> = Promise.resolve();
   private snapshot: TaskFiles | Error | undefined;
   private timer: NodeJS.Timeout | undefined;
@@ -101,8 +108,8 @@ export class TaskStore {
   constructor(private readonly opts: TaskStoreOptions) {
     this.log = opts.logger.child({ component: 'task-store' });
     this.now = opts.now ?? (() => new Date());
-    this.maxAttempts = opts.maxPushAttempts ?? 5;
     this.clone = new TaskClone({ ...opts, path: opts.path ?? 'tasks' });
+    this.publisher = new Publisher(this.clone, this.log, opts.maxPushAttempts ?? 5);
   }
 
   init(): Promise<void> {
@@ -111,7 +118,7 @@ export class TaskStore {
       const fetched = await this.clone.fetch();
       if (fetched.ok) {
         await this.clone.ensureBranch();
-        await this.syncWithRemote('start-up');
+        await this.publisher.syncWithRemote('start-up');
       } else {
         this.log.warn(
           { detail: fetched.detail },
@@ -178,7 +185,7 @@ export class TaskStore {
   /** Pushes unpushed commits and picks up remote changes now; returns commits still pending. */
   sync(): Promise<number> {
     return this.enqueue(async () => {
-      if ((await this.clone.fetch()).ok) await this.syncWithRemote('sync');
+      if ((await this.clone.fetch()).ok) await this.publisher.syncWithRemote('sync');
       await this.refresh();
       return (await this.clone.localCommits()).length;
     });
@@ -220,7 +227,11 @@ export class TaskStore {
     return this.enqueue(async () => {
       if (this.snapshot === undefined) throw new Error('TaskStore.init() has not finished');
       try {
-        return await this.commitAndPush(who, apply, now);
+        const done = await this.publisher.commitAndPush(
+          (files) => apply(files, now),
+          (change) => commitMessage(change, who),
+        );
+        return await this.result(done.change, done.commit, done.pushed, done.message);
       } catch (err) {
         await this.clone.discardUncommitted().catch(() => undefined);
         throw err;
@@ -228,39 +239,6 @@ export class TaskStore {
         await this.refresh();
       }
     });
-  }
-
-  private async commitAndPush(who: Requester, apply: Apply, now: string): Promise<ChangeResult> {
-    for (let attempt = 1; ; attempt++) {
-      const files = await this.clone.files();
-      const change = apply(files, now);
-      const commit = await this.clone.commit(files.changed(), commitMessage(change, who));
-      if (!commit) throw new Error(`${change.verb} ${change.id} changed no file`);
-      const push = await this.clone.push();
-      const log = { verb: change.verb, id: change.id, commit, attempt };
-      if (push.ok) {
-        this.log.info(log, 'task change pushed');
-        return this.result(change, commit, true);
-      }
-      if (push.reason === 'rejected' && attempt < this.maxAttempts) {
-        const fetched = await this.clone.fetch();
-        if (fetched.ok) {
-          this.log.info(log, 'remote moved; rebuilding the change on the new head');
-          await backoff(attempt);
-          await this.clone.resetTo('HEAD~1');
-          await this.rebase();
-          continue;
-        }
-        return this.result(
-          change,
-          commit,
-          false,
-          notPushed({ ok: false, reason: 'unreachable', detail: fetched.detail }),
-        );
-      }
-      this.log.warn({ ...log, reason: push.reason, detail: push.detail }, 'task change not pushed');
-      return this.result(change, commit, false, notPushed(push));
-    }
   }
 
   private async result(
@@ -284,47 +262,6 @@ export class TaskStore {
     return result;
   }
 
-  /** Rebuilds unpushed commits on the fetched remote head (see TaskClone.replayLocalCommits). */
-  private async rebase(): Promise<void> {
-    for (const r of await this.clone.replayLocalCommits()) {
-      const renumbered = Object.fromEntries(r.renumbered);
-      if (r.renumbered.size > 0 || r.skipped.length > 0) {
-        this.log.warn(
-          { subject: r.subject, renumbered, skipped: r.skipped },
-          're-applied an unpushed task commit',
-        );
-      }
-    }
-  }
-
-  /** After a fetch: push what is pending (rebuilding it if the remote moved), or catch up. */
-  private async syncWithRemote(why: string): Promise<void> {
-    for (let attempt = 1; attempt <= this.maxAttempts; attempt++) {
-      const pending = (await this.clone.localCommits()).length;
-      if (pending === 0) {
-        await this.clone.resetTo(this.clone.originRef);
-        return;
-      }
-      const push = await this.clone.push();
-      if (push.ok) {
-        this.log.info(
-          { pushed: pending, why },
-          'pushed task commits saved while the remote was unreachable',
-        );
-        return;
-      }
-      if (push.reason !== 'rejected' || !(await this.clone.fetch()).ok) {
-        this.log.warn(
-          { pending, why, reason: push.reason, detail: push.detail },
-          'task commits still not pushed',
-        );
-        return;
-      }
-      await backoff(attempt);
-      await this.rebase();
-    }
-  }
-
   private startTimer(): void {
     const every = this.opts.retryPushMs ?? 60_000;
     if (every <= 0 || this.timer || this.closed) return;
@@ -339,12 +276,6 @@ export class TaskStore {
     }, every);
     this.timer.unref();
   }
-}
-
-/** A short random pause before retrying a push, so racing writers stop colliding. */
-function backoff(attempt: number): Promise<void> {
-  const ms = Math.floor(Math.random() * 25 * attempt);
-  return new Promise((resolve) => setTimeout(resolve, ms));
 }
 
 function withBefore(
@@ -363,17 +294,4 @@ function withBefore(
 
 function withStatus(t: LocatedTask): TaskWithStatus {
   return { ...t.task, status: t.status, file: t.file };
-}
-
-function notPushed(push: PushOutcome): string {
-  if (push.ok) return '';
-  const later = 'it is saved locally and will be pushed when the remote is reachable';
-  switch (push.reason) {
-    case 'unreachable':
-      return `The task repo could not be reached (${push.detail}); ${later}.`;
-    case 'refused':
-      return `The task repo refused the push ${push.detail}; it is saved locally and the push will be retried.`;
-    case 'rejected':
-      return 'The task repo kept changing while pushing; it is saved locally and will be pushed in the background.';
-  }
 }
