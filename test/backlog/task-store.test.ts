@@ -349,6 +349,29 @@ describe('TaskStore: remote unreachable', () => {
   });
 });
 
+describe('TaskStore: restart while the remote is still away', () => {
+  it('starts offline from its clone, keeps the pending commit, pushes it once the remote is back', async () => {
+    lab = await makeLab();
+    const store = await open(lab);
+    const { rename } = await import('node:fs/promises');
+    await rename(lab.bare, `${lab.bare}.away`);
+    expect((await store.add({ title: 'Before the restart' }, ALICE)).pushed).toBe(false);
+    await store.close();
+
+    const restarted = await open(lab, { retryPushMs: 50 });
+    expect(await restarted.pendingPushes()).toBe(1);
+    expect((await restarted.show('T-0005')).title).toBe('Before the restart');
+    const second = await restarted.add({ title: 'After the restart' }, BOB);
+    expect([second.pushed, second.task.id]).toEqual([false, 'T-0006']);
+    await rename(`${lab.bare}.away`, lab.bare);
+    await expect.poll(() => restarted.pendingPushes(), { timeout: 5000, interval: 50 }).toBe(0);
+    expect(lab.remoteLog('%s').slice(0, 2)).toEqual([
+      'tasks: add T-0006 After the restart',
+      'tasks: add T-0005 Before the restart',
+    ]);
+  });
+});
+
 describe('TaskStore: hand-edited and broken files', () => {
   it('a commented, hand-edited backlog keeps everything but the lines a change touches', async () => {
     lab = await makeLab({ 'backlog.yaml': HAND_EDITED_BACKLOG });
