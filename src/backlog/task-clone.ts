@@ -171,12 +171,15 @@ export class TaskClone {
     authorDate?: string,
   ): Promise<string | undefined> {
     if (changed.size === 0) return undefined;
+    const created: string[] = [];
     for (const [rel, text] of changed) {
       const abs = join(this.opts.workDir, rel);
+      if (!existsSync(abs)) created.push(rel);
       await mkdir(dirname(abs), { recursive: true });
       await writeFile(abs, text, 'utf8');
     }
-    await this.git.run(['add', '--', ...changed.keys()]);
+    // Tracked files are staged by the pathspec commit below; only new ones need `add`.
+    if (created.length > 0) await this.git.run(['add', '--', ...created]);
     const { name, email } = this.opts.author;
     const env: Record<string, string> = {
       GIT_AUTHOR_NAME: name,
@@ -195,6 +198,8 @@ export class TaskClone {
         '--cleanup=whitespace',
         '-m',
         message,
+        '--',
+        ...changed.keys(),
       ],
       { env },
     );
