@@ -155,9 +155,9 @@ export class TaskClone {
     return this.git.out(['rev-parse', 'HEAD']);
   }
 
+  /** Moves the branch and the checkout to `ref` (files only tracked before are removed). */
   async resetTo(ref: string): Promise<void> {
     await this.git.run(['reset', '--quiet', '--hard', ref]);
-    await this.git.run(['clean', '--quiet', '-fd', '--', this.opts.path]);
   }
 
   files(): Promise<TaskFiles> {

@@ -178,7 +178,9 @@ export class TaskStore {
       );
   }
 
+  /** Commits made but not on the remote yet (saved while it was unreachable). */
   async pendingPushes(): Promise<number> {
+    if (this.snapshot === undefined) throw new Error('TaskStore.init() has not finished');
     return (await this.clone.localCommits()).length;
   }
 
