@@ -2,6 +2,7 @@ import { AppServices } from './app-services.js';
 import type { ChatAdapter } from './chat/adapter.js';
 import type { Config } from './config/schema.js';
 import { AccessPolicy } from './core/access.js';
+import type { Command } from './core/command.js';
 import { type AuditSink, FileAudit } from './core/audit.js';
 import { Dispatcher } from './core/dispatcher.js';
 import { UserError } from './core/errors.js';
@@ -22,6 +23,8 @@ export interface AppOptions {
     interactive: boolean;
   };
   audit?: AuditSink;
+  /** Extra commands next to those in commands/ (tests). */
+  extraCommands?: Command[];
 }
 
 /** The wired bot: registry, access, dispatcher, adapters, HTTP. `main.ts` only parses argv. */
@@ -29,6 +32,7 @@ export class App {
   readonly dispatcher: Dispatcher;
   readonly metrics = new Metrics();
   readonly services: AppServices;
+  readonly access: AccessPolicy;
   private readonly adapters: ChatAdapter[] = [];
   private http?: HttpServer;
   private ready = false;
@@ -39,11 +43,12 @@ export class App {
     readonly registry: Registry,
   ) {
     const { config, log } = opts;
+    this.access = new AccessPolicy(config.access);
     const services = new AppServices(config, log, () => registry.list());
     this.services = services;
     this.dispatcher = new Dispatcher({
       registry,
-      access: new AccessPolicy(config.access),
+      access: this.access,
       config,
       inventory: new Inventory(config.inventory.nodes),
       services,
@@ -54,7 +59,7 @@ export class App {
   }
 
   static async create(opts: AppOptions): Promise<App> {
-    const registry = new Registry(await loadCommands());
+    const registry = new Registry([...(await loadCommands()), ...(opts.extraCommands ?? [])]);
     return new App(opts, registry);
   }
 
@@ -68,13 +73,6 @@ export class App {
 
   async start(): Promise<void> {
     const { config, log } = this.opts;
-    if (config.chat.matrix) {
-      // Refuse rather than run deaf: a configured chat that nobody listens to is worse.
-      throw new UserError(
-        'chat.matrix is configured, but this build has no Matrix adapter yet.',
-        'Remove chat.matrix from the config (or use the console) until it lands.',
-      );
-    }
     if (config.http.enabled) {
       this.http = new HttpServer({
         ...config.http,
@@ -91,6 +89,7 @@ export class App {
     // Clone (and in the demo, seed) the task repo in the background: the first /task is fast.
     this.services.tasks().catch((err) => log.warn({ err }, 'task repo not available yet'));
     if (config.chat.discord) this.adapters.push(await this.discordAdapter(config.chat.discord));
+    if (config.chat.matrix) this.adapters.push(await this.matrixAdapter(config.chat.matrix));
     for (const adapter of this.adapters) await adapter.start();
     this.ready = true;
     log.info({ adapters: this.adapters.map((a) => a.name) }, 'ready');
@@ -113,6 +112,23 @@ export class App {
       commands: () => this.registry.list(),
       log: this.opts.log,
       apiUrl: discord.apiUrl,
+    });
+  }
+
+  private async matrixAdapter(matrix: NonNullable<Config['chat']['matrix']>): Promise<ChatAdapter> {
+    if (!matrix.accessToken) {
+      throw new UserError(
+        'chat.matrix.accessToken is not set.',
+        'Set CHATOPS_MATRIX_TOKEN or CHATOPS_MATRIX_TOKEN_FILE, or chat.matrix.accessTokenFile in the config.',
+      );
+    }
+    const { MatrixAdapter } = await import('./chat/matrix/matrix-adapter.js');
+    return new MatrixAdapter({
+      config: matrix,
+      dispatcher: this.dispatcher,
+      access: this.access,
+      stateDir: this.opts.config.state.dir,
+      log: this.opts.log,
     });
   }
 

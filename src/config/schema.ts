@@ -80,7 +80,7 @@ export const ConfigSchema = z.strictObject({
           homeserverUrl: z.url(),
           accessToken: secret.optional(),
           rooms: z.array(z.string()).default([]),
-          prefix: z.string().default('!'),
+          prefix: z.string().min(1).max(3).default('!'),
           encryption: z.boolean().default(false),
         })
         .optional(),

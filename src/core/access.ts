@@ -26,6 +26,11 @@ export function memberMatches(member: string, user: ChatUser): boolean {
   const id = member.slice(colon + 1);
   if (platform !== user.platform) return false;
   if (id === '*' || id === user.id) return true;
+  if (user.platform === 'matrix') {
+    // matrix:powerlevel>=50 — everyone with at least that power level in the room.
+    const pl = /^powerlevel>=(\d+)$/.exec(id);
+    return pl !== null && user.powerLevel !== undefined && user.powerLevel >= Number(pl[1]);
+  }
   return user.platform === 'discord' && (user.roles ?? []).includes(id);
 }
 
@@ -36,6 +41,18 @@ export function memberMatches(member: string, user: ChatUser): boolean {
  */
 export class AccessPolicy {
   constructor(private readonly access: Config['access']) {}
+
+  /** Whether any rule looks at Matrix power levels (so adapters fetch them only then). */
+  usesPowerLevels(): boolean {
+    return Object.values(this.access.roles).some((r) => r.members.some((m) => m.startsWith('matrix:powerlevel>=')));
+  }
+
+  /** Matrix user ids named in any role: who may invite the bot into a room. */
+  matrixMembers(): string[] {
+    return Object.values(this.access.roles).flatMap((r) =>
+      r.members.filter((m) => m.startsWith('matrix:@')).map((m) => m.slice('matrix:'.length)),
+    );
+  }
 
   rolesOf(user: ChatUser): string[] {
     return Object.entries(this.access.roles)

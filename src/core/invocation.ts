@@ -7,6 +7,8 @@ export interface ChatUser {
   displayName: string;
   /** Discord role ids of the member, for access rules. */
   roles?: readonly string[];
+  /** Matrix power level of the user in the room the command came from. */
+  powerLevel?: number;
 }
 
 export interface Conversation {

@@ -7,6 +7,8 @@ import { type DiscordMessage, renderDiscord, renderSteps } from './render.js';
 
 /** How often progress may edit the reply: Discord's edit buckets are small. */
 const PROGRESS_EVERY_MS = 1000;
+/** Discord wants a first answer within 3 s; without one by then, we defer ("thinking…"). */
+const DEFER_AFTER_MS = 1000;
 
 /** A rendered message as discord.js message options (files as attachments). */
 export function payload(m: DiscordMessage) {
@@ -19,13 +21,19 @@ export function payload(m: DiscordMessage) {
 }
 
 /**
- * One slash command's answers: the deferred reply edited in place (progress, the final
- * result), step logs in a thread started from that reply, denials and early errors as
- * ephemeral follow-ups. Every Discord call for one interaction runs in order.
+ * One slash command's answers: one reply edited in place (progress, the final result) and
+ * step logs in a thread started from that reply. Parsing and access checks take
+ * milliseconds, so denials and invalid input are the first answer and can be ephemeral;
+ * work that stays silent for a second is deferred ("thinking…") well inside Discord's 3 s.
+ * Every Discord call for one interaction runs in order.
  */
 export class InteractionResponder implements Responder {
-  private chain: Promise<unknown>;
-  private shownPublicly = false;
+  private chain: Promise<unknown> = Promise.resolve();
+  /** Replied or deferred: Discord has its first answer. */
+  private answered = false;
+  /** A message with our content exists (not just "thinking…"). */
+  private shown = false;
+  private readonly deferTimer: NodeJS.Timeout;
   private thread?: Promise<ThreadChannel>;
   private pendingSteps: string[] = [];
   private lastProgressAt = 0;
@@ -38,24 +46,35 @@ export class InteractionResponder implements Responder {
     private readonly threadName: string,
     private readonly now: () => number = Date.now,
   ) {
-    // Answer within Discord's 3 s at once; everything else edits this reply.
-    this.chain = interaction.deferReply().catch((err) => this.fail('deferReply', err));
+    this.deferTimer = setTimeout(() => {
+      void this.enqueue(async () => {
+        if (this.answered) return;
+        this.answered = true;
+        await this.interaction.deferReply();
+      });
+    }, DEFER_AFTER_MS);
   }
 
   send(reply: Reply, opts: { ephemeral?: boolean } = {}): Promise<void> {
     clearTimeout(this.progressTimer);
     this.latestProgress = undefined;
-    return this.enqueue(async () => {
-      const rendered = payload(renderDiscord(reply, { now: this.now() }));
-      if (opts.ephemeral && !this.shownPublicly) {
-        // Only the invoker sees denials and errors: drop the public "thinking…" placeholder.
-        await this.interaction.deleteReply().catch(() => {});
-        await this.interaction.followUp({ ...rendered, flags: MessageFlags.Ephemeral });
-        return;
-      }
-      this.shownPublicly = true;
-      await this.interaction.editReply(rendered);
-    });
+    return this.enqueue(() => this.show(reply, opts.ephemeral ?? false));
+  }
+
+  /** The first answer replies (ephemeral if asked); later ones edit that reply. */
+  private async show(reply: Reply, ephemeral: boolean): Promise<void> {
+    const rendered = payload(renderDiscord(reply, { now: this.now() }));
+    this.shown = true;
+    if (!this.answered) {
+      this.answered = true;
+      clearTimeout(this.deferTimer);
+      await this.interaction.reply({
+        ...rendered,
+        ...(ephemeral ? { flags: MessageFlags.Ephemeral } : {}),
+      });
+      return;
+    }
+    await this.interaction.editReply(rendered);
   }
 
   progress(reply: Reply): Promise<void> {
@@ -82,10 +101,7 @@ export class InteractionResponder implements Responder {
     if (!reply) return Promise.resolve();
     this.latestProgress = undefined;
     this.lastProgressAt = this.now();
-    return this.enqueue(async () => {
-      this.shownPublicly = true;
-      await this.interaction.editReply(payload(renderDiscord(reply, { now: this.now() })));
-    });
+    return this.enqueue(() => this.show(reply, false));
   }
 
   private async flushSteps(): Promise<void> {
@@ -97,12 +113,8 @@ export class InteractionResponder implements Responder {
   }
 
   private async openThread(): Promise<ThreadChannel> {
-    if (!this.shownPublicly) {
-      this.shownPublicly = true;
-      await this.interaction.editReply({
-        content: `Working on ${this.threadName}… (steps in the thread)`,
-      });
-    }
+    if (!this.shown)
+      await this.show({ text: `Working on ${this.threadName}… (steps in the thread)` }, false);
     const message: Message = await this.interaction.fetchReply();
     return message.startThread({ name: this.threadName.slice(0, 100), autoArchiveDuration: 1440 });
   }

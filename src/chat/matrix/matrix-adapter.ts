@@ -1,0 +1,218 @@
+import { randomUUID } from 'node:crypto';
+import path from 'node:path';
+import type { MatrixClient } from 'matrix-bot-sdk';
+import type { Config } from '../../config/schema.js';
+import type { AccessPolicy } from '../../core/access.js';
+import type { Dispatcher } from '../../core/dispatcher.js';
+import { UserError } from '../../core/errors.js';
+import type { ChatUser } from '../../core/invocation.js';
+import type { Logger } from '../../core/logger.js';
+import type { ChatAdapter } from '../adapter.js';
+import { loadMatrixSdk, quietSdkLogs } from './load-sdk.js';
+import { MatrixResponder } from './matrix-responder.js';
+
+export interface MatrixAdapterOptions {
+  config: NonNullable<Config['chat']['matrix']>;
+  dispatcher: Dispatcher;
+  access: AccessPolicy;
+  stateDir: string;
+  log: Logger;
+  now?: () => number;
+}
+
+interface RoomEvent {
+  event_id: string;
+  sender: string;
+  type: string;
+  origin_server_ts: number;
+  content: Record<string, unknown> & {
+    body?: string;
+    msgtype?: string;
+    'm.relates_to'?: { rel_type?: string; event_id?: string; key?: string };
+    'm.new_content'?: unknown;
+  };
+}
+
+const YES = new Set(['✅', '✔️', '👍']);
+const NO = new Set(['❌', '✖️', '👎']);
+
+export const E2EE_HELP =
+  'Matrix encryption needs the native module @matrix-org/matrix-sdk-crypto-nodejs, which is not installed. ' +
+  'Install it with network access to GitHub: npm rebuild --ignore-scripts=false @matrix-org/matrix-sdk-crypto-nodejs — ' +
+  'or set chat.matrix.encryption: false and use an unencrypted room.';
+
+/**
+ * Matrix through matrix-bot-sdk: `!command` text in allowed rooms, notices with HTML,
+ * edits for progress, threads for step logs, `!confirm <code>` or ✅ for confirmations.
+ * The sync token is persisted, and events from before start-up are never acted on.
+ */
+export class MatrixAdapter implements ChatAdapter {
+  readonly name = 'matrix';
+  private client?: MatrixClient;
+  private userId = '';
+  private startedAt = 0;
+  private allowedRooms = new Set<string>();
+  /** Proposal event id → confirmation code, for ✅ reactions. */
+  private readonly proposals = new Map<string, string>();
+  private readonly names = new Map<string, string>();
+  private readonly log: Logger;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: MatrixAdapterOptions) {
+    this.log = opts.log.child({ adapter: 'matrix' });
+    this.now = opts.now ?? Date.now;
+  }
+
+  async start(): Promise<void> {
+    const { config } = this.opts;
+    const { sdk, cryptoAvailable } = await loadMatrixSdk();
+    if (config.encryption && !cryptoAvailable)
+      throw new UserError('chat.matrix.encryption is on, but E2EE is unavailable.', E2EE_HELP);
+    quietSdkLogs(sdk, this.log);
+    const storage = new sdk.SimpleFsStorageProvider(
+      path.join(this.opts.stateDir, 'matrix-sync.json'),
+    );
+    const client = new sdk.MatrixClient(config.homeserverUrl, config.accessToken!, storage);
+    this.client = client;
+    this.userId = await client.getUserId();
+    for (const room of config.rooms) {
+      const id = room.startsWith('#') ? await client.resolveRoom(room) : room;
+      this.allowedRooms.add(id);
+    }
+    this.startedAt = this.now();
+    client.on(
+      'room.invite',
+      (roomId: string, event: RoomEvent) => void this.guard(() => this.onInvite(roomId, event)),
+    );
+    client.on(
+      'room.message',
+      (roomId: string, event: RoomEvent) => void this.guard(() => this.onMessage(roomId, event)),
+    );
+    client.on(
+      'room.event',
+      (roomId: string, event: RoomEvent) => void this.guard(() => this.onEvent(roomId, event)),
+    );
+    const joined = new Set(await client.getJoinedRooms());
+    for (const room of this.allowedRooms) {
+      if (!joined.has(room))
+        await client
+          .joinRoom(room)
+          .catch((err) => this.log.warn({ err, room }, 'cannot join room'));
+    }
+    await client.start();
+    this.log.info({ user: this.userId, rooms: [...this.allowedRooms] }, 'Matrix connected');
+  }
+
+  async stop(): Promise<void> {
+    this.client?.stop();
+  }
+
+  private async guard(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (err) {
+      this.log.error({ err }, 'Matrix event handling failed');
+    }
+  }
+
+  private roomAllowed(roomId: string): boolean {
+    return this.allowedRooms.size === 0 || this.allowedRooms.has(roomId);
+  }
+
+  /** Joins only allowed rooms, and only when a user named in the access roles invites. */
+  private async onInvite(roomId: string, event: RoomEvent): Promise<void> {
+    const inviter = event.sender;
+    if (!this.roomAllowed(roomId) || !this.opts.access.matrixMembers().includes(inviter)) {
+      this.log.info({ roomId, inviter }, 'ignoring invite (room or inviter not allowed)');
+      return;
+    }
+    await this.client!.joinRoom(roomId);
+    this.log.info({ roomId, inviter }, 'joined room on invite');
+  }
+
+  private fresh(event: RoomEvent): boolean {
+    // Never our own messages, never history (a restart must not re-run old commands).
+    return event.sender !== this.userId && event.origin_server_ts >= this.startedAt;
+  }
+
+  private async user(roomId: string, userId: string): Promise<ChatUser> {
+    if (!this.names.has(userId)) {
+      const profile = await this.client!.getUserProfile(userId).catch(() => undefined);
+      this.names.set(userId, (profile?.displayname as string | undefined) ?? userId);
+    }
+    const user: ChatUser = { platform: 'matrix', id: userId, displayName: this.names.get(userId)! };
+    if (this.opts.access.usesPowerLevels()) {
+      const levels = await this.client!.getRoomStateEvent(roomId, 'm.room.power_levels', '').catch(
+        () => undefined,
+      );
+      user.powerLevel = levels?.users?.[userId] ?? levels?.users_default ?? 0;
+    }
+    return user;
+  }
+
+  private async onMessage(roomId: string, event: RoomEvent): Promise<void> {
+    if (!this.fresh(event) || !this.roomAllowed(roomId)) return;
+    const { content } = event;
+    if (
+      content.msgtype !== 'm.text' ||
+      typeof content.body !== 'string' ||
+      content['m.new_content']
+    )
+      return;
+    const body = content.body.trim();
+    const prefix = this.opts.config.prefix;
+    if (!body.startsWith(prefix) && !body.startsWith('/')) return;
+    const text = body.slice(body.startsWith(prefix) ? prefix.length : 1);
+    const relates = content['m.relates_to'];
+    const threadRoot = relates?.rel_type === 'm.thread' ? relates.event_id : undefined;
+    const user = await this.user(roomId, event.sender);
+    const responder = this.responder(roomId, event.event_id, threadRoot);
+    await this.opts.dispatcher.handleText(
+      text,
+      user,
+      { platform: 'matrix', id: roomId, threadId: threadRoot },
+      responder,
+      {
+        messageId: event.event_id,
+        link: `https://matrix.to/#/${encodeURIComponent(roomId)}/${encodeURIComponent(event.event_id)}`,
+      },
+    );
+  }
+
+  /** ✅ (or ❌) by the invoker on a proposal confirms (or cancels) it. */
+  private async onEvent(roomId: string, event: RoomEvent): Promise<void> {
+    if (event.type !== 'm.reaction' || !this.fresh(event) || !this.roomAllowed(roomId)) return;
+    const rel = event.content['m.relates_to'];
+    const code = rel?.event_id ? this.proposals.get(rel.event_id) : undefined;
+    if (rel?.rel_type !== 'm.annotation' || !code || !rel.key) return;
+    const yes = YES.has(rel.key);
+    if (!yes && !NO.has(rel.key)) return;
+    const user = await this.user(roomId, event.sender);
+    const responder = this.responder(roomId, event.event_id, undefined);
+    if (yes) await this.opts.dispatcher.confirm(code, user, responder);
+    else await this.opts.dispatcher.cancel(code, user, responder);
+  }
+
+  private responder(
+    roomId: string,
+    eventId: string,
+    threadRoot: string | undefined,
+  ): MatrixResponder {
+    return new MatrixResponder(
+      this.client!,
+      roomId,
+      eventId,
+      threadRoot,
+      this.log.child({ invocation: randomUUID() }),
+      {
+        prefix: this.opts.config.prefix,
+        now: this.now,
+        onProposal: (proposalEventId, code) => {
+          this.proposals.set(proposalEventId, code);
+          // Codes expire after minutes; keep the map small.
+          if (this.proposals.size > 500) this.proposals.delete(this.proposals.keys().next().value!);
+        },
+      },
+    );
+  }
+}

@@ -1,0 +1,136 @@
+import type { Responder } from '../../core/dispatcher.js';
+import type { Logger } from '../../core/logger.js';
+import type { Reply } from '../../core/reply.js';
+import { type MatrixContent, renderMatrix, renderMatrixStep } from './render.js';
+
+/** What the responder needs from a MatrixClient: sending one event. */
+export interface MatrixSender {
+  sendEvent(roomId: string, eventType: string, content: Record<string, unknown>): Promise<string>;
+}
+
+const PROGRESS_EVERY_MS = 1000;
+
+/**
+ * One command's answers in a room: a notice replying to the command, edited in place
+ * (`m.replace`) for progress and the result, and step logs in a thread (`m.thread`) under
+ * that notice — or in the command's own thread when it was typed in one.
+ */
+export class MatrixResponder implements Responder {
+  private chain: Promise<unknown> = Promise.resolve();
+  private mainEventId?: string;
+  private lastThreadEventId?: string;
+  private lastProgressAt = 0;
+  private progressTimer?: NodeJS.Timeout;
+  private latestProgress?: Reply;
+
+  constructor(
+    private readonly client: MatrixSender,
+    private readonly roomId: string,
+    private readonly commandEventId: string | undefined,
+    /** The thread the command was typed in, if any. */
+    private readonly commandThreadRoot: string | undefined,
+    private readonly log: Logger,
+    private readonly opts: {
+      prefix: string;
+      now?: () => number;
+      onProposal?: (eventId: string, code: string) => void;
+    },
+  ) {}
+
+  send(reply: Reply): Promise<void> {
+    clearTimeout(this.progressTimer);
+    this.progressTimer = undefined;
+    this.latestProgress = undefined;
+    return this.enqueue(async () => {
+      const eventId = await this.show(
+        renderMatrix(reply, { now: this.now(), prefix: this.opts.prefix }),
+      );
+      if (reply.confirm) this.opts.onProposal?.(eventId, reply.confirm.code);
+    });
+  }
+
+  progress(reply: Reply): Promise<void> {
+    this.latestProgress = reply;
+    const wait = this.lastProgressAt + PROGRESS_EVERY_MS - this.now();
+    if (wait > 0) {
+      this.progressTimer ??= setTimeout(() => {
+        this.progressTimer = undefined;
+        void this.flushProgress();
+      }, wait);
+      return Promise.resolve();
+    }
+    return this.flushProgress();
+  }
+
+  step(line: string): Promise<void> {
+    return this.enqueue(async () => {
+      const root =
+        this.commandThreadRoot ??
+        this.mainEventId ??
+        (await this.show(renderMatrix({ text: 'Working on it; steps in the thread.' })));
+      const content = {
+        ...renderMatrixStep(line),
+        'm.relates_to': {
+          rel_type: 'm.thread',
+          event_id: root,
+          is_falling_back: true,
+          'm.in_reply_to': { event_id: this.lastThreadEventId ?? root },
+        },
+      };
+      this.lastThreadEventId = await this.client.sendEvent(this.roomId, 'm.room.message', content);
+    });
+  }
+
+  private flushProgress(): Promise<void> {
+    const reply = this.latestProgress;
+    if (!reply) return Promise.resolve();
+    this.latestProgress = undefined;
+    this.lastProgressAt = this.now();
+    return this.enqueue(async () => {
+      await this.show(renderMatrix(reply, { now: this.now(), prefix: this.opts.prefix }));
+    });
+  }
+
+  /** Posts the main notice, or edits it if it exists. Returns its event id. */
+  private async show(content: MatrixContent): Promise<string> {
+    if (this.mainEventId) {
+      await this.client.sendEvent(this.roomId, 'm.room.message', {
+        msgtype: content.msgtype,
+        body: `* ${content.body}`,
+        format: content.format,
+        formatted_body: `* ${content.formatted_body}`,
+        'm.new_content': content,
+        'm.relates_to': { rel_type: 'm.replace', event_id: this.mainEventId },
+      });
+      return this.mainEventId;
+    }
+    const relates = this.commandThreadRoot
+      ? {
+          rel_type: 'm.thread',
+          event_id: this.commandThreadRoot,
+          is_falling_back: false,
+          'm.in_reply_to': { event_id: this.commandEventId ?? this.commandThreadRoot },
+        }
+      : this.commandEventId
+        ? { 'm.in_reply_to': { event_id: this.commandEventId } }
+        : undefined;
+    this.mainEventId = await this.client.sendEvent(this.roomId, 'm.room.message', {
+      ...content,
+      ...(relates ? { 'm.relates_to': relates } : {}),
+    });
+    if (this.commandThreadRoot) this.lastThreadEventId = this.mainEventId;
+    return this.mainEventId;
+  }
+
+  private now(): number {
+    return (this.opts.now ?? Date.now)();
+  }
+
+  private enqueue(fn: () => Promise<void>): Promise<void> {
+    const next = this.chain.then(fn).catch((err) => {
+      this.log.warn({ err, room: this.roomId }, 'Matrix reply failed');
+    });
+    this.chain = next;
+    return next;
+  }
+}
