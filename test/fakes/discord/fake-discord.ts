@@ -1,0 +1,319 @@
+/**
+ * FakeDiscord — a local Discord (REST API + gateway WebSocket on 127.0.0.1) that a real,
+ * unmodified discord.js 14 `Client` logs into, so the bot's Discord adapter can be tested end to
+ * end by asserting what a Discord user would see.
+ *
+ * ```ts
+ * const fake = await FakeDiscord.start({
+ *   channels: [{ id: OPS, name: 'ops' }],
+ *   users: [{ id: ALICE, username: 'alice', roles: ['operator'] }],
+ *   roles: [{ name: 'operator' }],
+ *   interactionTimeoutMs: 3000,             // deadline for the first answer (default 3 s)
+ * });
+ * const client = new Client({ intents: [GatewayIntentBits.Guilds], rest: { api: `${fake.url}/api` } });
+ * await client.login('fake-token');
+ * await fake.waitForReady();                // IDENTIFY seen, READY + GUILD_CREATE sent
+ *
+ * fake.commands                             // guild commands from the bulk PUT (with ids)
+ * const i = await fake.slashCommand({ user: 'alice', channelId: OPS, name: 'node', subcommand: 'reboot',
+ *   options: [{ name: 'node', value: 'pi4-a' }] });          // type comes from the registered command
+ * const choices = await fake.autocomplete({ user: 'alice', name: 'node', subcommand: 'reboot',
+ *   focused: { name: 'node', value: 'pi4' } });              // the type-8 choices the bot answered
+ * await fake.pressButton({ user: 'alice', messageId, customId: 'confirm:abc' });
+ * await fake.selectOption({ user: 'alice', messageId, customId: 'pick', values: ['a'] });
+ *
+ * fake.interactionResponse(i)   // acknowledged/deferred/ephemeral/timedOut, @original now + history, followUps
+ * fake.channelMessages(OPS)     // current messages (after edits) incl. ephemeral ones, with history
+ * fake.threads()                // threads with starter message and their messages
+ * await fake.waitFor((f) => f.threads().length === 1, 2000)  // throws with a state dump on timeout
+ * fake.setRateLimit({ route: 'POST /channels/:id/messages', limit: 5, windowMs: 1000 });
+ *   // with Discord's headers discord.js waits and never gets a 429; `advertise: false` forces 429s
+ * fake.stats.rateLimited        // 429s served;  fake.unhandled: unknown routes (assert empty)
+ * fake.dropGateway()            // kill the socket: the client resumes (await fake.waitForReady())
+ * await fake.stop()
+ * ```
+ *
+ * Ids must be snowflakes (17–20 digits) — discord.js derives timestamps and rate-limit buckets
+ * from them; `snowflake()` makes one, and omitted ids are generated. Users may be referred to by
+ * id or username. With `strictCommands` (default) a user can only run registered commands with
+ * declared options, like the Discord client. Details of the wire behaviour: README.md here.
+ */
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { AutocompleteInput, SlashCommandInput } from './command-schema.js';
+import { FakeGateway, type GatewayFrame } from './gateway.js';
+import type { RecordedRequest } from './http.js';
+import { type ComponentInput, InteractionFactory } from './interactions.js';
+import {
+  type FakeDiscordOptions,
+  type FakeDiscordStats,
+  type InteractionHandle,
+  seedState,
+} from './options.js';
+import { Payloads } from './payloads.js';
+import { type GlobalRateLimit, RateLimiter, type RateLimitRule } from './rate-limit.js';
+import type { StoredInteraction } from './records.js';
+import { createFakeServer } from './server.js';
+import type { FakeState } from './state.js';
+import type { JsonObject } from './util.js';
+import {
+  channelMessageViews,
+  dumpState,
+  type InteractionView,
+  interactionView,
+  type MessageView,
+  messageView,
+  type ThreadView,
+  threadViews,
+} from './views.js';
+
+export type { AutocompleteInput, OptionInput, SlashCommandInput } from './command-schema.js';
+export type { RecordedRequest } from './http.js';
+export type { ComponentInput } from './interactions.js';
+export type { FakeDiscordOptions, FakeDiscordStats, InteractionHandle } from './options.js';
+export type { GlobalRateLimit, RateLimitRule } from './rate-limit.js';
+export { snowflake } from './util.js';
+export type { InteractionView, MessageView, ThreadView } from './views.js';
+
+export class FakeDiscord {
+  url = '';
+  readonly requests: RecordedRequest[] = [];
+  readonly unhandled: { method: string; path: string; error?: string }[] = [];
+  readonly appId: string;
+  readonly guildId: string;
+  readonly botUserId: string;
+  private readonly state: FakeState;
+  private readonly payloads: Payloads;
+  private readonly factory: InteractionFactory;
+  private readonly limiter = new RateLimiter();
+  private readonly gateway: FakeGateway;
+  private readonly server: Server;
+  /** Deadline for the first answer to interactions sent from now on (Discord: 3000 ms). */
+  interactionTimeoutMs: number;
+  private readonly timers = new Set<NodeJS.Timeout>();
+
+  private constructor(o: FakeDiscordOptions) {
+    const s = seedState(o);
+    this.state = s;
+    this.appId = s.appId;
+    this.guildId = s.guildId;
+    this.botUserId = s.botId;
+    this.interactionTimeoutMs = o.interactionTimeoutMs ?? 3000;
+    this.payloads = new Payloads(s, {
+      baseUrl: () => this.url,
+      guildName: o.guildName ?? 'homelab',
+      startedAt: Date.now(),
+    });
+    this.factory = new InteractionFactory(s, this.payloads, o.strictCommands ?? true);
+    this.gateway = new FakeGateway({
+      heartbeatIntervalMs: o.heartbeatIntervalMs ?? 41_250,
+      ...(o.token === undefined ? {} : { token: o.token }),
+      ready: (sessionId) => this.payloads.ready(sessionId, `${this.gatewayUrl}/resume`),
+      guildCreate: () => this.payloads.guild(),
+    });
+    this.server = createFakeServer({
+      state: s,
+      payloads: this.payloads,
+      gateway: this.gateway,
+      limiter: this.limiter,
+      token: o.token,
+      interactionTokenTtlMs: o.interactionTokenTtlMs ?? 15 * 60_000,
+      gatewayUrl: () => this.gatewayUrl,
+      record: (r) => this.requests.push(r),
+      unhandled: (r) => this.unhandled.push(r),
+    });
+  }
+
+  static async start(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
+    const fake = new FakeDiscord(options);
+    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
+    fake.url = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
+    return fake;
+  }
+
+  get gatewayUrl(): string {
+    return this.url.replace(/^http/, 'ws');
+  }
+
+  /** Guild commands as registered by the last bulk overwrite (Discord's shape, with ids). */
+  get commands(): JsonObject[] {
+    return this.state.guildCommands;
+  }
+
+  get globalCommands(): JsonObject[] {
+    return this.state.globalCommands;
+  }
+
+  get stats(): FakeDiscordStats {
+    return {
+      requests: this.requests.length,
+      rateLimited: this.limiter.rateLimited,
+      bucketsExhausted: this.limiter.bucketsExhausted,
+      rateLimitedByRoute: Object.fromEntries(this.limiter.rateLimitedByRoute),
+      ...this.gateway.stats,
+    };
+  }
+
+  /** Recent gateway frames (op/t, both directions) and the URLs the client connected to. */
+  get gatewayLog(): { frames: GatewayFrame[]; connectUrls: string[]; intents: number } {
+    return {
+      frames: this.gateway.frames,
+      connectUrls: this.gateway.connectUrls,
+      intents: this.gateway.intents,
+    };
+  }
+
+  waitForReady(timeoutMs = 5000): Promise<void> {
+    return this.gateway.whenReady(timeoutMs);
+  }
+
+  setRateLimit(rule: RateLimitRule): void {
+    this.limiter.set(rule);
+  }
+
+  /** Applies to every route (like Discord's 50 req/s); `null` turns it off. */
+  setGlobalRateLimit(limit: GlobalRateLimit | null): void {
+    this.limiter.setGlobal(limit);
+  }
+
+  clearRateLimits(route?: string): void {
+    this.limiter.clear(route);
+  }
+
+  private async send(i: StoredInteraction): Promise<InteractionHandle> {
+    await this.gateway.whenReady(5000);
+    i.sentAt = Date.now();
+    i.deadline = i.sentAt + this.interactionTimeoutMs;
+    this.state.interactions.set(i.id, i);
+    this.state.interactionsByToken.set(i.token, i);
+    this.gateway.dispatch('INTERACTION_CREATE', i.payload);
+    return {
+      id: i.id,
+      token: i.token,
+      type: i.type,
+      userId: i.userId,
+      channelId: i.channelId,
+      sentAt: i.sentAt,
+    };
+  }
+
+  /** A user runs a slash command (waits for a connected client first). */
+  async slashCommand(input: SlashCommandInput): Promise<InteractionHandle> {
+    return this.send(this.factory.slashCommand(input));
+  }
+
+  /** A user types into an autocompleted option; resolves with the choices the bot answered. */
+  async autocomplete(
+    input: AutocompleteInput,
+    timeoutMs = this.interactionTimeoutMs + 200,
+  ): Promise<JsonObject[]> {
+    const i = this.factory.autocomplete(input);
+    await this.send(i);
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.timers.delete(timer);
+        reject(
+          new Error(`FakeDiscord: no autocomplete answer within ${timeoutMs} ms\n${this.dump()}`),
+        );
+      }, timeoutMs);
+      this.timers.add(timer);
+      i.onAnswer.push(() => {
+        clearTimeout(timer);
+        this.timers.delete(timer);
+        resolve(i.choices ?? []);
+      });
+    });
+  }
+
+  /** A user presses a button (must exist, be enabled and visible to that user). */
+  async pressButton(input: ComponentInput): Promise<InteractionHandle> {
+    return this.send(this.factory.component(input));
+  }
+
+  async selectOption(input: ComponentInput & { values: string[] }): Promise<InteractionHandle> {
+    return this.send(this.factory.component(input, input.values));
+  }
+
+  /** Messages of a channel or thread, oldest first, as they look now. `asUser` hides others' ephemerals. */
+  channelMessages(
+    channelId: string,
+    opts: { asUser?: string; includeDeleted?: boolean } = {},
+  ): MessageView[] {
+    const user = opts.asUser ? this.factory.resolveUser(opts.asUser).id : null;
+    return channelMessageViews(this.state, channelId, user, opts.includeDeleted ?? false);
+  }
+
+  message(id: string): MessageView | undefined {
+    const m = this.state.messages.get(id);
+    return m ? messageView(this.state, m) : undefined;
+  }
+
+  interactionResponse(i: InteractionHandle | string): InteractionView {
+    const stored = this.state.interactions.get(typeof i === 'string' ? i : i.id);
+    if (!stored)
+      throw new Error(`FakeDiscord: unknown interaction ${typeof i === 'string' ? i : i.id}`);
+    return interactionView(this.state, stored);
+  }
+
+  interactions(): InteractionView[] {
+    return [...this.state.interactions.values()].map((i) => interactionView(this.state, i));
+  }
+
+  /** Threads (oldest first) with their starter message and their messages. */
+  threads(): ThreadView[] {
+    return threadViews(this.state);
+  }
+
+  /** Polls until `predicate(fake)` is truthy; on timeout throws with a dump of the state. */
+  async waitFor<T>(predicate: (fake: FakeDiscord) => T, timeoutMs = 2000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    let lastError: unknown;
+    for (;;) {
+      try {
+        const v = predicate(this);
+        if (v) return v;
+      } catch (err) {
+        lastError = err;
+      }
+      if (Date.now() > deadline) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const why = lastError ? `\nlast predicate error: ${String(lastError)}` : '';
+    throw new Error(
+      `FakeDiscord.waitFor: condition not met within ${timeoutMs} ms${why}\n${this.dump()}`,
+    );
+  }
+
+  dump(): string {
+    const recent = this.requests
+      .slice(-15)
+      .map(
+        (r) =>
+          `    ${r.status} ${r.method} ${r.path}${r.errorCode ? ` (code ${r.errorCode})` : ''}`,
+      );
+    return dumpState(this.state, [
+      `  unhandled: ${JSON.stringify(this.unhandled)}`,
+      `  stats: ${JSON.stringify(this.stats)}`,
+      '  last requests:',
+      ...recent,
+    ]);
+  }
+
+  /** Kills the gateway connection (default: no close frame → client RESUMEs). See FakeGateway.drop. */
+  dropGateway(opts: { code?: number; invalidate?: boolean } = {}): void {
+    this.gateway.drop(opts);
+  }
+
+  /** Sends op 7 RECONNECT. */
+  requestReconnect(): void {
+    this.gateway.requestReconnect();
+  }
+
+  async stop(): Promise<void> {
+    for (const t of this.timers) clearTimeout(t);
+    this.timers.clear();
+    await this.gateway.close();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+  }
+}
