@@ -44,7 +44,9 @@ export class AccessPolicy {
 
   /** Whether any rule looks at Matrix power levels (so adapters fetch them only then). */
   usesPowerLevels(): boolean {
-    return Object.values(this.access.roles).some((r) => r.members.some((m) => m.startsWith('matrix:powerlevel>=')));
+    return Object.values(this.access.roles).some((r) =>
+      r.members.some((m) => m.startsWith('matrix:powerlevel>=')),
+    );
   }
 
   /** Matrix user ids named in any role: who may invite the bot into a room. */

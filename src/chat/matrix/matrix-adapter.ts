@@ -51,6 +51,7 @@ export class MatrixAdapter implements ChatAdapter {
   private client?: MatrixClient;
   private userId = '';
   private startedAt = 0;
+  private stopped = false;
   private allowedRooms = new Set<string>();
   /** Proposal event id → confirmation code, for ✅ reactions. */
   private readonly proposals = new Map<string, string>();
@@ -104,6 +105,8 @@ export class MatrixAdapter implements ChatAdapter {
   }
 
   async stop(): Promise<void> {
+    // stop() only ends the sync loop after its current long-poll; ignore what that delivers.
+    this.stopped = true;
     this.client?.stop();
   }
 
@@ -121,6 +124,7 @@ export class MatrixAdapter implements ChatAdapter {
 
   /** Joins only allowed rooms, and only when a user named in the access roles invites. */
   private async onInvite(roomId: string, event: RoomEvent): Promise<void> {
+    if (this.stopped) return;
     const inviter = event.sender;
     if (!this.roomAllowed(roomId) || !this.opts.access.matrixMembers().includes(inviter)) {
       this.log.info({ roomId, inviter }, 'ignoring invite (room or inviter not allowed)');
@@ -132,7 +136,7 @@ export class MatrixAdapter implements ChatAdapter {
 
   private fresh(event: RoomEvent): boolean {
     // Never our own messages, never history (a restart must not re-run old commands).
-    return event.sender !== this.userId && event.origin_server_ts >= this.startedAt;
+    return !this.stopped && event.sender !== this.userId && event.origin_server_ts >= this.startedAt;
   }
 
   private async user(roomId: string, userId: string): Promise<ChatUser> {

@@ -9,6 +9,30 @@ export interface MatrixSender {
 }
 
 const PROGRESS_EVERY_MS = 1000;
+const MAX_RATE_LIMIT_RETRIES = 8;
+
+/**
+ * Sends one event, waiting out 429 M_LIMIT_EXCEEDED answers (matrix-bot-sdk does not retry
+ * them itself) so that a burst of step logs is delayed, never dropped.
+ */
+export async function sendWithRetry(
+  client: MatrixSender,
+  roomId: string,
+  eventType: string,
+  content: Record<string, unknown>,
+): Promise<string> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await client.sendEvent(roomId, eventType, content);
+    } catch (err) {
+      const e = err as { statusCode?: number; errcode?: string; retryAfterMs?: number };
+      const limited = e.statusCode === 429 || e.errcode === 'M_LIMIT_EXCEEDED';
+      if (!limited || attempt >= MAX_RATE_LIMIT_RETRIES) throw err;
+      const wait = Math.min(30_000, e.retryAfterMs ?? 1000 * 2 ** attempt);
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
 
 /**
  * One command's answers in a room: a notice replying to the command, edited in place
@@ -77,7 +101,12 @@ export class MatrixResponder implements Responder {
           'm.in_reply_to': { event_id: this.lastThreadEventId ?? root },
         },
       };
-      this.lastThreadEventId = await this.client.sendEvent(this.roomId, 'm.room.message', content);
+      this.lastThreadEventId = await sendWithRetry(
+        this.client,
+        this.roomId,
+        'm.room.message',
+        content,
+      );
     });
   }
 
@@ -94,7 +123,7 @@ export class MatrixResponder implements Responder {
   /** Posts the main notice, or edits it if it exists. Returns its event id. */
   private async show(content: MatrixContent): Promise<string> {
     if (this.mainEventId) {
-      await this.client.sendEvent(this.roomId, 'm.room.message', {
+      await sendWithRetry(this.client, this.roomId, 'm.room.message', {
         msgtype: content.msgtype,
         body: `* ${content.body}`,
         format: content.format,
@@ -114,7 +143,7 @@ export class MatrixResponder implements Responder {
       : this.commandEventId
         ? { 'm.in_reply_to': { event_id: this.commandEventId } }
         : undefined;
-    this.mainEventId = await this.client.sendEvent(this.roomId, 'm.room.message', {
+    this.mainEventId = await sendWithRetry(this.client, this.roomId, 'm.room.message', {
       ...content,
       ...(relates ? { 'm.relates_to': relates } : {}),
     });
