@@ -27,7 +27,12 @@ async function main(): Promise<number> {
     return 2;
   }
   const body = slashCommands(await loadCommands());
-  const rest = new REST(discord.apiUrl ? { api: discord.apiUrl } : {}).setToken(discord.token);
+  // No background sweepers: this is a one-shot command that must exit when done.
+  const rest = new REST({
+    ...(discord.apiUrl ? { api: discord.apiUrl } : {}),
+    handlerSweepInterval: 0,
+    hashSweepInterval: 0,
+  }).setToken(discord.token);
   for (const guild of discord.guildIds) {
     await rest.put(Routes.applicationGuildCommands(discord.applicationId, guild), { body });
     process.stdout.write(

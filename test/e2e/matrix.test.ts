@@ -212,6 +212,23 @@ describe('Matrix adapter against a fake homeserver (real matrix-bot-sdk)', () =>
     expect(hs.visible(OPS).filter((m) => m.sender === BOT).length).toBe(before + 1);
   });
 
+  it('lets a room power level grant a role (matrix:powerlevel>=50)', async () => {
+    await app.stop();
+    hs.releaseSyncs();
+    const base = config();
+    const withPl = ConfigSchema.parse({
+      ...base,
+      access: { roles: { moderators: { members: ['matrix:powerlevel>=50'], allow: ['task.*'] } } },
+    });
+    app = await App.create({ config: withPl, log: silentLogger(), extraCommands: [labCommand] });
+    await app.start();
+    const denied = hs.sendMessage(OPS, BOB, '!task add title:"Before promotion"');
+    await answer(denied, /Not allowed/);
+    hs.setPowerLevel(OPS, BOB, 50);
+    const allowed = hs.sendMessage(OPS, BOB, '!task add title:"After promotion"');
+    await answer(allowed, /Added T-\d{4}: After promotion/);
+  });
+
   it('refuses to start with encryption on when the native crypto module is missing', async () => {
     const encrypted = await App.create({
       config: { ...config(), chat: { ...config({ encryption: true }).chat } },

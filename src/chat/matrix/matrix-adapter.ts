@@ -136,7 +136,9 @@ export class MatrixAdapter implements ChatAdapter {
 
   private fresh(event: RoomEvent): boolean {
     // Never our own messages, never history (a restart must not re-run old commands).
-    return !this.stopped && event.sender !== this.userId && event.origin_server_ts >= this.startedAt;
+    return (
+      !this.stopped && event.sender !== this.userId && event.origin_server_ts >= this.startedAt
+    );
   }
 
   private async user(roomId: string, userId: string): Promise<ChatUser> {
