@@ -1,5 +1,6 @@
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { AlertService } from './alerts/alert-service.js';
 import type { TaskStore } from './backlog/task-store.js';
 import type { Config } from './config/schema.js';
 import type { Command } from './core/command.js';
@@ -20,12 +21,18 @@ export function projectRoot(): string {
  */
 export class AppServices implements Services {
   private taskStore?: Promise<TaskStore>;
+  /** Set by the app when alerts are enabled. */
+  alertService?: AlertService;
 
   constructor(
     private readonly config: Config,
     private readonly log: Logger,
     private readonly registry: () => readonly Command[],
   ) {}
+
+  alerts(): AlertService | undefined {
+    return this.alertService;
+  }
 
   commands(): readonly Command[] {
     return this.registry();

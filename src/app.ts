@@ -1,5 +1,6 @@
 import { AppServices } from './app-services.js';
 import type { ChatAdapter } from './chat/adapter.js';
+import type { Publisher } from './chat/publisher.js';
 import type { Config } from './config/schema.js';
 import { AccessPolicy } from './core/access.js';
 import { type AuditSink, FileAudit } from './core/audit.js';
@@ -73,6 +74,7 @@ export class App {
 
   async start(): Promise<void> {
     const { config, log } = this.opts;
+    const alerts = config.alerts.enabled ? await this.alertService() : undefined;
     if (config.http.enabled) {
       this.http = new HttpServer({
         ...config.http,
@@ -80,6 +82,20 @@ export class App {
         ready: () => this.ready,
         log,
       });
+      if (alerts) {
+        const { webhookHandler } = await import('./alerts/webhook.js');
+        this.http.route(
+          'POST',
+          '/hooks/alertmanager',
+          webhookHandler({
+            auth: config.alerts.webhook,
+            maxBodyBytes: config.alerts.webhook.maxBodyBytes,
+            accept: (payload) => alerts.accept(payload),
+            log,
+            onResult: (status) => this.metrics.webhookRequests.inc({ status: String(status) }),
+          }),
+        );
+      }
       this.httpPort = await this.http.start();
     }
     if (config.chat.console.enabled && this.opts.console) {
@@ -91,8 +107,61 @@ export class App {
     if (config.chat.discord) this.adapters.push(await this.discordAdapter(config.chat.discord));
     if (config.chat.matrix) this.adapters.push(await this.matrixAdapter(config.chat.matrix));
     for (const adapter of this.adapters) await adapter.start();
+    // Alert delivery (and what a previous run left in the outbox) needs connected chats.
+    await alerts?.start();
     this.ready = true;
     log.info({ adapters: this.adapters.map((a) => a.name) }, 'ready');
+  }
+
+  private readonly publishers = new Map<string, Publisher>();
+
+  /** The publisher of a started adapter, created once (it may keep per-thread state). */
+  private publisher(platform: string): Publisher | undefined {
+    let p = this.publishers.get(platform);
+    if (!p) {
+      p = this.adapters.find((a) => a.name === platform)?.publisher?.();
+      if (p) this.publishers.set(platform, p);
+    }
+    return p;
+  }
+
+  /** The alert pipeline; refuses an unauthenticated webhook reachable from the network. */
+  private async alertService() {
+    const { config, log } = this.opts;
+    const { webhook, alertmanager } = config.alerts;
+    if (!config.http.enabled) {
+      throw new UserError(
+        'alerts.enabled needs the HTTP server.',
+        'Set http.enabled: true (Alertmanager posts to /hooks/alertmanager).',
+      );
+    }
+    const loopback = ['127.0.0.1', '::1', 'localhost'].includes(config.http.host);
+    if (!loopback && !webhook.token && !webhook.username) {
+      throw new UserError(
+        `The alert webhook would listen on ${config.http.host} without authentication.`,
+        'Set alerts.webhook.token (or CHATOPS_ALERT_TOKEN), or basic auth with alerts.webhook.username/password, and the same in the Alertmanager receiver.',
+      );
+    }
+    const [{ AlertService }, { AlertmanagerClient }] = await Promise.all([
+      import('./alerts/alert-service.js'),
+      import('./alerts/alertmanager-client.js'),
+    ]);
+    const service = new AlertService({
+      stateDir: config.state.dir,
+      routes: config.alerts,
+      rollupThreshold: config.alerts.rollupThreshold,
+      publisher: (platform) => this.publisher(platform),
+      alertmanager: alertmanager.url
+        ? new AlertmanagerClient({
+            url: alertmanager.url,
+            token: alertmanager.token,
+            timeoutMs: alertmanager.timeoutMs,
+          })
+        : undefined,
+      log,
+    });
+    this.services.alertService = service;
+    return service;
   }
 
   private async discordAdapter(
@@ -137,6 +206,7 @@ export class App {
     this.ready = false;
     for (const adapter of this.adapters) await adapter.stop();
     await this.dispatcher.drain(true);
+    await this.services.alertService?.stop();
     await this.services.close();
     await this.http?.stop();
   }

@@ -1,3 +1,5 @@
+import type { Publisher } from './publisher.js';
+
 /**
  * A chat platform. Adapters turn platform input into dispatcher calls and render `Reply`s
  * with a pure renderer; nothing outside `src/chat/<platform>` imports a platform SDK.
@@ -9,4 +11,6 @@ export interface ChatAdapter {
   stop(): Promise<void>;
   /** Resolves when the adapter has no more input (console: end of stdin). Others never do. */
   readonly finished?: Promise<void>;
+  /** Posting on its own (alert threads); available once started. */
+  publisher?(): Publisher;
 }

@@ -53,4 +53,6 @@ export const DEMO_CONFIG: ConfigInput = {
     roles: { admin: { members: ['console:*'], allow: ['*'] } },
   },
   dryRun: { commands: ['node.*'] },
+  // Alertmanager can post to http://127.0.0.1:9095/hooks/alertmanager; threads show on the console.
+  alerts: { enabled: true, default: { to: [{ console: true }] } },
 };

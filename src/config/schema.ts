@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { AlertRoutesSchema } from '../alerts/router.js';
 
 /** Keys whose values are secrets: loaded from env or `<key>File`, redacted when printed. */
 export const SECRET_KEYS = ['token', 'password', 'accessToken', 'appPassword', 'secret'] as const;
@@ -113,6 +114,34 @@ export const ConfigSchema = z.strictObject({
     .prefault({}),
   /** Permission patterns that run as dry runs unless `dry_run:false` is given. */
   dryRun: z.strictObject({ commands: z.array(z.string()).default([]) }).prefault({}),
+  alerts: AlertRoutesSchema.extend({
+    /** Receive Alertmanager webhooks at POST /hooks/alertmanager and keep alert threads. */
+    enabled: z.boolean().default(false),
+    webhook: z
+      .strictObject({
+        /** Bearer token Alertmanager sends (http_config.authorization); env CHATOPS_ALERT_TOKEN. */
+        token: secret.optional(),
+        /** Or basic auth (http_config.basic_auth). */
+        username: z.string().optional(),
+        password: secret.optional(),
+        maxBodyBytes: z
+          .number()
+          .int()
+          .min(1024)
+          .default(1024 * 1024),
+      })
+      .prefault({}),
+    alertmanager: z
+      .strictObject({
+        /** Alertmanager's own URL, for silences and /alert list. */
+        url: z.url().optional(),
+        token: secret.optional(),
+        timeoutMs: z.number().int().min(100).default(5000),
+      })
+      .prefault({}),
+    /** More new groups than this at once for one destination are posted as one roll-up. */
+    rollupThreshold: z.number().int().min(1).default(10),
+  }).prefault({}),
   tasks: z
     .strictObject({
       /** Remote URL or path. Default: a bare repo `<state dir>/lab.git`, seeded on first start. */

@@ -52,11 +52,18 @@ export function resolveSecretFiles(
 export const SECRET_ENV: readonly { env: string; path: readonly string[] }[] = [
   { env: 'CHATOPS_DISCORD_TOKEN', path: ['chat', 'discord', 'token'] },
   { env: 'CHATOPS_MATRIX_TOKEN', path: ['chat', 'matrix', 'accessToken'] },
+  { env: 'CHATOPS_ALERT_TOKEN', path: ['alerts', 'webhook', 'token'] },
 ];
 
 export function applySecretEnv(raw: Obj, env: NodeJS.ProcessEnv, problems: SecretProblem[]): void {
   for (const { env: name, path } of SECRET_ENV) {
-    const parent = path.slice(0, -1).reduce<unknown>((o, k) => (isObj(o) ? o[k] : undefined), raw);
+    // Applies when the top-level section exists (chat.discord, alerts …); creates what is below it.
+    let parent: unknown = raw;
+    for (const [i, k] of path.slice(0, -1).entries()) {
+      if (!isObj(parent)) break;
+      if (parent[k] === undefined && i >= (path[0] === 'chat' ? 2 : 1)) parent[k] = {};
+      parent = parent[k];
+    }
     if (!isObj(parent)) continue;
     const key = path[path.length - 1]!;
     if (env[name]) parent[key] = env[name];

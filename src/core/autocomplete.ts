@@ -35,6 +35,11 @@ export async function suggest(
         const store = await deps.services.tasks();
         return byPrefix(await store.ids(), partial.replace(/^#/, ''));
       }
+      case 'alert-groups': {
+        const groups = deps.services.alerts()?.store.groups() ?? [];
+        const firing = groups.filter((g) => g.state.status === 'firing').map((g) => g.state.ref);
+        return byPrefix(firing.reverse(), partial.toUpperCase());
+      }
       default:
         return [];
     }

@@ -10,7 +10,13 @@ export interface OptionChoice<T extends string | number = string | number> {
 }
 
 /** Names of autocomplete sources the adapters can query (Discord autocomplete, suggestions). */
-export type AutocompleteSource = 'nodes' | 'node-targets' | 'tasks' | 'argo-apps' | 'commands';
+export type AutocompleteSource =
+  | 'nodes'
+  | 'node-targets'
+  | 'tasks'
+  | 'argo-apps'
+  | 'commands'
+  | 'alert-groups';
 
 export interface OptionDef {
   name: string;

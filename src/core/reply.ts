@@ -29,6 +29,8 @@ export interface Reply {
   /** For long work: how far along it is. */
   progress?: { done: number; total: number; label?: string };
   footer?: string;
+  /** People or roles to notify (Discord `<@&role>`/`<@user>`, Matrix user ids): they get a ping, not just text. */
+  mentions?: string[];
   /** Set on a proposal: how to confirm it. Adapters render this their own way (buttons, `!confirm`, `y`). */
   confirm?: { code: string; expiresAt: number };
 }

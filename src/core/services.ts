@@ -1,3 +1,4 @@
+import type { AlertService } from '../alerts/alert-service.js';
 import type { TaskStore } from '../backlog/task-store.js';
 import type { Command } from './command.js';
 
@@ -12,4 +13,6 @@ export interface Services {
   tasks(): Promise<TaskStore>;
   /** A human-readable name of the task repo, for plans: `/var/lib/chatops/lab.git (main)`. */
   taskRepoLabel(): string;
+  /** The alert pipeline, when alerts are enabled. */
+  alerts(): AlertService | undefined;
 }

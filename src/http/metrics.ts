@@ -17,6 +17,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly webhookRequests = new Counter({
+    name: 'chatops_alert_webhook_requests_total',
+    help: 'Alertmanager webhook requests by HTTP status answered',
+    labelNames: ['status'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'chatops_' });
   }

@@ -18,6 +18,7 @@ describe('autocomplete', async () => {
       commands: () => registry.list(),
       tasks: async () => ({ ids: async () => ['T-0001', 'T-0002', 'T-0042'] }) as never,
       taskRepoLabel: () => 'test',
+      alerts: () => undefined,
     },
     audit: { write: () => {} },
     log: silentLogger(),

@@ -55,6 +55,7 @@ export function makeDispatcher(
       commands: () => registry.list(),
       tasks: () => Promise.reject(new Error('no task store in core tests')),
       taskRepoLabel: () => 'test',
+      alerts: () => undefined,
     },
     audit: { write: (e) => audit.push(e) },
     log: silentLogger(),

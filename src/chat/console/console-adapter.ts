@@ -3,6 +3,8 @@ import type { Dispatcher, Responder } from '../../core/dispatcher.js';
 import type { ChatUser, Conversation } from '../../core/invocation.js';
 import type { Reply } from '../../core/reply.js';
 import type { ChatAdapter } from '../adapter.js';
+import type { Publisher } from '../publisher.js';
+import { ConsolePublisher } from './console-publisher.js';
 import { renderConsole, renderProgressLine, renderStep } from './render.js';
 
 export interface ConsoleAdapterOptions {
@@ -62,6 +64,13 @@ export class ConsoleAdapter implements ChatAdapter {
 
   async stop(): Promise<void> {
     this.rl?.close();
+  }
+
+  publisher(): Publisher {
+    return new ConsolePublisher((text) => {
+      this.clearStatus();
+      this.write(text);
+    });
   }
 
   private prompt(): void {

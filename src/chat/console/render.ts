@@ -23,6 +23,7 @@ function indent(text: string, prefix: string): string {
 export function renderConsole(reply: Reply, opts: ConsoleRenderOptions = {}): string {
   const out: string[] = [];
   const icon = reply.severity ? `${ICON[reply.severity]} ` : '';
+  if (reply.mentions?.length) out.push(reply.mentions.join(' '));
   if (reply.title) out.push(`${icon}${reply.title}`);
   if (reply.text) out.push(indent(reply.text, reply.title ? '  ' : ''));
   if (reply.progress) {

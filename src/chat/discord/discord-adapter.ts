@@ -14,6 +14,8 @@ import type { Dispatcher, Responder } from '../../core/dispatcher.js';
 import type { ChatUser, Invocation } from '../../core/invocation.js';
 import type { Logger } from '../../core/logger.js';
 import type { ChatAdapter } from '../adapter.js';
+import type { Publisher } from '../publisher.js';
+import { DiscordPublisher } from './discord-publisher.js';
 import { InteractionResponder, payload } from './interaction-responder.js';
 import { renderDiscord } from './render.js';
 import { slashCommands } from './slash-commands.js';
@@ -99,6 +101,10 @@ export class DiscordAdapter implements ChatAdapter {
     await this.client.destroy();
   }
 
+  publisher(): Publisher {
+    return new DiscordPublisher(this.client);
+  }
+
   /** Bulk-overwrites the guild commands: `npm run register-commands`, or on start. */
   async registerCommands(): Promise<number> {
     const body = slashCommands(this.opts.commands());
@@ -162,7 +168,8 @@ export class DiscordAdapter implements ChatAdapter {
   }
 
   private async onButton(interaction: ButtonInteraction): Promise<void> {
-    const [action, code] = interaction.customId.split(':');
+    const [action, code, ...rest] = interaction.customId.split(':');
+    if (action === 'alert' && code) return this.onAlertButton(interaction, [code, ...rest]);
     if ((action !== 'confirm' && action !== 'cancel') || !code) return;
     await interaction.deferUpdate();
     const user = userOf(interaction);
@@ -179,6 +186,34 @@ export class DiscordAdapter implements ChatAdapter {
     };
     if (action === 'confirm') await this.opts.dispatcher.confirm(code, user, presser);
     else await this.opts.dispatcher.cancel(code, user, presser);
+  }
+
+  /**
+   * Silence/Ack buttons on alert roots run the same `/alert` commands as typed text: same
+   * access rules, same audit. The presser alone sees the answer; the root and thread show the result.
+   */
+  private async onAlertButton(interaction: ButtonInteraction, parts: string[]): Promise<void> {
+    const [verb, ref, duration] = parts;
+    if ((verb !== 'silence' && verb !== 'ack') || !ref || !/^[A-Z]-\d+$/.test(ref)) return;
+    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    const text =
+      verb === 'silence' ? `alert silence ${ref} ${duration ?? '1h'}` : `alert ack ${ref}`;
+    const presser: Responder = {
+      send: async (reply) => {
+        await interaction.editReply(payload(renderDiscord(reply)));
+      },
+      progress: async () => {},
+      step: async () => {},
+    };
+    await this.opts.dispatcher.handleText(
+      text,
+      userOf(interaction),
+      { platform: 'discord', id: interaction.channelId },
+      presser,
+      {
+        messageId: interaction.message.id,
+      },
+    );
   }
 
   private async onAutocomplete(interaction: AutocompleteInteraction): Promise<void> {

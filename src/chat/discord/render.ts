@@ -149,7 +149,15 @@ export function renderDiscord(reply: Reply, opts: RenderOptions = {}): DiscordMe
   ) {
     components.push({ type: 1 as const, components: buttons.slice(i, i + LIMITS.buttonsPerRow) });
   }
-  return { embeds: Object.keys(embed).length ? [embed] : [], components, files };
+  const content = reply.mentions?.length
+    ? truncate(reply.mentions.join(' '), LIMITS.content)
+    : undefined;
+  return {
+    ...(content ? { content } : {}),
+    embeds: Object.keys(embed).length ? [embed] : [],
+    components,
+    files,
+  };
 }
 
 /** Step-log lines for a thread, batched into as few messages as Discord allows. */

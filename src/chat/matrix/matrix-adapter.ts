@@ -8,7 +8,9 @@ import { UserError } from '../../core/errors.js';
 import type { ChatUser } from '../../core/invocation.js';
 import type { Logger } from '../../core/logger.js';
 import type { ChatAdapter } from '../adapter.js';
+import type { Publisher } from '../publisher.js';
 import { loadMatrixSdk, quietSdkLogs } from './load-sdk.js';
+import { MatrixPublisher } from './matrix-publisher.js';
 import { MatrixResponder } from './matrix-responder.js';
 
 export interface MatrixAdapterOptions {
@@ -102,6 +104,11 @@ export class MatrixAdapter implements ChatAdapter {
     }
     await client.start();
     this.log.info({ user: this.userId, rooms: [...this.allowedRooms] }, 'Matrix connected');
+  }
+
+  publisher(): Publisher {
+    if (!this.client) throw new Error('the Matrix adapter is not started');
+    return new MatrixPublisher(this.client, this.opts.config.prefix);
   }
 
   async stop(): Promise<void> {

@@ -42,6 +42,12 @@ export function renderMatrix(reply: Reply, opts: MatrixRenderOptions = {}): Matr
   const plain: string[] = [];
   const html: string[] = [];
   const icon = reply.severity ? `${ICON[reply.severity]} ` : '';
+  if (reply.mentions?.length) {
+    plain.push(reply.mentions.join(' '));
+    html.push(
+      `<p>${reply.mentions.map((m) => (m.startsWith('@') ? `<a href="https://matrix.to/#/${encodeURIComponent(m)}">${escapeHtml(m)}</a>` : escapeHtml(m))).join(' ')}</p>`,
+    );
+  }
   if (reply.title) {
     plain.push(`${icon}${reply.title}`);
     html.push(`<p><strong>${icon}${escapeHtml(reply.title)}</strong></p>`);

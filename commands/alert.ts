@@ -1,0 +1,125 @@
+import { z } from 'zod';
+import type { AlertService } from '../src/alerts/alert-service.js';
+import { groupMatchers, parseDuration } from '../src/alerts/alertmanager-client.js';
+import { renderAlertList } from '../src/alerts/render.js';
+import { defineAction, defineCommand, type OptionDef } from '../src/core/command.js';
+import type { CommandContext } from '../src/core/context.js';
+import { UserError } from '../src/core/errors.js';
+
+const refOption: OptionDef = {
+  name: 'ref',
+  description: 'The alert group, as shown on its message (e.g. A-12)',
+  type: 'string',
+  required: true,
+  autocomplete: 'alert-groups',
+  schema: z
+    .string()
+    .regex(/^[Aa]-\d{1,7}$/, 'an alert group like A-12')
+    .transform((s) => s.toUpperCase()),
+};
+
+function service(ctx: CommandContext): AlertService {
+  const alerts = ctx.services.alerts();
+  if (!alerts)
+    throw new UserError(
+      'Alerts are not enabled here.',
+      'Set alerts.enabled: true and point Alertmanager at /hooks/alertmanager.',
+    );
+  return alerts;
+}
+
+type SilenceArgs = { ref: string; duration: string; comment?: string };
+
+export const command = defineCommand({
+  name: 'alert',
+  description: 'Alertmanager alerts: list them, silence or acknowledge an alert group',
+  subcommands: [
+    defineAction({
+      name: 'list',
+      description: 'Active alerts, from Alertmanager',
+      sideEffects: false,
+      options: [],
+      execute: async (ctx) => renderAlertList(await service(ctx).activeAlerts(), new Date()),
+    }),
+    defineAction<SilenceArgs>({
+      name: 'silence',
+      description: 'Silence an alert group in Alertmanager for a while',
+      sideEffects: true,
+      options: [
+        refOption,
+        {
+          name: 'duration',
+          description: 'How long: 30m, 1h, 4h, 1d',
+          type: 'string',
+          required: true,
+          choices: ['1h', '4h', '24h'].map((d) => ({ name: d, value: d })).concat([]),
+          schema: z.string().regex(/^(\d+[smhd])+$/, 'a duration like 30m, 1h, 4h or 1d'),
+        },
+        { name: 'comment', description: 'Why (shown in Alertmanager)', type: 'string' },
+      ],
+      plan: (ctx) => {
+        const g = service(ctx).group(ctx.args.ref).state;
+        const ms = parseDuration(ctx.args.duration);
+        const matchers = groupMatchers(g.groupLabels, g.commonLabels)
+          .map((m) => `${m.name}${m.isEqual ? '' : '!'}${m.isRegex ? '=~' : '='}"${m.value}"`)
+          .join(', ');
+        return {
+          summary: `Silence ${g.ref} (${matchers}) for ${ctx.args.duration}.`,
+          steps: [
+            `POST ${ctx.config.alerts.alertmanager.url ?? '<alerts.alertmanager.url>'}/api/v2/silences {matchers: [${matchers}], endsAt: now + ${Math.round(ms / 60000)} min, createdBy: "${ctx.invocation.user.platform}:${ctx.invocation.user.id} (${ctx.invocation.user.displayName})"}`,
+            `note the silence in ${g.ref}'s thread and on its message`,
+          ],
+        };
+      },
+      execute: async (ctx) => {
+        const ms = parseDuration(ctx.args.duration);
+        const { state, silenceId } = await service(ctx).silence(
+          ctx.args.ref,
+          ms,
+          ctx.args.comment ?? '',
+          ctx.invocation.user,
+        );
+        return {
+          severity: 'success',
+          title: `Silenced ${state.ref} for ${ctx.args.duration}`,
+          text: `Silence ${silenceId} in Alertmanager; expire it with /alert unsilence ${state.ref}.`,
+        };
+      },
+    }),
+    defineAction<{ ref: string }>({
+      name: 'unsilence',
+      description: 'Expire the silence created from chat for an alert group',
+      sideEffects: true,
+      options: [refOption],
+      plan: (ctx) => {
+        const g = service(ctx).group(ctx.args.ref).state;
+        return {
+          summary: `Expire the silence of ${g.ref}.`,
+          steps: [
+            `DELETE ${ctx.config.alerts.alertmanager.url ?? '<alerts.alertmanager.url>'}/api/v2/silence/${g.silence?.id ?? '<none>'}`,
+          ],
+        };
+      },
+      execute: async (ctx) => {
+        const state = await service(ctx).unsilence(ctx.args.ref, ctx.invocation.user);
+        return { severity: 'success', title: `Silence of ${state.ref} expired` };
+      },
+    }),
+    defineAction<{ ref: string }>({
+      name: 'ack',
+      description: 'Acknowledge an alert group: you are on it',
+      sideEffects: true,
+      options: [refOption],
+      plan: (ctx) => ({
+        summary: `Acknowledge ${ctx.args.ref}.`,
+        steps: [
+          `record ${ctx.invocation.user.displayName} and the time on ${ctx.args.ref}'s message and thread`,
+        ],
+      }),
+      execute: async (ctx) => {
+        const state = await service(ctx).ack(ctx.args.ref, ctx.invocation.user);
+        return { severity: 'success', title: `Acknowledged ${state.ref}` };
+      },
+    }),
+  ],
+});

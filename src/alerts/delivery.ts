@@ -1,0 +1,320 @@
+import Bottleneck from 'bottleneck';
+import type { MessageRef, Publisher } from '../chat/publisher.js';
+import type { Logger } from '../core/logger.js';
+import type { Reply } from '../core/reply.js';
+import type { AlertStore, DestinationView, Rollup, StoredGroup } from './alert-store.js';
+import {
+  destinationKey,
+  type GroupChange,
+  type GroupState,
+  type RoutedDestination,
+} from './types.js';
+
+/** The renderers delivery uses (pure; injected so delivery stays about ordering and I/O). */
+export interface AlertRenderers {
+  root(state: GroupState, opts: { now: Date; mentions?: string[]; showButtons: boolean }): Reply;
+  change(state: GroupState, change: GroupChange, now: Date): Reply | undefined;
+  rollup(groups: GroupState[], now: Date): Reply;
+}
+
+export interface DeliveryOptions {
+  store: AlertStore;
+  publisher: (platform: RoutedDestination['platform']) => Publisher | undefined;
+  render: AlertRenderers;
+  /** More new groups than this at once for one destination → one roll-up message instead. */
+  rollupThreshold: number;
+  log: Logger;
+  now?: () => Date;
+  /** Per-platform pacing; defaults stay inside Discord's and Matrix's per-channel limits. */
+  limits?: Partial<Record<RoutedDestination['platform'], Bottleneck.ConstructorOptions>>;
+}
+
+const DEFAULT_LIMITS: Record<RoutedDestination['platform'], Bottleneck.ConstructorOptions> = {
+  // Discord allows about 5 messages per 5 s per channel.
+  discord: {
+    maxConcurrent: 1,
+    reservoir: 5,
+    reservoirRefreshAmount: 5,
+    reservoirRefreshInterval: 5000,
+  },
+  matrix: { maxConcurrent: 1, minTime: 200 },
+  console: { maxConcurrent: 1 },
+};
+
+/** The change a destination has not been told about yet. */
+export function pendingChange(view: DestinationView, state: GroupState): GroupChange {
+  const newlyFiring = state.alerts.filter(
+    (a) => a.status === 'firing' && view.shown[a.fingerprint] !== 'firing',
+  );
+  const newlyResolved = state.alerts.filter(
+    (a) => a.status === 'resolved' && view.shown[a.fingerprint] === 'firing',
+  );
+  return {
+    newlyFiring,
+    newlyResolved,
+    groupResolved: state.status === 'resolved' && view.shownStatus === 'firing',
+    refired: state.refires > view.shownRefires,
+  };
+}
+
+function markShown(view: DestinationView, state: GroupState): void {
+  view.shown = Object.fromEntries(state.alerts.map((a) => [a.fingerprint, a.status]));
+  view.shownStatus = state.status;
+  view.shownRefires = state.refires;
+}
+
+const replyKey = (r: Reply) => JSON.stringify(r);
+
+/** Every alert of the groups, one line each: what a roll-up's thread keeps visible. */
+export function rollupDetails(groups: GroupState[]): Reply {
+  const lines = groups.flatMap((g) =>
+    g.alerts.map((a) => {
+      const where = ['instance', 'pod', 'node', 'job'].map((k) => a.labels[k]).find(Boolean) ?? '';
+      const summary = a.annotations.summary ?? g.commonAnnotations.summary ?? '';
+      return `${g.ref} ${a.status === 'firing' ? 'FIRING' : 'resolved'} ${a.labels.alertname ?? ''} ${where}${summary ? ` — ${summary}` : ''}`.trim();
+    }),
+  );
+  const truncated = groups.reduce((n, g) => n + g.truncatedAlerts, 0);
+  return {
+    title: `Every alert of these ${groups.length} groups`,
+    code: lines.join('\n'),
+    footer: truncated
+      ? `+${truncated} more alerts not sent by Alertmanager (max_alerts)`
+      : undefined,
+  };
+}
+
+/**
+ * Posts and updates alert messages, one worker per destination: new groups get a root (or
+ * a roll-up when many arrive at once), changes go to the thread, roots are edited. Pacing
+ * per destination stays inside the platform's rate limits; a destination that fails is
+ * retried with backoff without holding up the others. Pending work is whatever is marked
+ * dirty in the store, so updates coalesce and survive restarts.
+ */
+export class Delivery {
+  private readonly running = new Map<string, Promise<void>>();
+  private readonly again = new Set<string>();
+  private readonly limiters = new Map<string, Bottleneck>();
+  private readonly backoff = new Map<string, number>();
+  private readonly timers = new Set<NodeJS.Timeout>();
+  private stopped = false;
+  private readonly now: () => Date;
+
+  constructor(private readonly opts: DeliveryOptions) {
+    this.now = opts.now ?? (() => new Date());
+  }
+
+  /** Starts (or re-runs) the worker of every destination with pending work. */
+  kickAll(): void {
+    const keys = new Set<string>();
+    for (const g of this.opts.store.groups())
+      for (const [k, v] of Object.entries(g.views)) if (v.dirty) keys.add(k);
+    for (const r of this.opts.store.rollups()) if (r.dirty) keys.add(destinationKey(r.dest));
+    for (const k of keys) this.kick(k);
+  }
+
+  kick(destKey: string): void {
+    if (this.stopped) return;
+    if (this.running.has(destKey)) {
+      this.again.add(destKey);
+      return;
+    }
+    const run = this.run(destKey).finally(() => {
+      this.running.delete(destKey);
+      if (this.again.delete(destKey)) this.kick(destKey);
+    });
+    this.running.set(destKey, run);
+  }
+
+  /** Resolves when no worker is running (tests, shutdown). */
+  async idle(): Promise<void> {
+    while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    for (const t of this.timers) clearTimeout(t);
+    await this.idle();
+    await Promise.all([...this.limiters.values()].map((l) => l.stop({ dropWaitingJobs: false })));
+  }
+
+  private limiter(dest: RoutedDestination): Bottleneck {
+    const key = destinationKey(dest);
+    let l = this.limiters.get(key);
+    if (!l) {
+      l = new Bottleneck({
+        ...DEFAULT_LIMITS[dest.platform],
+        ...this.opts.limits?.[dest.platform],
+      });
+      this.limiters.set(key, l);
+    }
+    return l;
+  }
+
+  private async run(destKey: string): Promise<void> {
+    const { store } = this.opts;
+    try {
+      for (;;) {
+        if (this.stopped) return;
+        const groups = store
+          .groups()
+          .filter((g) => g.views[destKey]?.dirty)
+          .sort((a, b) => a.state.firingSince.localeCompare(b.state.firingSince));
+        const rollups = store
+          .rollups()
+          .filter((r) => r.dirty && destinationKey(r.dest) === destKey);
+        if (groups.length === 0 && rollups.length === 0) break;
+        const fresh = groups.filter((g) => !g.views[destKey]!.ref);
+        if (fresh.length > this.opts.rollupThreshold) await this.postRollup(destKey, fresh);
+        for (const g of groups) if (g.views[destKey]!.dirty) await this.deliverGroup(g, destKey);
+        for (const r of store
+          .rollups()
+          .filter((x) => x.dirty && destinationKey(x.dest) === destKey))
+          await this.editRollup(r);
+      }
+      this.backoff.delete(destKey);
+    } catch (err) {
+      const wait = Math.min(60_000, (this.backoff.get(destKey) ?? 1000) * 2);
+      this.backoff.set(destKey, wait);
+      this.opts.log.warn(
+        { err, destination: destKey, retryInMs: wait },
+        'alert delivery failed; will retry',
+      );
+      const t = setTimeout(() => {
+        this.timers.delete(t);
+        this.kick(destKey);
+      }, wait);
+      t.unref();
+      this.timers.add(t);
+    }
+  }
+
+  private publisher(dest: RoutedDestination): Publisher {
+    const p = this.opts.publisher(dest.platform);
+    if (!p)
+      throw new Error(
+        `no ${dest.platform} chat is connected for alert destination ${destinationKey(dest)}`,
+      );
+    return p;
+  }
+
+  private send<T>(dest: RoutedDestination, fn: (p: Publisher) => Promise<T>): Promise<T> {
+    const p = this.publisher(dest);
+    return this.limiter(dest).schedule(() => fn(p));
+  }
+
+  private async deliverGroup(g: StoredGroup, destKey: string): Promise<void> {
+    const view = g.views[destKey]!;
+    const state = structuredClone(g.state);
+    const now = this.now();
+    view.dirty = false; // a notification arriving meanwhile sets it again
+    try {
+      if (!view.ref) {
+        const root = this.opts.render.root(state, {
+          now,
+          mentions: view.dest.mentions,
+          showButtons: view.dest.platform === 'discord',
+        });
+        view.ref = await this.send(view.dest, (p) => p.post(view.dest.target, root));
+        view.rootKey = replyKey({ ...root, mentions: undefined });
+        markShown(view, state);
+        await this.opts.store.save();
+        return;
+      }
+      const change = pendingChange(view, state);
+      const post = this.opts.render.change(state, change, now);
+      const thread = `${state.ref} ${state.groupLabels.alertname ?? state.commonLabels.alertname ?? 'alerts'}`;
+      if (post)
+        view.ref = await this.send(view.dest, (p) =>
+          p.reply(view.ref!, prefixed(post, view, state.ref), thread),
+        );
+      markShown(view, state);
+      for (const note of view.notes.splice(0)) {
+        view.ref = await this.send(view.dest, (p) =>
+          p.reply(view.ref!, { text: view.rollupId ? `${state.ref}: ${note}` : note }, thread),
+        );
+      }
+      if (view.rollupId) {
+        const r = this.opts.store.rollup(view.rollupId);
+        if (r) r.dirty = true;
+      } else {
+        const root = this.opts.render.root(state, {
+          now,
+          showButtons: view.dest.platform === 'discord',
+        });
+        const key = replyKey(root);
+        if (key !== view.rootKey) {
+          await this.send(view.dest, (p) => p.edit(view.ref!, root));
+          view.rootKey = key;
+        }
+      }
+      view.lastError = undefined;
+      await this.opts.store.save();
+    } catch (err) {
+      view.dirty = true;
+      view.lastError = (err as Error).message;
+      await this.opts.store.save();
+      throw err;
+    }
+  }
+
+  /** Many new groups at once: one message listing them, every alert in its thread. */
+  private async postRollup(destKey: string, fresh: StoredGroup[]): Promise<void> {
+    const dest = fresh[0]!.views[destKey]!.dest;
+    const id = `R-${fresh[0]!.state.ref}-${fresh.length}`;
+    const states = fresh.map((g) => structuredClone(g.state));
+    const rollup: Rollup = {
+      id,
+      dest,
+      groupKeys: fresh.map((g) => g.state.groupKey),
+      dirty: false,
+    };
+    const root = this.opts.render.rollup(states, this.now());
+    const ref: MessageRef = await this.send(dest, (p) =>
+      p.post(dest.target, { ...root, mentions: mergeMentions(fresh, destKey) }),
+    );
+    rollup.ref = ref;
+    rollup.rootKey = replyKey(root);
+    for (const g of fresh) {
+      const view = g.views[destKey]!;
+      view.ref = ref;
+      view.rollupId = id;
+      view.dirty = false;
+      markShown(view, g.state);
+    }
+    this.opts.store.setRollup(rollup);
+    await this.opts.store.save();
+    rollup.ref = await this.send(dest, (p) => p.reply(ref, rollupDetails(states), 'Alert storm'));
+    for (const g of fresh) g.views[destKey]!.ref = rollup.ref;
+    await this.opts.store.save();
+  }
+
+  private async editRollup(r: Rollup): Promise<void> {
+    r.dirty = false;
+    const states = r.groupKeys
+      .map((k) => this.opts.store.group(k)?.state)
+      .filter((s): s is GroupState => Boolean(s));
+    const root = this.opts.render.rollup(states, this.now());
+    const key = replyKey(root);
+    if (key === r.rootKey || !r.ref) return;
+    try {
+      await this.send(r.dest, (p) => p.edit(r.ref!, root));
+      r.rootKey = key;
+      await this.opts.store.save();
+    } catch (err) {
+      r.dirty = true;
+      throw err;
+    }
+  }
+}
+
+/** In a roll-up's shared thread, say which group a post is about. */
+function prefixed(post: Reply, view: DestinationView, ref: string): Reply {
+  if (!view.rollupId || post.title?.includes(ref)) return post;
+  return { ...post, title: `${ref}: ${post.title ?? ''}`.trim() };
+}
+
+function mergeMentions(groups: StoredGroup[], destKey: string): string[] | undefined {
+  const all = [...new Set(groups.flatMap((g) => g.views[destKey]?.dest.mentions ?? []))];
+  return all.length ? all : undefined;
+}

@@ -1,0 +1,118 @@
+import { timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Logger } from '../core/logger.js';
+import { send } from '../http/server.js';
+import { parsePayload } from './payload.js';
+import type { WebhookPayload } from './types.js';
+
+export interface WebhookAuth {
+  token?: string;
+  username?: string;
+  password?: string;
+}
+
+export interface WebhookOptions {
+  auth: WebhookAuth;
+  maxBodyBytes: number;
+  accept: (payload: WebhookPayload) => Promise<void>;
+  log: Logger;
+  onResult?: (status: number) => void;
+}
+
+/** Constant-time comparison that does not leak the length through an early return. */
+export function safeEqual(given: string, expected: string): boolean {
+  const a = Buffer.from(given);
+  const b = Buffer.from(expected);
+  const same = a.length === b.length;
+  return timingSafeEqual(same ? a : b, b) && same;
+}
+
+export function authorized(header: string | undefined, auth: WebhookAuth): boolean {
+  if (!auth.token && !auth.username) return true;
+  if (!header) return false;
+  const [scheme, value = ''] = header.split(/\s+/, 2);
+  if (auth.token && scheme?.toLowerCase() === 'bearer') return safeEqual(value, auth.token);
+  if (auth.username && scheme?.toLowerCase() === 'basic') {
+    const decoded = Buffer.from(value, 'base64').toString('utf8');
+    const colon = decoded.indexOf(':');
+    const userOk = safeEqual(decoded.slice(0, colon), auth.username);
+    const passOk = safeEqual(decoded.slice(colon + 1), auth.password ?? '');
+    return colon > 0 && userOk && passOk;
+  }
+  return false;
+}
+
+class TooLarge extends Error {}
+
+function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > max) return Promise.reject(new TooLarge());
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    req.on('data', (c: Buffer) => {
+      size += c.length;
+      if (size > max) {
+        reject(new TooLarge());
+        req.destroy();
+      } else chunks.push(c);
+    });
+    req.on('end', () => resolve(Buffer.concat(chunks)));
+    req.on('error', reject);
+  });
+}
+
+const json = (res: ServerResponse, status: number, body: unknown) =>
+  send(res, status, `${JSON.stringify(body)}\n`, 'application/json');
+
+/**
+ * POST /hooks/alertmanager. 4xx only for requests that can never succeed (Alertmanager does
+ * not retry them): 401 bad auth, 413 too large, 400 not a version-4 payload. 200 once the
+ * notification is durably in the outbox; 503 when it cannot be stored (Alertmanager retries).
+ */
+export function webhookHandler(opts: WebhookOptions) {
+  return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const reply = (status: number, body: unknown) => {
+      opts.onResult?.(status);
+      json(res, status, body);
+    };
+    if (!authorized(req.headers.authorization, opts.auth)) {
+      res.setHeader(
+        'www-authenticate',
+        opts.auth.token ? 'Bearer' : 'Basic realm="homelab-chatops"',
+      );
+      req.resume();
+      return reply(401, { error: 'unauthorized: send the configured Bearer token or basic auth' });
+    }
+    let body: Buffer;
+    try {
+      body = await readBody(req, opts.maxBodyBytes);
+    } catch (err) {
+      if (err instanceof TooLarge) {
+        res.setHeader('connection', 'close');
+        return reply(413, {
+          error: `body over ${opts.maxBodyBytes} bytes; lower max_alerts on the receiver`,
+        });
+      }
+      throw err;
+    }
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(body.toString('utf8'));
+    } catch {
+      return reply(400, { error: 'body is not valid JSON' });
+    }
+    const result = parsePayload(parsed);
+    if (!result.ok)
+      return reply(400, {
+        error: `not an Alertmanager webhook payload (version 4): ${result.reason}`,
+      });
+    try {
+      await opts.accept(result.payload);
+    } catch (err) {
+      opts.log.error({ err }, 'could not store an alert notification');
+      return reply(503, { error: 'could not store the notification; retry' });
+    }
+    reply(200, { status: 'accepted', groupKey: result.payload.groupKey });
+  };
+}
