@@ -166,7 +166,9 @@ export class Delivery {
         if (groups.length === 0 && rollups.length === 0) break;
         const fresh = groups.filter((g) => !g.views[destKey]!.ref);
         if (fresh.length > this.opts.rollupThreshold) await this.postRollup(destKey, fresh);
-        for (const g of groups) if (g.views[destKey]!.dirty) await this.deliverGroup(g, destKey);
+        const [inRollups, own] = partition(groups, (g) => Boolean(g.views[destKey]!.rollupId));
+        for (const g of own) if (g.views[destKey]!.dirty) await this.deliverGroup(g, destKey);
+        await this.deliverRollupChanges(destKey, inRollups);
         for (const r of store
           .rollups()
           .filter((x) => x.dirty && destinationKey(x.dest) === destKey))
@@ -258,6 +260,60 @@ export class Delivery {
     }
   }
 
+  /**
+   * Changes of groups listed in a roll-up: one thread post per roll-up for all of them (a storm
+   * that recovers at once is one message, not a hundred), then the roll-up is re-rendered.
+   */
+  private async deliverRollupChanges(destKey: string, groups: StoredGroup[]): Promise<void> {
+    const byRollup = new Map<string, StoredGroup[]>();
+    for (const g of groups) {
+      const id = g.views[destKey]!.rollupId!;
+      byRollup.set(id, [...(byRollup.get(id) ?? []), g]);
+    }
+    const now = this.now();
+    for (const [id, members] of byRollup) {
+      const rollup = this.opts.store.rollup(id);
+      const lines: string[] = [];
+      const snapshots = members.map((g) => {
+        const view = g.views[destKey]!;
+        view.dirty = false;
+        const state = structuredClone(g.state);
+        const post = this.opts.render.change(state, pendingChange(view, state), now);
+        if (post)
+          lines.push(`${state.ref}: ${[post.title, post.text].filter(Boolean).join(' — ')}`);
+        for (const note of view.notes) lines.push(`${state.ref}: ${note}`);
+        return { view, state, notes: view.notes.splice(0) };
+      });
+      try {
+        const ref = rollup?.ref ?? members[0]!.views[destKey]!.ref!;
+        if (lines.length > 0) {
+          const posted = await this.send(snapshots[0]!.view.dest, (p) =>
+            p.reply(
+              ref,
+              {
+                title: `${lines.length} update${lines.length === 1 ? '' : 's'}`,
+                code: lines.join('\n'),
+              },
+              'Alert storm',
+            ),
+          );
+          for (const s of snapshots) s.view.ref = posted;
+          if (rollup) rollup.ref = posted;
+        }
+        for (const s of snapshots) markShown(s.view, s.state);
+        if (rollup) rollup.dirty = true;
+        await this.opts.store.save();
+      } catch (err) {
+        for (const s of snapshots) {
+          s.view.dirty = true;
+          s.view.notes.unshift(...s.notes);
+        }
+        await this.opts.store.save();
+        throw err;
+      }
+    }
+  }
+
   /** Many new groups at once: one message listing them, every alert in its thread. */
   private async postRollup(destKey: string, fresh: StoredGroup[]): Promise<void> {
     const dest = fresh[0]!.views[destKey]!.dest;
@@ -312,6 +368,10 @@ export class Delivery {
 function prefixed(post: Reply, view: DestinationView, ref: string): Reply {
   if (!view.rollupId || post.title?.includes(ref)) return post;
   return { ...post, title: `${ref}: ${post.title ?? ''}`.trim() };
+}
+
+function partition<T>(items: T[], pred: (t: T) => boolean): [T[], T[]] {
+  return [items.filter(pred), items.filter((t) => !pred(t))];
 }
 
 function mergeMentions(groups: StoredGroup[], destKey: string): string[] | undefined {
