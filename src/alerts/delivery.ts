@@ -30,7 +30,7 @@ export interface DeliveryOptions {
 }
 
 const DEFAULT_LIMITS: Record<RoutedDestination['platform'], Bottleneck.ConstructorOptions> = {
-  // Discord allows about 5 messages per 5 s per channel.
+  // Discord allows about 5 messages per 5 s per channel; a little slack for clock skew.
   discord: {
     maxConcurrent: 1,
     reservoir: 5,
