@@ -60,7 +60,7 @@ export const command = defineCommand({
       plan: (ctx) => {
         const g = service(ctx).group(ctx.args.ref).state;
         const ms = parseDuration(ctx.args.duration);
-        const matchers = groupMatchers(g.groupLabels, g.commonLabels)
+        const matchers = groupMatchers(g.groupLabels, g.commonLabels, g.truncatedAlerts)
           .map((m) => `${m.name}${m.isEqual ? '' : '!'}${m.isRegex ? '=~' : '='}"${m.value}"`)
           .join(', ');
         return {

@@ -169,7 +169,7 @@ export class AlertService {
     const endsAt = new Date(this.now().getTime() + durationMs);
     const createdBy = userLabel(user);
     const silenceId = await this.am().createSilence({
-      matchers: groupMatchers(g.state.groupLabels, g.state.commonLabels),
+      matchers: groupMatchers(g.state.groupLabels, g.state.commonLabels, g.state.truncatedAlerts),
       endsAt,
       createdBy,
       comment: comment || `Silenced from chat by ${createdBy}`,

@@ -18,7 +18,12 @@ const fixture = (name: string): WebhookPayload =>
 
 const routes = AlertRoutesSchema.parse({ default: { to: [{ console: true }] } });
 
-function service(stateDir: string, publisher: RecordingPublisher, rollupThreshold = 10, minTime = 0) {
+function service(
+  stateDir: string,
+  publisher: RecordingPublisher,
+  rollupThreshold = 10,
+  minTime = 0,
+) {
   return new AlertService({
     stateDir,
     routes,
