@@ -76,7 +76,7 @@ function everythingVisible(): string {
 
 describe('an alert storm against a rate-limited Discord', () => {
   it(`keeps all ${GROUPS * PER_GROUP} alerts in ${GROUPS} groups visible, without flooding or duplicate threads`, async () => {
-    const alerts = [];
+    const alerts: { labels: Record<string, string>; annotations: Record<string, string> }[] = [];
     for (let g = 0; g < GROUPS; g++) {
       for (let i = 0; i < PER_GROUP; i++) {
         alerts.push({
@@ -88,7 +88,7 @@ describe('an alert storm against a rate-limited Discord', () => {
     await am.push(alerts);
     await discord.waitFor(() => {
       const text = everythingVisible();
-      return alerts.every((a) => text.includes(a.labels.instance));
+      return alerts.every((a) => text.includes(a.labels.instance ?? ''));
     }, 60_000);
 
     const roots = discord.channelMessages(ALERTS);
@@ -96,7 +96,9 @@ describe('an alert storm against a rate-limited Discord', () => {
     const threads = discord.threads();
     expect(new Set(threads.map((t) => t.starterMessage?.id ?? t.id)).size).toBe(threads.length);
     expect(discord.unhandled).toEqual([]);
-    console.log(`storm: ${roots.length} channel messages, ${threads.length} threads, ${discord.stats.rateLimited} 429s served, ${discord.stats.requests} requests`);
+    console.log(
+      `storm: ${roots.length} channel messages, ${threads.length} threads, ${discord.stats.rateLimited} 429s served, ${discord.stats.requests} requests`,
+    );
     const metrics = await app.metrics.registry.getSingleMetricAsString(
       'chatops_alert_webhook_requests_total',
     );

@@ -130,6 +130,11 @@ afterAll(async () => {
   await Promise.all([am?.stop(), discord?.stop(), hs?.stop()]);
 });
 
+/** Waits for something to show up in the fake Discord (throws with a dump of its state if it never does). */
+async function seen<T>(find: () => T | undefined, timeoutMs: number): Promise<T> {
+  return (await discord.waitFor(find, timeoutMs)) as T;
+}
+
 const rootsIn = (title: RegExp) =>
   discord.channelMessages(ALERTS).filter((m) => title.test(String(m.embeds[0]?.title ?? '')));
 const matrixRoots = (title: RegExp) =>
@@ -138,10 +143,7 @@ const matrixRoots = (title: RegExp) =>
 describe('alert threads from a real Alertmanager', () => {
   it('posts one root per group on Discord, Matrix and the console, with mentions for critical', async () => {
     await am.push([critical]);
-    const root = await discord.waitFor(
-      () => rootsIn(/\[FIRING:1\] NodeFilesystemSpaceFillingUp/)[0],
-      15_000,
-    );
+    const root = await seen(() => rootsIn(/\[FIRING:1\] NodeFilesystemSpaceFillingUp/)[0], 15_000);
     expect(root.content).toBe(`<@&${ONCALL}>`);
     expect(root.embeds[0]!.color).toBe(0xed4245);
     await hs.waitFor(() => matrixRoots(/\[FIRING:1\] NodeFilesystemSpaceFillingUp/)[0], 10_000);
@@ -153,13 +155,10 @@ describe('alert threads from a real Alertmanager', () => {
 
   it('edits the root to resolved and says so in the thread', async () => {
     await am.resolve([critical]);
-    const root = await discord.waitFor(
-      () => rootsIn(/\[RESOLVED\] NodeFilesystemSpaceFillingUp/)[0],
-      20_000,
-    );
+    const root = await seen(() => rootsIn(/\[RESOLVED\] NodeFilesystemSpaceFillingUp/)[0], 20_000);
     expect(root.edits).toBeGreaterThan(0);
     expect(root.buttons).toEqual([]);
-    const thread = await discord.waitFor(
+    const thread = await seen(
       () => discord.threads().find((t) => t.id === root.threadId && t.messages.length > 0),
       10_000,
     );
@@ -174,7 +173,7 @@ describe('alert threads from a real Alertmanager', () => {
 
   it('silences from the Discord button: the silence is in Alertmanager and the root shows it', async () => {
     await am.push(targets);
-    const root = await discord.waitFor(() => rootsIn(/\[FIRING:3\] TargetDown/)[0], 15_000);
+    const root = await seen(() => rootsIn(/\[FIRING:3\] TargetDown/)[0], 15_000);
     expect(root.buttons.map((b) => b.label)).toEqual([
       'Silence 1h',
       'Silence 4h',
@@ -218,7 +217,7 @@ describe('alert threads from a real Alertmanager', () => {
         { name: 'namespace', value: 'monitoring', isRegex: false, isEqual: true },
       ]),
     );
-    const after = await discord.waitFor(() => {
+    const after = await seen(() => {
       const m = discord.message(root.id)!;
       return JSON.stringify(m.embeds).includes(silence!.id) ||
         /Silenced/i.test(JSON.stringify(m.embeds))
@@ -275,7 +274,9 @@ describe('alert threads from a real Alertmanager', () => {
     expect((await post('{"version": "4", ')).status).toBe(400);
     const wrongVersion = await post(JSON.stringify({ version: '3' }));
     expect(wrongVersion.status).toBe(400);
-    expect((await wrongVersion.json()).error).toContain('version: expected "4"');
+    expect(((await wrongVersion.json()) as { error: string }).error).toContain(
+      'version: expected "4"',
+    );
     expect(
       (await post(JSON.stringify({ version: '4', status: 'firing', receiver: 'x' }))).status,
     ).toBe(400);
