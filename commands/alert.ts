@@ -52,7 +52,6 @@ export const command = defineCommand({
           description: 'How long: 30m, 1h, 4h, 1d',
           type: 'string',
           required: true,
-          choices: ['1h', '4h', '24h'].map((d) => ({ name: d, value: d })).concat([]),
           schema: z.string().regex(/^(\d+[smhd])+$/, 'a duration like 30m, 1h, 4h or 1d'),
         },
         { name: 'comment', description: 'Why (shown in Alertmanager)', type: 'string' },
