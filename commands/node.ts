@@ -3,8 +3,12 @@ import type { NodeConfig } from '../src/config/schema.js';
 import { defineAction, defineCommand, type OptionDef } from '../src/core/command.js';
 import type { CommandContext } from '../src/core/context.js';
 import { UserError } from '../src/core/errors.js';
+import { userLabel } from '../src/core/invocation.js';
 import { table } from '../src/core/table.js';
-import { cordonPlan, drainPlan, rebootPlan } from '../src/nodes/plans.js';
+import { requireKube, requireSsh, sshTarget } from '../src/nodes/node-ops.js';
+import { cordonPlan, drainPlan, rebootPlan, sshTarget as sshLine } from '../src/nodes/plans.js';
+import { checkRebootGuards, rebootNode } from '../src/nodes/reboot.js';
+import { nodeStatuses, renderStatuses } from '../src/nodes/status.js';
 
 const nodeOption: OptionDef = {
   name: 'node',
@@ -14,6 +18,13 @@ const nodeOption: OptionDef = {
   autocomplete: 'nodes',
   schema: z.string().regex(/^[a-z0-9-]{1,32}$/, 'a node name like pi4-a'),
 };
+const forceOption: OptionDef = {
+  name: 'force',
+  description: 'Also for the node running the bot or the only control-plane node',
+  type: 'boolean',
+};
+/** systemd unit names: letters, digits and @._:- only (never passed through a shell anyway). */
+const UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
 
 type NodeArgs = { node: string };
 
@@ -27,20 +38,23 @@ function k3sNode(ctx: CommandContext<NodeArgs>): NodeConfig {
   return node;
 }
 
-/**
- * Running node actions for real needs the SSH and Kubernetes integrations; until they are
- * configured the bot shows plans only, and says so instead of pretending.
- */
-function notConnected(what: string): never {
-  throw new UserError(
-    `${what} cannot run yet: this bot has no SSH/Kubernetes connection to the nodes configured.`,
-    'Add dry_run:true to see exactly what it would do.',
+async function setSchedulable(ctx: CommandContext<NodeArgs>, schedulable: boolean) {
+  const node = k3sNode(ctx);
+  const kube = requireKube(
+    await ctx.services.nodeOps(),
+    `${schedulable ? 'Uncordoning' : 'Cordoning'} ${node.name}`,
   );
+  if (schedulable) await kube.uncordon(node.k3sName!);
+  else await kube.cordon(node.k3sName!);
+  return {
+    severity: 'success' as const,
+    title: `${node.name} ${schedulable ? 'uncordoned: new pods may be scheduled' : 'cordoned: no new pods'}`,
+  };
 }
 
 export const command = defineCommand({
   name: 'node',
-  description: "Operate the lab's nodes: list, reboot safely, drain, cordon",
+  description: "Operate the lab's nodes: status, safe reboot, drain, cordon, logs",
   subcommands: [
     defineAction({
       name: 'list',
@@ -62,14 +76,44 @@ export const command = defineCommand({
         ),
       }),
     }),
-    defineAction<NodeArgs>({
+    defineAction<{ target?: string }>({
+      name: 'status',
+      description:
+        'Reachable, uptime, load, memory, disk, temperature, K3s state — all nodes in parallel',
+      sideEffects: false,
+      options: [
+        {
+          name: 'target',
+          description: 'A node, a group, or all (default)',
+          type: 'string',
+          autocomplete: 'node-targets',
+        },
+      ],
+      execute: async (ctx) => {
+        const nodes = ctx.inventory.select(ctx.args.target ?? 'all');
+        await ctx.progress.update({
+          title: `Checking ${nodes.length} node${nodes.length === 1 ? '' : 's'}…`,
+        });
+        return renderStatuses(await nodeStatuses(nodes, await ctx.services.nodeOps()));
+      },
+    }),
+    defineAction<NodeArgs & { force?: boolean }>({
       name: 'reboot',
       description: 'Drain, reboot over SSH, wait until Ready, uncordon',
       sideEffects: true,
       confirm: true,
-      options: [nodeOption],
-      plan: (ctx) => rebootPlan(ctx.inventory.node(ctx.args.node), ctx.inventory.nodes),
-      execute: (ctx) => notConnected(`Rebooting ${ctx.inventory.node(ctx.args.node).name}`),
+      options: [nodeOption, forceOption],
+      plan: (ctx) => {
+        const node = ctx.inventory.node(ctx.args.node);
+        // Refuse before proposing, so nobody confirms something that would then be refused.
+        if (!ctx.dryRun) checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false);
+        return rebootPlan(node, ctx.inventory.nodes);
+      },
+      execute: async (ctx) => {
+        const node = ctx.inventory.node(ctx.args.node);
+        checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false);
+        return rebootNode(ctx, node, await ctx.services.nodeOps());
+      },
     }),
     defineAction<NodeArgs>({
       name: 'drain',
@@ -78,7 +122,30 @@ export const command = defineCommand({
       confirm: true,
       options: [nodeOption],
       plan: (ctx) => drainPlan(k3sNode(ctx)),
-      execute: (ctx) => notConnected(`Draining ${k3sNode(ctx).name}`),
+      execute: async (ctx) => {
+        const node = k3sNode(ctx);
+        const ops = await ctx.services.nodeOps();
+        const kube = requireKube(ops, `Draining ${node.name}`);
+        const release = ops.lock.acquire(`Drain of ${node.name}`, userLabel(ctx.invocation.user));
+        try {
+          const r = await kube.drain(node.k3sName!, {
+            timeoutMs: ops.config.drainTimeoutSeconds * 1000,
+            signal: ctx.signal,
+            onEvicted: (p) => void ctx.progress.step(`evicted ${p.namespace}/${p.name}`),
+            onBlocked: (p, attempt, reason) =>
+              void ctx.progress.step(
+                `${p.namespace}/${p.name} blocked (attempt ${attempt}): ${reason}`,
+              ),
+          });
+          return {
+            severity: 'success',
+            title: `${node.name} drained`,
+            text: `${r.evicted.length} pods evicted; ${r.skipped.length} DaemonSet/mirror pods stay. It stays cordoned: /node uncordon ${node.name} when done.`,
+          };
+        } finally {
+          release();
+        }
+      },
     }),
     defineAction<NodeArgs>({
       name: 'cordon',
@@ -86,7 +153,7 @@ export const command = defineCommand({
       sideEffects: true,
       options: [nodeOption],
       plan: (ctx) => cordonPlan(k3sNode(ctx), true),
-      execute: (ctx) => notConnected(`Cordoning ${k3sNode(ctx).name}`),
+      execute: (ctx) => setSchedulable(ctx, false),
     }),
     defineAction<NodeArgs>({
       name: 'uncordon',
@@ -94,7 +161,112 @@ export const command = defineCommand({
       sideEffects: true,
       options: [nodeOption],
       plan: (ctx) => cordonPlan(k3sNode(ctx), false),
-      execute: (ctx) => notConnected(`Uncordoning ${k3sNode(ctx).name}`),
+      execute: (ctx) => setSchedulable(ctx, true),
+    }),
+    defineAction<NodeArgs & { unit: string; lines?: number }>({
+      name: 'logs',
+      description: "A systemd unit's journal on a node",
+      sideEffects: false,
+      options: [
+        nodeOption,
+        {
+          name: 'unit',
+          description: 'A systemd unit, e.g. k3s-agent',
+          type: 'string',
+          required: true,
+          schema: z
+            .string()
+            .regex(UNIT, 'a systemd unit name like k3s-agent or restic-backup.service'),
+        },
+        {
+          name: 'lines',
+          description: 'How many lines (default 50, at most 1000)',
+          type: 'integer',
+          schema: z.number().int().min(1).max(1000),
+        },
+      ],
+      execute: async (ctx) => {
+        const node = ctx.inventory.node(ctx.args.node);
+        const ssh = requireSsh(await ctx.services.nodeOps(), `Reading logs on ${node.name}`);
+        const lines = ctx.args.lines ?? 50;
+        const argv = [
+          'sudo',
+          '-n',
+          'journalctl',
+          '-u',
+          ctx.args.unit,
+          '-n',
+          String(lines),
+          '--no-pager',
+          '-o',
+          'short-iso',
+        ];
+        const r = await ssh.exec(sshTarget(node), argv, { signal: ctx.signal });
+        if (r.code !== 0) {
+          throw new UserError(
+            `journalctl on ${node.name} exited with ${r.code}.`,
+            r.stderr.trim().slice(0, 500) || undefined,
+          );
+        }
+        return {
+          title: `${ctx.args.unit} on ${node.name} (last ${lines} lines)`,
+          code: r.stdout.trimEnd() || '(no entries)',
+        };
+      },
+    }),
+    defineAction<NodeArgs & { check?: boolean }>({
+      name: 'provision',
+      description: 'NixOS: nixos-rebuild switch over SSH (check:true = dry-activate)',
+      sideEffects: true,
+      confirm: true,
+      options: [
+        nodeOption,
+        { name: 'check', description: 'Only show what would change', type: 'boolean' },
+      ],
+      plan: (ctx) => {
+        const node = ctx.inventory.node(ctx.args.node);
+        if (node.os !== 'nixos') {
+          throw new UserError(
+            `Provisioning ${node.name} (${node.os}) runs Ansible, which this version cannot do yet.`,
+            'Only the NixOS server can be provisioned from chat for now.',
+          );
+        }
+        const flake = `${ctx.config.nodeOps.nixosFlake}#${node.nixosHost ?? node.name}`;
+        return {
+          summary: `${ctx.args.check ? 'Show what nixos-rebuild would change' : 'Switch'} ${node.name} to ${flake}.`,
+          steps: [
+            `${sshLine(node)} -- sudo -n nixos-rebuild ${ctx.args.check ? 'dry-activate' : 'switch'} --flake ${flake}`,
+          ],
+        };
+      },
+      execute: async (ctx) => {
+        const node = ctx.inventory.node(ctx.args.node);
+        const ssh = requireSsh(await ctx.services.nodeOps(), `Provisioning ${node.name}`);
+        const flake = `${ctx.config.nodeOps.nixosFlake}#${node.nixosHost ?? node.name}`;
+        const verb = ctx.args.check ? 'dry-activate' : 'switch';
+        const tail: string[] = [];
+        const r = await ssh.exec(
+          sshTarget(node),
+          ['sudo', '-n', 'nixos-rebuild', verb, '--flake', flake],
+          {
+            timeoutMs: 30 * 60_000,
+            signal: ctx.signal,
+            onLine: (line) => {
+              tail.push(line);
+              if (tail.length > 40) tail.shift();
+              void ctx.progress.step(line);
+            },
+          },
+        );
+        return {
+          severity: r.code === 0 ? 'success' : 'error',
+          title:
+            r.code === 0
+              ? `nixos-rebuild ${verb} on ${node.name} done`
+              : `nixos-rebuild ${verb} on ${node.name} failed (exit ${r.code})`,
+          code: tail.join('\n') || undefined,
+        };
+      },
     }),
   ],
 });

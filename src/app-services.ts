@@ -6,6 +6,7 @@ import type { Config } from './config/schema.js';
 import type { Command } from './core/command.js';
 import type { Logger } from './core/logger.js';
 import type { Services } from './core/services.js';
+import { type NodeOps, OperationLock } from './nodes/node-ops.js';
 
 /** The repository root, from src/ (tests) or dist/src/ (built). */
 export function projectRoot(): string {
@@ -21,6 +22,8 @@ export function projectRoot(): string {
  */
 export class AppServices implements Services {
   private taskStore?: Promise<TaskStore>;
+  private ops?: Promise<NodeOps>;
+  private readonly lock = new OperationLock();
   /** Set by the app when alerts are enabled. */
   alertService?: AlertService;
 
@@ -78,7 +81,22 @@ export class AppServices implements Services {
     return store;
   }
 
+  /** SSH and Kubernetes for node commands, created on first use (only what is configured). */
+  nodeOps(): Promise<NodeOps> {
+    this.ops ??= (async () => {
+      const { ssh, kube, nodeOps } = this.config;
+      const sshPool = ssh
+        ? new (await import('./infra/ssh.js')).SshPool({ ...ssh, logger: this.log.child({ component: 'ssh' }) })
+        : undefined;
+      const kubeApi = kube ? (await import('./infra/kube.js')).Kube.load(kube, this.log.child({ component: 'kube' })) : undefined;
+      return { ssh: sshPool, kube: kubeApi, lock: this.lock, config: nodeOps };
+    })();
+    return this.ops;
+  }
+
   async close(): Promise<void> {
+    const ops = await this.ops?.catch(() => undefined);
+    await ops?.ssh?.close();
     const store = await this.taskStore?.catch(() => undefined);
     await store?.close();
   }

@@ -142,6 +142,36 @@ export const ConfigSchema = z.strictObject({
     /** More new groups than this at once for one destination are posted as one roll-up. */
     rollupThreshold: z.number().int().min(1).default(10),
   }).prefault({}),
+  /** SSH to the nodes. Without it, node actions can only show their plans. */
+  ssh: z
+    .strictObject({
+      privateKeyFile: z.string().min(1),
+      /** Pinned host keys (OpenSSH known_hosts format); a mismatch refuses the connection. */
+      knownHostsFile: z.string().min(1),
+      connectTimeoutMs: z.number().int().min(500).default(10_000),
+      commandTimeoutMs: z.number().int().min(1000).default(60_000),
+    })
+    .optional(),
+  /** The Kubernetes API (K3s). Without it, node actions skip cordon/drain/Ready. */
+  kube: z
+    .strictObject({
+      kubeconfig: z.string().optional(),
+      context: z.string().optional(),
+      inCluster: z.boolean().default(false),
+    })
+    .optional(),
+  nodeOps: z
+    .strictObject({
+      drainTimeoutSeconds: z.number().int().min(5).default(300),
+      /** How long a node may take to go down and come back over SSH. */
+      rebootTimeoutSeconds: z.number().int().min(5).default(600),
+      readyTimeoutSeconds: z.number().int().min(5).default(600),
+      /** Per-node timeout of /node status. */
+      statusTimeoutSeconds: z.number().int().min(1).default(10),
+      /** Flake for nixos-rebuild, e.g. github:me/homelab or /etc/nixos. */
+      nixosFlake: z.string().default('/etc/nixos'),
+    })
+    .prefault({}),
   tasks: z
     .strictObject({
       /** Remote URL or path. Default: a bare repo `<state dir>/lab.git`, seeded on first start. */

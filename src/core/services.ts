@@ -1,5 +1,6 @@
 import type { AlertService } from '../alerts/alert-service.js';
 import type { TaskStore } from '../backlog/task-store.js';
+import type { NodeOps } from '../nodes/node-ops.js';
 import type { Command } from './command.js';
 
 /**
@@ -13,6 +14,8 @@ export interface Services {
   tasks(): Promise<TaskStore>;
   /** A human-readable name of the task repo, for plans: `/var/lib/chatops/lab.git (main)`. */
   taskRepoLabel(): string;
+  /** SSH, Kubernetes and the cluster-wide lock for node commands. */
+  nodeOps(): Promise<NodeOps>;
   /** The alert pipeline, when alerts are enabled. */
   alerts(): AlertService | undefined;
 }

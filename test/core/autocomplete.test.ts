@@ -19,6 +19,7 @@ describe('autocomplete', async () => {
       tasks: async () => ({ ids: async () => ['T-0001', 'T-0002', 'T-0042'] }) as never,
       taskRepoLabel: () => 'test',
       alerts: () => undefined,
+      nodeOps: () => Promise.reject(new Error('no node operations in core tests')),
     },
     audit: { write: () => {} },
     log: silentLogger(),

@@ -56,6 +56,7 @@ export function makeDispatcher(
       tasks: () => Promise.reject(new Error('no task store in core tests')),
       taskRepoLabel: () => 'test',
       alerts: () => undefined,
+      nodeOps: () => Promise.reject(new Error('no node operations in core tests')),
     },
     audit: { write: (e) => audit.push(e) },
     log: silentLogger(),

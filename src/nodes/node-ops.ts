@@ -1,0 +1,64 @@
+import type { Config, NodeConfig } from '../config/schema.js';
+import { UserError } from '../core/errors.js';
+import type { Kube } from '../infra/kube.js';
+import type { SshPool, SshTarget } from '../infra/ssh.js';
+
+/** What node commands need: SSH (required to act), Kubernetes (optional), the cluster-wide lock. */
+export interface NodeOps {
+  ssh?: SshPool;
+  kube?: Kube;
+  lock: OperationLock;
+  config: Config['nodeOps'];
+}
+
+export function sshTarget(node: NodeConfig): SshTarget {
+  return { name: node.name, host: node.host, port: node.port, user: node.user };
+}
+
+/** The SSH pool, or why node actions cannot run here. */
+export function requireSsh(ops: NodeOps, what: string): SshPool {
+  if (!ops.ssh) {
+    throw new UserError(
+      `${what} cannot run: this bot has no SSH access to the nodes configured.`,
+      'Configure ssh.privateKeyFile and ssh.knownHostsFile (README: Node operations), or add dry_run:true to see the plan.',
+    );
+  }
+  return ops.ssh;
+}
+
+export function requireKube(ops: NodeOps, what: string): Kube {
+  if (!ops.kube) {
+    throw new UserError(
+      `${what} needs the Kubernetes API, which is not configured.`,
+      'Set kube.kubeconfig (or kube.inCluster: true).',
+    );
+  }
+  return ops.kube;
+}
+
+/**
+ * One disruptive operation in the cluster at a time (reboots, drains): a second one is
+ * refused with who holds the lock and since when, instead of queueing behind it.
+ */
+export class OperationLock {
+  private holder?: { what: string; by: string; since: number };
+
+  acquire(what: string, by: string, now = Date.now()): () => void {
+    if (this.holder) {
+      const mins = Math.max(0, Math.round((now - this.holder.since) / 60_000));
+      throw new UserError(
+        `${this.holder.what} is in progress (started by ${this.holder.by} ${mins} min ago); one reboot or drain at a time.`,
+        'Wait for it to finish, then try again.',
+      );
+    }
+    const mine = { what, by, since: now };
+    this.holder = mine;
+    return () => {
+      if (this.holder === mine) this.holder = undefined;
+    };
+  }
+
+  current(): string | undefined {
+    return this.holder?.what;
+  }
+}

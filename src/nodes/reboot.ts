@@ -1,0 +1,154 @@
+import type { NodeConfig } from '../config/schema.js';
+import type { CommandContext } from '../core/context.js';
+import { UserError } from '../core/errors.js';
+import { userLabel } from '../core/invocation.js';
+import type { Reply } from '../core/reply.js';
+import { type NodeOps, requireSsh, sshTarget } from './node-ops.js';
+import { rebootWarnings } from './plans.js';
+
+interface Step {
+  label: string;
+  run: () => Promise<string | undefined>;
+  /** The node's state if we stop at this step, and what to run next. */
+  ifFails: string;
+}
+
+/** Refuses riskier reboots unless forced, saying why. */
+export function checkRebootGuards(
+  node: NodeConfig,
+  inventory: readonly NodeConfig[],
+  force: boolean,
+): void {
+  const warnings = rebootWarnings(node, inventory);
+  if (warnings.length > 0 && !force) {
+    throw new UserError(
+      `Not rebooting ${node.name} without force:true.`,
+      `${warnings.join('\n')}\nIf that is what you want: /node reboot ${node.name} force:true`,
+    );
+  }
+}
+
+/**
+ * cordon → drain → reboot over SSH → SSH down and back → Ready → uncordon, one step after
+ * the other with progress and a step log. On failure it stops and says exactly what state
+ * the node is in and what to run next.
+ */
+export async function rebootNode(
+  ctx: CommandContext,
+  node: NodeConfig,
+  ops: NodeOps,
+): Promise<Reply> {
+  const ssh = requireSsh(ops, `Rebooting ${node.name}`);
+  const kube = node.k3sName ? ops.kube : undefined;
+  const k3s = node.k3sName!;
+  const target = sshTarget(node);
+  const { signal, progress } = ctx;
+  const seconds = (n: number) => n * 1000;
+  const release = ops.lock.acquire(`Reboot of ${node.name}`, userLabel(ctx.invocation.user));
+  const started = Date.now();
+  const steps: Step[] = [];
+  if (kube) {
+    steps.push({
+      label: `cordon ${k3s}`,
+      run: async () => {
+        await kube.cordon(k3s);
+        return `cordoned ${k3s}`;
+      },
+      ifFails: `${node.name} is unchanged.`,
+    });
+    steps.push({
+      label: `drain ${k3s}`,
+      run: async () => {
+        const r = await kube.drain(k3s, {
+          timeoutMs: seconds(ops.config.drainTimeoutSeconds),
+          signal,
+          onEvicted: (p) => void progress.step(`evicted ${p.namespace}/${p.name}`),
+          onBlocked: (p, attempt, reason) =>
+            void progress.step(
+              `${p.namespace}/${p.name} blocked by a PodDisruptionBudget (attempt ${attempt}): ${reason}`,
+            ),
+        });
+        return `drained ${k3s}: ${r.evicted.length} pods evicted, ${r.skipped.length} DaemonSet/mirror pods left`;
+      },
+      ifFails: `${node.name} is cordoned and partly drained. Fix what blocks the drain and run /node reboot ${node.name} again, or /node uncordon ${node.name} to give up.`,
+    });
+  }
+  steps.push({
+    label: 'reboot over SSH',
+    run: async () => {
+      await ssh.execDetached(target, ['sudo', '-n', 'systemctl', 'reboot']);
+      return `sent systemctl reboot to ${node.user}@${node.host}`;
+    },
+    ifFails: `${node.name} was not rebooted${kube ? ` and is still cordoned: run /node uncordon ${node.name}` : ''}.`,
+  });
+  steps.push({
+    label: 'wait for SSH to go down',
+    run: async () => {
+      await ssh.waitForDown(target, {
+        timeoutMs: seconds(ops.config.rebootTimeoutSeconds),
+        signal,
+      });
+      return `${node.name} went down`;
+    },
+    ifFails: `${node.name} did not go down: the reboot may not have happened. Check it, then /node reboot ${node.name} again${kube ? ` or /node uncordon ${node.name}` : ''}.`,
+  });
+  steps.push({
+    label: 'wait for SSH to come back',
+    run: async () => {
+      await ssh.waitForUp(target, { timeoutMs: seconds(ops.config.rebootTimeoutSeconds), signal });
+      return `${node.name} answers SSH again (pinned host key)`;
+    },
+    ifFails: `${node.name} has not come back${kube ? ' and is still cordoned' : ''}. Check its console/power; once it is back${kube ? ` and Ready, run /node uncordon ${node.name}` : ', nothing else is needed'}.`,
+  });
+  if (kube) {
+    steps.push({
+      label: `wait until ${k3s} is Ready`,
+      run: async () => {
+        const n = await kube.waitReady(k3s, {
+          timeoutMs: seconds(ops.config.readyTimeoutSeconds),
+          signal,
+        });
+        return `${k3s} is Ready (${n.kubeletVersion})`;
+      },
+      ifFails: `${node.name} is up but ${k3s} is not Ready and still cordoned. Check k3s-agent (/node logs ${node.name} k3s-agent), then /node uncordon ${node.name}.`,
+    });
+    steps.push({
+      label: `uncordon ${k3s}`,
+      run: async () => {
+        await kube.uncordon(k3s);
+        return `uncordoned ${k3s}`;
+      },
+      ifFails: `${node.name} is Ready but still cordoned: run /node uncordon ${node.name}.`,
+    });
+  }
+  try {
+    for (const [i, step] of steps.entries()) {
+      await progress.update({
+        title: `Rebooting ${node.name}`,
+        progress: { done: i, total: steps.length, label: step.label },
+      });
+      let note: string | undefined;
+      try {
+        note = await step.run();
+      } catch (err) {
+        const why = err instanceof Error ? err.message : String(err);
+        await progress.step(`✖ ${step.label}: ${why}`);
+        return {
+          severity: 'error',
+          title: `Reboot of ${node.name} stopped at step ${i + 1} of ${steps.length}: ${step.label}`,
+          text: why,
+          fields: [{ name: 'State now', value: step.ifFails }],
+        };
+      }
+      if (note) await progress.step(note);
+    }
+  } finally {
+    release();
+  }
+  const mins = ((Date.now() - started) / 60_000).toFixed(1);
+  return {
+    severity: 'success',
+    title: `${node.name} rebooted`,
+    text: `${steps.map((s) => s.label).join(' → ')} — all done in ${mins} min.`,
+  };
+}

@@ -1,0 +1,232 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+import type { ChatUser } from '../../src/core/invocation.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { FakeKube } from '../fakes/kube/fake-kube.js';
+import { tempStateDir } from '../helpers/cli.js';
+import { RecordingResponder } from '../helpers/dispatcher.js';
+import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+
+let lab: SshLab;
+let kube: FakeKube;
+let app: App;
+const ops: ChatUser = { platform: 'console', id: 'ops', displayName: 'ops' };
+const here = { platform: 'console' as const, id: 'stdin' };
+
+beforeAll(async () => {
+  [lab, kube] = await Promise.all([
+    startSshLab({
+      rebootDelayMs: 1500,
+      nodes: [
+        { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
+        {
+          name: 'pi5',
+          os: 'raspios',
+          roles: ['worker', 'bot-host'],
+          k3sName: 'pi5',
+          groups: ['k3s', 'pis'],
+        },
+        {
+          name: 'pi4-a',
+          os: 'raspios',
+          roles: ['worker'],
+          k3sName: 'pi4-a',
+          groups: ['k3s', 'pis'],
+        },
+        { name: 'pi1', os: 'raspios', roles: ['support'], groups: ['pis'] },
+      ],
+    }),
+    FakeKube.start({
+      nodes: ['x86', 'pi5', 'pi4-a'].map((name) => ({
+        name,
+        ready: true,
+        roles: [name === 'x86' ? 'control-plane' : 'worker'],
+        version: 'v1.31.4+k3s1',
+      })),
+      pods: [
+        {
+          namespace: 'home-assistant',
+          name: 'home-assistant-0',
+          node: 'pi4-a',
+          ownerKind: 'StatefulSet',
+          ownerName: 'home-assistant',
+        },
+        {
+          namespace: 'default',
+          name: 'web-7d9f-abcde',
+          node: 'pi4-a',
+          ownerKind: 'ReplicaSet',
+          ownerName: 'web-7d9f',
+        },
+        {
+          namespace: 'kube-system',
+          name: 'svclb-traefik-pi4a',
+          node: 'pi4-a',
+          ownerKind: 'DaemonSet',
+          ownerName: 'svclb-traefik',
+        },
+      ],
+    }),
+  ]);
+  kube.evictionBehaviour = { deleteAfterMs: 50, reschedule: true };
+  const config = ConfigSchema.parse({
+    state: { dir: tempStateDir() },
+    http: { enabled: false },
+    chat: { console: { enabled: false } },
+    inventory: { nodes: lab.inventory() },
+    access: { roles: { admin: { members: ['console:*'], allow: ['*'] } } },
+    ssh: {
+      privateKeyFile: lab.privateKeyFile,
+      knownHostsFile: lab.knownHostsFile,
+      connectTimeoutMs: 3000,
+    },
+    kube: { kubeconfig: kube.kubeconfigFile },
+    nodeOps: {
+      drainTimeoutSeconds: 10,
+      rebootTimeoutSeconds: 20,
+      readyTimeoutSeconds: 20,
+      statusTimeoutSeconds: 3,
+    },
+  });
+  app = await App.create({ config, log: silentLogger() });
+  await app.start();
+}, 60_000);
+
+afterAll(async () => {
+  await app?.stop();
+  await Promise.all([lab?.stop(), kube?.stop()]);
+});
+
+const cordoned = (name: string) =>
+  (kube.node(name)?.spec as { unschedulable?: boolean } | undefined)?.unschedulable;
+
+async function run(text: string, confirm = false): Promise<RecordingResponder> {
+  const r = new RecordingResponder();
+  await app.dispatcher.handleText(text, ops, here, r);
+  if (confirm) {
+    const code = r.last().confirm?.code;
+    expect(code, JSON.stringify(r.last())).toBeDefined();
+    await app.dispatcher.confirm(code!, ops, new RecordingResponder());
+  }
+  return r;
+}
+
+describe('node operations against real sshd nodes and a fake Kubernetes API', () => {
+  it('reports every node in parallel; a node that is down does not hold up the others', async () => {
+    await lab.node('pi1').stop();
+    const started = Date.now();
+    const r = await run('/node status');
+    const reply = r.last();
+    expect(reply.title).toBe('1 of 4 nodes unreachable');
+    expect(reply.code).toMatch(/pi4-a\s+up\s+\S+.*\s48\.3°C\s+Ready v1\.31\.4\+k3s1 3 pods/);
+    expect(reply.code).toMatch(/pi1\s+DOWN/);
+    expect(reply.fields?.[0]?.name).toBe('pi1');
+    expect(Date.now() - started).toBeLessThan(10_000);
+    await lab.node('pi1').start();
+  }, 20_000);
+
+  it('reboots a worker safely: cordon, drain, reboot, wait, Ready, uncordon — step by step', async () => {
+    const node = lab.node('pi4-a');
+    node.clearCalls();
+    const r = await run('/node reboot pi4-a', true);
+    const reply = r.last();
+    expect(reply.title, JSON.stringify(reply)).toBe('pi4-a rebooted');
+    expect(r.steps).toEqual([
+      'cordoned pi4-a',
+      expect.stringMatching(/^evicted (home-assistant\/home-assistant-0|default\/web-7d9f-abcde)$/),
+      expect.stringMatching(/^evicted (home-assistant\/home-assistant-0|default\/web-7d9f-abcde)$/),
+      'drained pi4-a: 2 pods evicted, 1 DaemonSet/mirror pods left',
+      'sent systemctl reboot to root@' + node.host,
+      'pi4-a went down',
+      'pi4-a answers SSH again (pinned host key)',
+      expect.stringMatching(/^pi4-a is Ready/),
+      'uncordoned pi4-a',
+    ]);
+    expect(r.progressed.map((p) => p.progress?.label)).toContain('wait for SSH to come back');
+    // What the node received, and what the cluster saw.
+    expect(node.calls('systemctl').map((c) => [c.argv, c.sudo])).toEqual([
+      [['systemctl', 'reboot'], true],
+    ]);
+    expect(node.reboots()).toBe(1);
+    expect(
+      kube.evictions
+        .filter((e) => e.node === 'pi4-a')
+        .map((e) => e.name)
+        .sort(),
+    ).toEqual(['home-assistant-0', 'web-7d9f-abcde']);
+    expect(cordoned('pi4-a') ?? false).toBe(false);
+  }, 60_000);
+
+  it('refuses the bot host and the only control plane without force:true, and says why', async () => {
+    const r = await run('/node reboot pi5');
+    expect(r.last().title).toBe('Not rebooting pi5 without force:true.');
+    expect(r.last().text).toContain('pi5 runs this bot');
+    const x = await run('/node reboot x86');
+    expect(x.last().text).toContain('only control-plane node');
+    expect(lab.node('pi5').calls('systemctl')).toEqual([]);
+  });
+
+  it('stops a drain blocked by a PodDisruptionBudget and says the node stays cordoned', async () => {
+    kube.addPod({
+      namespace: 'zigbee',
+      name: 'zigbee2mqtt-0',
+      node: 'pi4-a',
+      ownerKind: 'StatefulSet',
+      ownerName: 'zigbee2mqtt',
+    });
+    kube.setPdb({ namespace: 'zigbee', blockTimes: 'always' });
+    const r = await run('/node reboot pi4-a', true);
+    const reply = r.last();
+    expect(reply.severity).toBe('error');
+    expect(reply.title).toBe('Reboot of pi4-a stopped at step 2 of 7: drain pi4-a');
+    expect(reply.fields?.[0]?.value).toContain('pi4-a is cordoned and partly drained');
+    expect(
+      r.steps.some((s) => /zigbee\/zigbee2mqtt-0 blocked by a PodDisruptionBudget/.test(s)),
+    ).toBe(true);
+    expect(lab.node('pi4-a').calls('systemctl')).toHaveLength(1); // only the earlier reboot
+    expect(cordoned('pi4-a')).toBe(true);
+    kube.clearPdbs();
+    const un = await run('/node uncordon pi4-a');
+    expect(un.last().title).toBe('pi4-a uncordoned: new pods may be scheduled');
+    expect(cordoned('pi4-a') ?? false).toBe(false);
+  }, 30_000);
+
+  it('shows a unit journal; refuses unit names that are not unit names', async () => {
+    const r = await run('/node logs pi4-a k3s-agent lines:5');
+    expect(r.last().title).toBe('k3s-agent on pi4-a (last 5 lines)');
+    expect(lab.node('pi4-a').calls('journalctl').at(-1)?.argv).toEqual([
+      'journalctl',
+      '-u',
+      'k3s-agent',
+      '-n',
+      '5',
+      '--no-pager',
+      '-o',
+      'short-iso',
+    ]);
+    const bad = await run('/node logs pi4-a "k3s; rm -rf /"');
+    expect(bad.last().title).toMatch(/^Option unit: a systemd unit name/);
+  });
+
+  it('provisions the NixOS server with nixos-rebuild, streaming its output', async () => {
+    const r = await run('/node provision x86 check:true', true);
+    expect(r.last().severity, JSON.stringify(r.last())).toBe('success');
+    expect(lab.node('x86').calls('nixos-rebuild').at(-1)?.argv).toEqual([
+      'nixos-rebuild',
+      'dry-activate',
+      '--flake',
+      '/etc/nixos#x86',
+    ]);
+    expect(r.steps.length).toBeGreaterThan(0);
+  });
+
+  it('refuses a node whose host key changed, loudly, and runs nothing there', async () => {
+    const node = lab.node('pi1');
+    await node.rotateHostKey();
+    node.clearCalls();
+    const r = await run('/node logs pi1 pihole-FTL');
+    expect(JSON.stringify(r.last())).toMatch(/HOST KEY MISMATCH/);
+    expect(node.calls()).toEqual([]);
+  });
+});
