@@ -1,0 +1,98 @@
+import type { V1Node, V1Pod } from '@kubernetes/client-node';
+
+/** A K3s node as the bot shows it. */
+export interface NodeInfo {
+  name: string;
+  /** Condition Ready=True. */
+  ready: boolean;
+  /** Cordoned. */
+  unschedulable: boolean;
+  kubeletVersion: string;
+  /** From the labels node-role.kubernetes.io/<role> (K3s workers often have none). */
+  roles: string[];
+  conditions: { type: string; status: string; reason?: string; message?: string }[];
+}
+
+export interface PodInfo {
+  namespace: string;
+  name: string;
+  node: string;
+  phase: string;
+  /** Kind of the controlling owner: ReplicaSet, StatefulSet, DaemonSet, Job, Node (static pod). */
+  ownerKind?: string;
+  daemonSet: boolean;
+  /** The API mirror of a static pod (annotation kubernetes.io/config.mirror). */
+  mirror: boolean;
+}
+
+const ROLE_LABEL = 'node-role.kubernetes.io/';
+const MIRROR_ANNOTATION = 'kubernetes.io/config.mirror';
+const FINISHED_PHASES = ['Succeeded', 'Failed'];
+
+/**
+ * Works on both the typed objects the API classes return and the plain JSON a watch delivers
+ * (same field names; only timestamps differ, and they are not read here).
+ */
+export function toNodeInfo(node: V1Node): NodeInfo {
+  const labels = node.metadata?.labels ?? {};
+  const roles = Object.keys(labels)
+    .filter((k) => k.startsWith(ROLE_LABEL))
+    .map((k) => k.slice(ROLE_LABEL.length))
+    .filter(Boolean)
+    .sort();
+  const conditions = (node.status?.conditions ?? []).map((c) => ({
+    type: c.type,
+    status: c.status,
+    ...(c.reason ? { reason: c.reason } : {}),
+    ...(c.message ? { message: c.message } : {}),
+  }));
+  return {
+    name: node.metadata?.name ?? '',
+    ready: conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
+    unschedulable: node.spec?.unschedulable === true,
+    kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? '',
+    roles,
+    conditions,
+  };
+}
+
+export function toPodInfo(pod: V1Pod): PodInfo {
+  const owners = pod.metadata?.ownerReferences ?? [];
+  const owner = owners.find((o) => o.controller) ?? owners[0];
+  return {
+    namespace: pod.metadata?.namespace ?? '',
+    name: pod.metadata?.name ?? '',
+    node: pod.spec?.nodeName ?? '',
+    phase: pod.status?.phase ?? 'Unknown',
+    ...(owner ? { ownerKind: owner.kind } : {}),
+    daemonSet: owner?.kind === 'DaemonSet',
+    mirror: pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined,
+  };
+}
+
+/** Succeeded or Failed: nothing runs any more. */
+export const isFinished = (p: PodInfo) => FINISHED_PHASES.includes(p.phase);
+
+export const podName = (p: Pick<PodInfo, 'namespace' | 'name'>) => `${p.namespace}/${p.name}`;
+
+/** `Ready=False (KubeletNotReady: container runtime is down), MemoryPressure=False` */
+export function describeConditions(n: NodeInfo): string {
+  if (n.conditions.length === 0) return 'none reported';
+  return n.conditions
+    .map((c) => {
+      const why = [c.reason, c.message].filter(Boolean).join(': ');
+      const show = why && (c.type === 'Ready' || c.status !== 'False');
+      return `${c.type}=${c.status}${show ? ` (${why})` : ''}`;
+    })
+    .join(', ');
+}
+
+/** `300 ms`, `45 s`, `5 min`, `1 h 30 min`. */
+export function formatMs(ms: number): string {
+  if (ms < 1000) return `${ms} ms`;
+  const s = Math.round(ms / 1000);
+  if (s < 90) return `${s} s`;
+  const m = Math.round(s / 60);
+  if (m < 90) return `${m} min`;
+  return `${Math.floor(m / 60)} h${m % 60 ? ` ${m % 60} min` : ''}`;
+}

@@ -1,0 +1,264 @@
+/**
+ * A fake Kubernetes API server (node:http on 127.0.0.1) for the real, unmodified
+ * `@kubernetes/client-node` 1.x: nodes, pods, evictions and Argo CD Applications, with
+ * resourceVersions and watches, a simulated kubelet/scheduler and a simulated Argo CD controller.
+ *
+ *   const kube = await FakeKube.start({
+ *     nodes: [{ name: 'pi4-a', ready: true, roles: ['worker'], version: 'v1.31.4+k3s1' }, …],
+ *     pods: [{ namespace, name, node, ownerKind?: 'ReplicaSet'|'DaemonSet'|'StatefulSet'|'Job',
+ *              ownerName?, mirror?: boolean, phase? }],
+ *     applications?: [{ name, namespace?: 'argocd', syncStatus, health, revision, headRevision?,
+ *                       autoSync?, history?: [{ id, revision, deployedAt?, source? }], resources? }],
+ *   });
+ *   const kc = new KubeConfig(); kc.loadFromFile(kube.kubeconfigFile);   // or Kube.load({ kubeconfig })
+ *
+ * The kubeconfig has context `fake` (current; a valid bearer token) and `fake-stale-token`
+ * (a token the server does not know → 401). The cluster entry has `insecure-skip-tls-verify:
+ * true`, which client-node 1.x requires for an http:// server.
+ *
+ * Observe:
+ *   kube.url, kube.kubeconfigFile, kube.token
+ *   kube.requests      every request: { method, path, query, body, contentType, status }
+ *   kube.unhandled     requests to paths/methods the fake lacks (answered 404/405 Status)
+ *   kube.errors        exceptions inside the fake (answered 500): a bug here
+ *   kube.node(name), kube.pods(node?), kube.application(name, namespace = 'argocd')
+ *   kube.evictions     every eviction attempt: { namespace, name, node, outcome: evicted|blocked|not-found }
+ *   kube.openWatches, kube.watchesOpened   streams open now / opened in all (resumes count)
+ *   kube.controller.syncs                  finished Argo operations: { app, revision, phase, attempts }
+ *   await kube.waitFor(() => value-or-falsy, timeoutMs = 5000)   on timeout throws with kube.dump()
+ * Control:
+ *   kube.setPdb({ namespace, name?, blockTimes: number | 'always', pdbName? })
+ *       evictions of that pod (or of each pod of the namespace) answer 429 TooManyRequests
+ *       `blockTimes` times before one succeeds; kube.clearPdbs()
+ *   kube.evictionBehaviour = { deleteAfterMs: 20, reschedule: true }
+ *       an evicted/deleted pod is Terminating (deletionTimestamp) for deleteAfterMs, then gone;
+ *       with reschedule a ReplicaSet pod comes back under a new name, a StatefulSet pod under its
+ *       own, on the Ready schedulable node with the fewest pods (Pending when none); DaemonSet
+ *       and mirror pods come back on their own node
+ *   kube.setNodeReady(name, ready)   condition Ready True / Unknown (NodeStatusUnknown)
+ *   kube.addPod(spec)
+ *   kube.dropWatches()   end every open watch stream (clients must resume from their last version)
+ *   kube.compact()       forget the change history: resuming a watch from an older version gets
+ *                        an ERROR event with a 410 Expired Status (clients must list again)
+ *   kube.controller.configure(appName, { ticks?, tickMs?, fail?: { resources: [{ kind, name,
+ *       message }] } | null, headRevision? })      see argo-controller.ts for what a sync does
+ *   kube.store           the object store itself, for anything else
+ *   await kube.stop()
+ *
+ * Endpoints: see routes.ts. Lists answer {kind: <Kind>List, metadata.resourceVersion, items};
+ * `?watch=true` streams events (watch.ts); fieldSelector (per-resource labels, like the real
+ * server: pods spec.nodeName/metadata.name/…, nodes metadata.name, applications metadata.name)
+ * and labelSelector filter both. PATCH takes merge-patch+json, strategic-merge-patch+json
+ * (built-in kinds only; 415 for Applications) and json-patch+json (a body that is not a list
+ * answers 400 — what a client gets when it forgets the patch Content-Type). Errors are Status
+ * objects: 401 Unauthorized, 404 NotFound (`nodes "pi9" not found`), 409 Conflict (stale
+ * metadata.resourceVersion in a PATCH/PUT), 429 TooManyRequests (eviction blocked by a budget,
+ * details.causes[0].reason DisruptionBudget), 400/405/415/422.
+ */
+
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ArgoController } from './argo-controller.js';
+import { Cluster, type EvictionBehaviour, type EvictionRecord, type PdbRule } from './cluster.js';
+import { dumpFake, type RequestRecord } from './dump.js';
+import { writeKubeconfig } from './kubeconfig.js';
+import { handle } from './routes.js';
+import {
+  applicationObject,
+  type FakeKubeOptions,
+  nodeObject,
+  type PodSpec,
+  podObject,
+} from './seed.js';
+import { ApiError, unauthorized } from './status.js';
+import { type KObject, ObjectStore, realSetTimeout } from './store.js';
+import { WatchHub } from './watch.js';
+
+export type { ControllerConfig, SyncRecord } from './argo-controller.js';
+export type { EvictionBehaviour, EvictionRecord, PdbRule } from './cluster.js';
+export type { RequestRecord } from './dump.js';
+export type {
+  ApplicationSpec,
+  AppResourceSpec,
+  FakeKubeOptions,
+  NodeSpec,
+  PodSpec,
+} from './seed.js';
+export type { KObject } from './store.js';
+
+export class FakeKube {
+  url = '';
+  kubeconfigFile = '';
+  readonly token = `fake-${randomBytes(12).toString('hex')}`;
+  readonly requests: RequestRecord[] = [];
+  readonly unhandled: RequestRecord[] = [];
+  readonly errors: string[] = [];
+  readonly store = new ObjectStore();
+  readonly cluster = new Cluster(this.store);
+  readonly controller = new ArgoController(this.store);
+  private readonly watches = new WatchHub(this.store);
+  private server!: Server;
+  private dir = '';
+
+  static async start(opts: FakeKubeOptions): Promise<FakeKube> {
+    const kube = new FakeKube();
+    for (const n of opts.nodes) kube.store.create('nodes', nodeObject(n));
+    for (const p of opts.pods ?? []) kube.addPod(p);
+    for (const a of opts.applications ?? []) {
+      kube.store.create('applications', applicationObject(a));
+      if (a.headRevision || a.syncStatus === 'OutOfSync') {
+        kube.controller.configure(a.name, { headRevision: a.headRevision ?? `${a.revision}-head` });
+      }
+    }
+    kube.controller.start();
+    kube.server = createServer((req, res) => kube.serve(req, res));
+    await new Promise<void>((resolve) => kube.server.listen(0, '127.0.0.1', resolve));
+    kube.url = `http://127.0.0.1:${(kube.server.address() as AddressInfo).port}`;
+    kube.dir = mkdtempSync(path.join(tmpdir(), 'fake-kube-'));
+    kube.kubeconfigFile = writeKubeconfig(kube.dir, kube.url, kube.token);
+    return kube;
+  }
+
+  get evictions(): EvictionRecord[] {
+    return this.cluster.evictions;
+  }
+
+  get evictionBehaviour(): EvictionBehaviour {
+    return this.cluster.behaviour;
+  }
+
+  set evictionBehaviour(b: EvictionBehaviour) {
+    this.cluster.behaviour = b;
+  }
+
+  get openWatches() {
+    return this.watches.open;
+  }
+
+  get watchesOpened(): number {
+    return this.watches.opened;
+  }
+
+  setPdb(rule: PdbRule): void {
+    this.cluster.setPdb(rule);
+  }
+
+  clearPdbs(): void {
+    this.cluster.clearPdbs();
+  }
+
+  setNodeReady(name: string, ready: boolean): KObject {
+    return this.cluster.setNodeReady(name, ready);
+  }
+
+  addPod(spec: PodSpec): KObject {
+    return this.store.create('pods', podObject(spec));
+  }
+
+  node(name: string): KObject | undefined {
+    return this.store.get('nodes', undefined, name);
+  }
+
+  /** Pods (on one node when given), Terminating ones included. */
+  pods(node?: string): KObject[] {
+    return this.store
+      .list('pods')
+      .filter((p) => node === undefined || (p.spec as { nodeName?: string }).nodeName === node);
+  }
+
+  application(name: string, namespace = 'argocd'): KObject | undefined {
+    return this.store.get('applications', namespace, name);
+  }
+
+  dropWatches(): number {
+    return this.watches.dropAll();
+  }
+
+  compact(): void {
+    this.store.compact();
+  }
+
+  async waitFor<T>(probe: () => T | undefined | null | false, timeoutMs = 5000): Promise<T> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const v = probe();
+      if (v) return v;
+      if (Date.now() > deadline) throw new Error(`FakeKube.waitFor timed out\n${this.dump()}`);
+      await new Promise((r) => realSetTimeout(r, 10));
+    }
+  }
+
+  dump(): string {
+    const { store, requests, unhandled, errors } = this;
+    return dumpFake({ store, requests, unhandled, errors, openWatches: this.watches.open.length });
+  }
+
+  async stop(): Promise<void> {
+    this.controller.stop();
+    this.cluster.stop();
+    this.watches.dropAll();
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    if (this.dir) rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  private async serve(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://fake');
+    const record: RequestRecord = {
+      method: req.method ?? 'GET',
+      path: url.pathname,
+      query: Object.fromEntries(url.searchParams),
+      body: undefined,
+      contentType: String(req.headers['content-type'] ?? ''),
+      status: 0,
+    };
+    this.requests.push(record);
+    const reply = (status: number, body: unknown) => {
+      record.status = status;
+      res.writeHead(status, { 'Content-Type': 'application/json' });
+      res.end(JSON.stringify(body));
+    };
+    try {
+      const raw = await readBody(req);
+      if (raw) {
+        try {
+          record.body = JSON.parse(raw);
+        } catch {
+          throw new ApiError(
+            400,
+            'BadRequest',
+            `the request body is not JSON: ${raw.slice(0, 80)}`,
+          );
+        }
+      }
+      if (req.headers.authorization !== `Bearer ${this.token}`) throw unauthorized();
+      const answer = handle(
+        { store: this.store, cluster: this.cluster, watches: this.watches },
+        { ...record, res },
+      );
+      if (answer === 'streamed') record.status = 200;
+      else reply(answer.status, answer.body);
+    } catch (err) {
+      if (err instanceof ApiError) {
+        if (err.unhandled) this.unhandled.push(record);
+        reply(err.code, err.toStatus());
+        return;
+      }
+      this.errors.push(`${record.method} ${record.path}: ${(err as Error).stack ?? String(err)}`);
+      reply(500, new ApiError(500, 'InternalError', String(err)).toStatus());
+    }
+  }
+}
+
+function readBody(req: IncomingMessage): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (c: Buffer) => chunks.push(c));
+    req.on('end', () => resolve(Buffer.concat(chunks).toString('utf8')));
+    req.on('error', reject);
+  });
+}

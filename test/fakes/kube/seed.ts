@@ -1,0 +1,261 @@
+/** Start options of the fake, and the Kubernetes-shaped objects built from them. */
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { KObject } from './store.js';
+
+export interface NodeSpec {
+  name: string;
+  ready?: boolean;
+  /** Each role becomes the label node-role.kubernetes.io/<role>=true. */
+  roles?: string[];
+  version?: string;
+  unschedulable?: boolean;
+  arch?: string;
+}
+
+export type OwnerKind = 'ReplicaSet' | 'DaemonSet' | 'StatefulSet' | 'Job';
+
+export interface PodSpec {
+  namespace: string;
+  name: string;
+  /** Empty: a Pending pod no node took. */
+  node: string;
+  ownerKind?: OwnerKind;
+  /** The owner's name; by default the pod name without its last `-suffix`. */
+  ownerName?: string;
+  /** A static pod's mirror (annotation kubernetes.io/config.mirror, owned by the Node). */
+  mirror?: boolean;
+  /** Running by default; Succeeded/Failed pods are finished. */
+  phase?: string;
+}
+
+export interface AppResourceSpec {
+  kind: string;
+  name: string;
+  group?: string;
+  version?: string;
+  namespace?: string;
+}
+
+export interface AppHistorySpec {
+  id: number;
+  revision: string;
+  deployedAt?: string;
+  source?: Record<string, unknown>;
+}
+
+export interface ApplicationSpec {
+  name: string;
+  namespace?: string;
+  syncStatus: 'Synced' | 'OutOfSync' | 'Unknown';
+  health: 'Healthy' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing' | 'Unknown';
+  /** The revision deployed now (status.sync.revision); a 40-hex sha is made from a short name. */
+  revision: string;
+  /** The revision HEAD resolves to; by default `revision` (or a new one when OutOfSync). */
+  headRevision?: string;
+  autoSync?: boolean;
+  history?: AppHistorySpec[];
+  /** What a sync applies; by default a Deployment, a Service and a ConfigMap named after the app. */
+  resources?: AppResourceSpec[];
+  repoURL?: string;
+  path?: string;
+  destinationNamespace?: string;
+}
+
+export interface FakeKubeOptions {
+  nodes: NodeSpec[];
+  pods?: PodSpec[];
+  applications?: ApplicationSpec[];
+}
+
+export const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
+
+/** A git-like sha for a short revision name ("v1" → 40 hex digits); shas stay as they are. */
+export function sha(revision: string): string {
+  return /^[0-9a-f]{40}$/.test(revision)
+    ? revision
+    : createHash('sha1').update(revision).digest('hex');
+}
+
+export function readyCondition(ready: boolean) {
+  const t = now();
+  return ready
+    ? {
+        type: 'Ready',
+        status: 'True',
+        reason: 'KubeletReady',
+        message: 'kubelet is posting ready status',
+        lastHeartbeatTime: t,
+        lastTransitionTime: t,
+      }
+    : {
+        type: 'Ready',
+        status: 'Unknown',
+        reason: 'NodeStatusUnknown',
+        message: 'Kubelet stopped posting node status.',
+        lastHeartbeatTime: t,
+        lastTransitionTime: t,
+      };
+}
+
+export function nodeObject(spec: NodeSpec): KObject {
+  const labels: Record<string, string> = {
+    'kubernetes.io/hostname': spec.name,
+    'kubernetes.io/os': 'linux',
+    'kubernetes.io/arch': spec.arch ?? 'arm64',
+  };
+  for (const role of spec.roles ?? []) labels[`node-role.kubernetes.io/${role}`] = 'true';
+  const pressure = (type: string, reason: string) => ({
+    type,
+    status: 'False',
+    reason,
+    message: `kubelet has no ${type.replace('Pressure', '').toLowerCase()} pressure`,
+    lastHeartbeatTime: now(),
+    lastTransitionTime: now(),
+  });
+  return {
+    apiVersion: 'v1',
+    kind: 'Node',
+    metadata: { name: spec.name, labels, annotations: { 'k3s.io/hostname': spec.name } },
+    spec: {
+      providerID: `k3s://${spec.name}`,
+      ...(spec.unschedulable ? { unschedulable: true } : {}),
+    },
+    status: {
+      conditions: [
+        pressure('MemoryPressure', 'KubeletHasSufficientMemory'),
+        pressure('DiskPressure', 'KubeletHasNoDiskPressure'),
+        pressure('PIDPressure', 'KubeletHasSufficientPID'),
+        readyCondition(spec.ready ?? true),
+      ],
+      nodeInfo: {
+        kubeletVersion: spec.version ?? 'v1.31.4+k3s1',
+        kubeProxyVersion: spec.version ?? 'v1.31.4+k3s1',
+        containerRuntimeVersion: 'containerd://1.7.23-k3s2',
+        operatingSystem: 'linux',
+        architecture: spec.arch ?? 'arm64',
+      },
+      addresses: [{ type: 'Hostname', address: spec.name }],
+    },
+  };
+}
+
+const suffix = () => randomBytes(3).toString('hex').slice(0, 5);
+
+export function ownerNameOf(spec: PodSpec): string {
+  return spec.ownerName ?? spec.name.replace(/-[^-]+$/, '');
+}
+
+export function podObject(spec: PodSpec): KObject {
+  const metadata: KObject['metadata'] = { name: spec.name, namespace: spec.namespace, labels: {} };
+  if (spec.mirror) {
+    metadata.annotations = { 'kubernetes.io/config.mirror': randomBytes(16).toString('hex') };
+    metadata.ownerReferences = [
+      { apiVersion: 'v1', kind: 'Node', name: spec.node, uid: randomUUID(), controller: true },
+    ];
+  } else if (spec.ownerKind) {
+    metadata.ownerReferences = [
+      {
+        apiVersion: spec.ownerKind === 'Job' ? 'batch/v1' : 'apps/v1',
+        kind: spec.ownerKind,
+        name: ownerNameOf(spec),
+        uid: randomUUID(),
+        controller: true,
+      },
+    ];
+  }
+  metadata.labels = { app: ownerNameOf(spec) };
+  const phase = spec.phase ?? (spec.node ? 'Running' : 'Pending');
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata,
+    spec: {
+      ...(spec.node ? { nodeName: spec.node } : {}),
+      containers: [{ name: 'main', image: `registry.lab/${ownerNameOf(spec)}:latest` }],
+      restartPolicy: 'Always',
+      schedulerName: 'default-scheduler',
+    },
+    status: { phase, ...(phase === 'Running' ? { startTime: now() } : {}) },
+  };
+}
+
+/** The pod a controller would create to replace an evicted one (same name for a StatefulSet). */
+export function replacementPod(old: KObject, node: string): KObject {
+  const owner = old.metadata.ownerReferences?.[0];
+  const name =
+    owner?.kind === 'StatefulSet' ? old.metadata.name : `${owner?.name ?? 'pod'}-${suffix()}`;
+  const spec = { ...(old.spec as Record<string, unknown>) };
+  delete spec.nodeName;
+  if (node) spec.nodeName = node;
+  return {
+    apiVersion: 'v1',
+    kind: 'Pod',
+    metadata: {
+      name,
+      namespace: old.metadata.namespace!,
+      labels: old.metadata.labels ?? {},
+      ...(old.metadata.ownerReferences ? { ownerReferences: old.metadata.ownerReferences } : {}),
+    },
+    spec,
+    status: node ? { phase: 'Running', startTime: now() } : { phase: 'Pending' },
+  };
+}
+
+export function defaultResources(spec: ApplicationSpec): AppResourceSpec[] {
+  return [
+    { group: 'apps', version: 'v1', kind: 'Deployment', name: spec.name },
+    { version: 'v1', kind: 'Service', name: spec.name },
+    { version: 'v1', kind: 'ConfigMap', name: `${spec.name}-config` },
+  ];
+}
+
+export function applicationObject(spec: ApplicationSpec): KObject {
+  const source = {
+    repoURL: spec.repoURL ?? 'https://git.lab/homelab/gitops.git',
+    path: spec.path ?? `apps/${spec.name}`,
+    targetRevision: 'HEAD',
+  };
+  const destination = {
+    server: 'https://kubernetes.default.svc',
+    namespace: spec.destinationNamespace ?? spec.name,
+  };
+  const revision = sha(spec.revision);
+  const history = (spec.history ?? [{ id: 0, revision: spec.revision }]).map((h) => ({
+    id: h.id,
+    revision: sha(h.revision),
+    deployedAt: h.deployedAt ?? now(),
+    deployStartedAt: h.deployedAt ?? now(),
+    source: h.source ?? source,
+  }));
+  const resources = (spec.resources ?? defaultResources(spec)).map((r) => ({
+    ...(r.group ? { group: r.group } : {}),
+    version: r.version ?? 'v1',
+    kind: r.kind,
+    namespace: r.namespace ?? destination.namespace,
+    name: r.name,
+    status: spec.syncStatus,
+    health: { status: spec.health },
+  }));
+  return {
+    apiVersion: 'argoproj.io/v1alpha1',
+    kind: 'Application',
+    metadata: { name: spec.name, namespace: spec.namespace ?? 'argocd', generation: 1 },
+    spec: {
+      project: 'default',
+      source,
+      destination,
+      ...(spec.autoSync
+        ? { syncPolicy: { automated: { prune: false, selfHeal: false } } }
+        : { syncPolicy: {} }),
+    },
+    status: {
+      sync: { status: spec.syncStatus, revision, comparedTo: { source, destination } },
+      health: { status: spec.health },
+      history,
+      reconciledAt: now(),
+      resources,
+      sourceType: 'Directory',
+      summary: {},
+    },
+  };
+}
