@@ -5,6 +5,7 @@ import type { CommandContext } from '../src/core/context.js';
 import { UserError } from '../src/core/errors.js';
 import { userLabel } from '../src/core/invocation.js';
 import { table } from '../src/core/table.js';
+import { renderPlaybookResult, runLabPlaybook } from '../src/nodes/ansible-run.js';
 import { requireKube, requireSsh, sshTarget } from '../src/nodes/node-ops.js';
 import { cordonPlan, drainPlan, rebootPlan, sshTarget as sshLine } from '../src/nodes/plans.js';
 import { checkRebootGuards, rebootNode } from '../src/nodes/reboot.js';
@@ -216,7 +217,8 @@ export const command = defineCommand({
     }),
     defineAction<NodeArgs & { check?: boolean }>({
       name: 'provision',
-      description: 'NixOS: nixos-rebuild switch over SSH (check:true = dry-activate)',
+      description:
+        'Pis: the Ansible playbook; the NixOS server: nixos-rebuild switch (check:true only shows changes)',
       sideEffects: true,
       confirm: true,
       options: [
@@ -225,11 +227,14 @@ export const command = defineCommand({
       ],
       plan: (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
-        if (node.os !== 'nixos') {
-          throw new UserError(
-            `Provisioning ${node.name} (${node.os}) runs Ansible, which this version cannot do yet.`,
-            'Only the NixOS server can be provisioned from chat for now.',
-          );
+        if (node.os === 'raspios') {
+          const k3s = ctx.config.nodeOps.k3s;
+          return {
+            summary: `${ctx.args.check ? 'Check' : 'Run'} provision-pi.yml on ${node.name} (base packages, cgroups for K3s, K3s agent joining ${k3s.url ?? '<nodeOps.k3s.url>'}).`,
+            steps: [
+              `ansible-playbook -i <inventory generated from the bot's, StrictHostKeyChecking=yes> playbooks/provision-pi.yml --limit ${node.name}${ctx.args.check ? ' --check --diff' : ''} -e @<vars: k3s_url> -e @<0600 file: k3s_token>`,
+            ],
+          };
         }
         const flake = `${ctx.config.nodeOps.nixosFlake}#${node.nixosHost ?? node.name}`;
         return {
@@ -241,7 +246,22 @@ export const command = defineCommand({
       },
       execute: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
-        const ssh = requireSsh(await ctx.services.nodeOps(), `Provisioning ${node.name}`);
+        const ops = await ctx.services.nodeOps();
+        if (node.os === 'raspios') {
+          const { url, token } = ctx.config.nodeOps.k3s;
+          const r = await runLabPlaybook(ctx, ops, {
+            playbook: 'provision-pi.yml',
+            nodes: [node],
+            check: ctx.args.check,
+            extraVars: url ? { k3s_url: url } : undefined,
+            secretVars: token ? { k3s_token: token } : undefined,
+          });
+          return renderPlaybookResult(
+            `provision-pi.yml on ${node.name}${ctx.args.check ? ' (check mode)' : ''}`,
+            r,
+          );
+        }
+        const ssh = requireSsh(ops, `Provisioning ${node.name}`);
         const flake = `${ctx.config.nodeOps.nixosFlake}#${node.nixosHost ?? node.name}`;
         const verb = ctx.args.check ? 'dry-activate' : 'switch';
         const tail: string[] = [];
@@ -265,6 +285,81 @@ export const command = defineCommand({
               ? `nixos-rebuild ${verb} on ${node.name} done`
               : `nixos-rebuild ${verb} on ${node.name} failed (exit ${r.code})`,
           code: tail.join('\n') || undefined,
+        };
+      },
+    }),
+    defineAction<{ target: string }>({
+      name: 'update',
+      description: 'OS updates on Pis, one node at a time; reboots safely when a node asks for it',
+      sideEffects: true,
+      confirm: true,
+      options: [
+        {
+          name: 'target',
+          description: 'A node or a group of Pis',
+          type: 'string',
+          required: true,
+          autocomplete: 'node-targets',
+        },
+      ],
+      plan: (ctx) => {
+        const nodes = ctx.inventory.select(ctx.args.target).filter((n) => n.os === 'raspios');
+        if (nodes.length === 0)
+          throw new UserError(
+            `${ctx.args.target} has no Raspberry Pi OS nodes; the NixOS server updates with /node provision.`,
+          );
+        return {
+          summary: `Update ${nodes.map((n) => n.name).join(', ')} one at a time; reboot (safely) those that need it.`,
+          steps: nodes.flatMap((n) => [
+            `ansible-playbook playbooks/update.yml --limit ${n.name}`,
+            `if ${n.name} reports REBOOT_REQUIRED: /node reboot ${n.name} (cordon, drain, reboot, Ready, uncordon)`,
+          ]),
+        };
+      },
+      execute: async (ctx) => {
+        const nodes = ctx.inventory.select(ctx.args.target).filter((n) => n.os === 'raspios');
+        const ops = await ctx.services.nodeOps();
+        const lines: string[] = [];
+        for (const node of nodes) {
+          const r = await runLabPlaybook(ctx, ops, { playbook: 'update.yml', nodes: [node] });
+          if (r.exitCode !== 0) {
+            const failed = renderPlaybookResult(`update.yml on ${node.name}`, r);
+            return {
+              ...failed,
+              text: [
+                `Stopped at ${node.name}; not touched: ${
+                  nodes
+                    .slice(nodes.indexOf(node) + 1)
+                    .map((n) => n.name)
+                    .join(', ') || 'none'
+                }.`,
+                ...lines,
+                failed.text,
+              ]
+                .filter(Boolean)
+                .join('\n'),
+            };
+          }
+          lines.push(`${node.name}: updated`);
+          if (r.rebootRequired.includes(node.name)) {
+            try {
+              checkRebootGuards(node, ctx.inventory.nodes, false);
+            } catch (err) {
+              lines.push(
+                `${node.name}: needs a reboot, not done automatically — ${(err as Error).message}`,
+              );
+              continue;
+            }
+            const reboot = await rebootNode(ctx, node, ops);
+            lines.push(`${node.name}: ${reboot.title}`);
+            if (reboot.severity === 'error')
+              return { ...reboot, text: [...lines, reboot.text].join('\n') };
+          }
+        }
+        return {
+          severity: 'success',
+          title: `Updated ${nodes.length} node${nodes.length === 1 ? '' : 's'}`,
+          text: lines.join('\n'),
         };
       },
     }),

@@ -89,7 +89,14 @@ export class AppServices implements Services {
         ? new (await import('./infra/ssh.js')).SshPool({ ...ssh, logger: this.log.child({ component: 'ssh' }) })
         : undefined;
       const kubeApi = kube ? (await import('./infra/kube.js')).Kube.load(kube, this.log.child({ component: 'kube' })) : undefined;
-      return { ssh: sshPool, kube: kubeApi, lock: this.lock, config: nodeOps };
+      return {
+        ssh: sshPool,
+        kube: kubeApi,
+        lock: this.lock,
+        config: nodeOps,
+        playbooksDir: path.join(projectRoot(), 'playbooks'),
+        sshFiles: ssh ? { privateKeyFile: ssh.privateKeyFile, knownHostsFile: ssh.knownHostsFile } : undefined,
+      };
     })();
     return this.ops;
   }

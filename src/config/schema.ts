@@ -170,6 +170,10 @@ export const ConfigSchema = z.strictObject({
       statusTimeoutSeconds: z.number().int().min(1).default(10),
       /** Flake for nixos-rebuild, e.g. github:me/homelab or /etc/nixos. */
       nixosFlake: z.string().default('/etc/nixos'),
+      /** What provision-pi.yml joins the Pis to: the K3s server URL and its node token (secret). */
+      k3s: z
+        .strictObject({ url: z.url().optional(), token: secret.optional() })
+        .prefault({}),
     })
     .prefault({}),
   tasks: z

@@ -9,6 +9,10 @@ export interface NodeOps {
   kube?: Kube;
   lock: OperationLock;
   config: Config['nodeOps'];
+  /** Where provision-pi.yml and update.yml are. */
+  playbooksDir: string;
+  /** For Ansible: the same key and pinned host keys as the bot's own SSH. */
+  sshFiles?: { privateKeyFile: string; knownHostsFile: string };
 }
 
 export function sshTarget(node: NodeConfig): SshTarget {

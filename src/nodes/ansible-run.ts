@@ -1,0 +1,89 @@
+import path from 'node:path';
+import type { NodeConfig } from '../config/schema.js';
+import type { CommandContext } from '../core/context.js';
+import { UserError } from '../core/errors.js';
+import type { Reply } from '../core/reply.js';
+import { table } from '../core/table.js';
+import type { PlaybookResult } from '../infra/ansible.js';
+import type { NodeOps } from './node-ops.js';
+
+/**
+ * Runs one of the bot's playbooks on some nodes with progress per task: the current task in
+ * the progress message, every task result in the step log. Loaded lazily (Ansible is only
+ * needed for the Pis).
+ */
+export async function runLabPlaybook(
+  ctx: CommandContext,
+  ops: NodeOps,
+  opts: {
+    playbook: string;
+    nodes: NodeConfig[];
+    check?: boolean;
+    extraVars?: Record<string, string>;
+    secretVars?: Record<string, string>;
+  },
+): Promise<PlaybookResult> {
+  if (!ops.sshFiles) {
+    throw new UserError(
+      'Ansible needs the SSH settings (ssh.privateKeyFile, ssh.knownHostsFile).',
+      'Configure ssh in the config (README: Node operations).',
+    );
+  }
+  const { runPlaybook } = await import('../infra/ansible.js');
+  let task = '';
+  let done = 0;
+  return runPlaybook({
+    playbook: path.join(ops.playbooksDir, opts.playbook),
+    nodes: ctx.inventory.nodes as NodeConfig[],
+    limit: opts.nodes.map((n) => n.name),
+    check: opts.check,
+    extraVars: opts.extraVars,
+    secretVars: opts.secretVars,
+    ssh: ops.sshFiles,
+    signal: ctx.signal,
+    logger: ctx.log,
+    onEvent: (e) => {
+      if (e.type === 'task' && e.task) {
+        task = e.task;
+        done++;
+        void ctx.progress.update({
+          title: `${opts.playbook} on ${opts.nodes.map((n) => n.name).join(', ')}`,
+          text: `task ${done}: ${task}`,
+        });
+      } else if (e.type !== 'play' && e.host) {
+        void ctx.progress.step(
+          `${e.type}: [${e.host}] ${e.task ?? task}${e.message ? ` — ${e.message}` : ''}`,
+        );
+      }
+    },
+  });
+}
+
+/** ok/changed/failed/unreachable per host, and what failed. */
+export function renderPlaybookResult(title: string, r: PlaybookResult): Reply {
+  const failed = r.exitCode !== 0 || r.failures.length > 0;
+  const rows = Object.entries(r.stats).map(([host, s]) => [
+    host,
+    String(s.ok),
+    String(s.changed),
+    String(s.failed),
+    String(s.unreachable),
+    String(s.skipped),
+  ]);
+  return {
+    severity: failed ? 'error' : 'success',
+    title: `${title}: ${failed ? `failed (ansible-playbook exit ${r.exitCode})` : 'done'} in ${Math.round(r.durationMs / 1000)} s`,
+    text: r.error,
+    code: rows.length
+      ? table(['HOST', 'OK', 'CHANGED', 'FAILED', 'UNREACHABLE', 'SKIPPED'], rows)
+      : undefined,
+    fields: [
+      ...r.failures
+        .slice(0, 10)
+        .map((f) => ({ name: `${f.host}: ${f.task}`, value: f.message.slice(0, 900) || 'failed' })),
+      ...(r.rebootRequired.length
+        ? [{ name: 'Reboot required', value: r.rebootRequired.join(', ') }]
+        : []),
+    ],
+  };
+}
