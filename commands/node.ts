@@ -141,7 +141,7 @@ export const command = defineCommand({
           return {
             severity: 'success',
             title: `${node.name} drained`,
-            text: `${r.evicted.length} pods evicted; ${r.skipped.length} DaemonSet/mirror pods stay. It stays cordoned: /node uncordon ${node.name} when done.`,
+            text: `${r.evicted.length} pods evicted; ${r.skipped.length} pods stay (DaemonSet, mirror or finished). It stays cordoned: /node uncordon ${node.name} when done.`,
           };
         } finally {
           release();

@@ -68,7 +68,7 @@ export async function rebootNode(
               `${p.namespace}/${p.name} blocked by a PodDisruptionBudget (attempt ${attempt}): ${reason}`,
             ),
         });
-        return `drained ${k3s}: ${r.evicted.length} pods evicted, ${r.skipped.length} DaemonSet/mirror pods left`;
+        return `drained ${k3s}: ${r.evicted.length} pods evicted, ${r.skipped.length} pods stay (DaemonSet, mirror or finished)`;
       },
       ifFails: `${node.name} is cordoned and partly drained. Fix what blocks the drain and run /node reboot ${node.name} again, or /node uncordon ${node.name} to give up.`,
     });

@@ -136,7 +136,7 @@ describe('node operations against real sshd nodes and a fake Kubernetes API', ()
       'cordoned pi4-a',
       expect.stringMatching(/^evicted (home-assistant\/home-assistant-0|default\/web-7d9f-abcde)$/),
       expect.stringMatching(/^evicted (home-assistant\/home-assistant-0|default\/web-7d9f-abcde)$/),
-      'drained pi4-a: 2 pods evicted, 1 DaemonSet/mirror pods left',
+      'drained pi4-a: 2 pods evicted, 1 pods stay (DaemonSet, mirror or finished)',
       'sent systemctl reboot to root@' + node.host,
       'pi4-a went down',
       'pi4-a answers SSH again (pinned host key)',
