@@ -168,7 +168,11 @@ export class SshPool {
    * either exited 0, lost its connection, or is still running after a short grace period.
    * Rejects if it exits non-zero at once (e.g. sudo refused). The connection is not reused.
    */
-  async execDetached(node: SshTarget, argv: string[], opts: { sudo?: boolean } = {}) {
+  async execDetached(
+    node: SshTarget,
+    argv: string[],
+    opts: { sudo?: boolean } = {},
+  ): Promise<void> {
     const full = withSudo(argv, opts.sudo);
     const shown = displayCommand(full);
     await this.queued(node, undefined, async () => {

@@ -147,7 +147,7 @@ const SSHD = process.env.SSHD_BIN ?? '/usr/sbin/sshd';
 const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
 const READY_TIMEOUT_MS = 10_000;
 
-/** Every running node, for the exit hooks. */
+/** Every node of a lab not stopped yet, for the exit hooks. */
 const live = new Set<NodeImpl>();
 const labDirs = new Set<string>();
 let hooksInstalled = false;
@@ -187,6 +187,25 @@ function sshdVersion(): [number, number] {
   }
   const m = /OpenSSH_(\d+)\.(\d+)/.exec(`${r.stdout}${r.stderr}`);
   return m ? [Number(m[1]), Number(m[2])] : [0, 0];
+}
+
+/**
+ * Stand-ins still running from this node's bin/ whose session is gone (e.g. a client killed
+ * mid-command leaves `sleep` in a stand-in running, reparented away from sshd), with their
+ * descendants.
+ */
+function strays(binDir: string): number[] {
+  const needle = `${binDir}/`;
+  const found: number[] = [];
+  for (const d of readdirSync('/proc')) {
+    if (!/^\d+$/.test(d) || Number(d) === process.pid) continue;
+    try {
+      if (readFileSync(`/proc/${d}/cmdline`, 'utf8').includes(needle)) found.push(Number(d));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return [...found, ...found.flatMap((p) => descendants(p))];
 }
 
 /** PIDs of every descendant of `root` (by PPid in /proc), breadth first. */
@@ -614,7 +633,6 @@ ${body}
         })
       : spawn(SSHD, args, { stdio: ['ignore', 'ignore', 'pipe'] });
     this.child = child;
-    live.add(this);
     let runLog = '';
     const ready = `Server listening on ${this.host} port ${this.port}`;
     return new Promise<void>((resolve, reject) => {
@@ -647,7 +665,6 @@ ${body}
           if (this.child === child) {
             this.child = undefined;
             this.listening = false;
-            live.delete(this);
           }
           if (!settled) {
             settled = true;
@@ -688,8 +705,12 @@ ${body}
     this.restartTimer = undefined;
     rmSync(path.join(this.dir, 'reboot-requested'), { force: true });
     const child = this.child;
-    if (!child?.pid) return;
-    const tree = descendants(child.pid);
+    const bin = path.join(this.dir, 'bin');
+    if (!child?.pid) {
+      signalAll(strays(bin), 'SIGKILL');
+      return;
+    }
+    const tree = [...descendants(child.pid), ...strays(bin)];
     signalAll([child.pid], 'SIGCONT');
     signalAll(tree, 'SIGKILL');
     child.kill('SIGTERM');
@@ -700,8 +721,8 @@ ${body}
 
   killSync(): void {
     const pid = this.child?.pid;
-    if (!pid) return;
-    signalAll([...descendants(pid), pid], 'SIGKILL');
+    const stray = strays(path.join(this.dir, 'bin'));
+    signalAll(pid ? [...descendants(pid), pid, ...stray] : stray, 'SIGKILL');
   }
 
   freeze(): void {
@@ -750,6 +771,7 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
   const nodes: NodeImpl[] = [];
   const stopAll = async () => {
     await Promise.all(nodes.map((n) => n.stop()));
+    for (const n of nodes) live.delete(n);
     rmSync(dir, { recursive: true, force: true });
     labDirs.delete(dir);
   };
@@ -774,6 +796,7 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
       });
       node.setup(opts.standIns);
       nodes.push(node);
+      live.add(node);
     }
     await Promise.all(nodes.map((n) => n.start()));
     const pinHostKeys = () => {
