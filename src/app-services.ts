@@ -86,16 +86,23 @@ export class AppServices implements Services {
     this.ops ??= (async () => {
       const { ssh, kube, nodeOps } = this.config;
       const sshPool = ssh
-        ? new (await import('./infra/ssh.js')).SshPool({ ...ssh, logger: this.log.child({ component: 'ssh' }) })
+        ? new (await import('./infra/ssh.js')).SshPool({
+            ...ssh,
+            logger: this.log.child({ component: 'ssh' }),
+          })
         : undefined;
-      const kubeApi = kube ? (await import('./infra/kube.js')).Kube.load(kube, this.log.child({ component: 'kube' })) : undefined;
+      const kubeApi = kube
+        ? (await import('./infra/kube.js')).Kube.load(kube, this.log.child({ component: 'kube' }))
+        : undefined;
       return {
         ssh: sshPool,
         kube: kubeApi,
         lock: this.lock,
         config: nodeOps,
         playbooksDir: path.join(projectRoot(), 'playbooks'),
-        sshFiles: ssh ? { privateKeyFile: ssh.privateKeyFile, knownHostsFile: ssh.knownHostsFile } : undefined,
+        sshFiles: ssh
+          ? { privateKeyFile: ssh.privateKeyFile, knownHostsFile: ssh.knownHostsFile }
+          : undefined,
       };
     })();
     return this.ops;

@@ -171,9 +171,7 @@ export const ConfigSchema = z.strictObject({
       /** Flake for nixos-rebuild, e.g. github:me/homelab or /etc/nixos. */
       nixosFlake: z.string().default('/etc/nixos'),
       /** What provision-pi.yml joins the Pis to: the K3s server URL and its node token (secret). */
-      k3s: z
-        .strictObject({ url: z.url().optional(), token: secret.optional() })
-        .prefault({}),
+      k3s: z.strictObject({ url: z.url().optional(), token: secret.optional() }).prefault({}),
     })
     .prefault({}),
   tasks: z

@@ -103,7 +103,9 @@ describe('the console bot (real CLI, piped input)', () => {
     });
     expect(r.code).toBe(0);
     // Node actions are not connected in the demo: it says so instead of pretending.
-    expect(r.stdout).toContain('✖ Rebooting pi4-a cannot run: this bot has no SSH access to the nodes configured.');
+    expect(r.stdout).toContain(
+      '✖ Rebooting pi4-a cannot run: this bot has no SSH access to the nodes configured.',
+    );
     expect(audit(state)[0]).toMatchObject({
       command: 'node reboot',
       decision: 'confirmed',

@@ -158,6 +158,23 @@ describe('node operations against real sshd nodes and a fake Kubernetes API', ()
     expect(cordoned('pi4-a') ?? false).toBe(false);
   }, 60_000);
 
+  it('reports a node that never comes back: stopped, still cordoned, what to do next', async () => {
+    const node = lab.node('pi4-a');
+    node.rebootDelayMs = 120_000; // "power supply died"
+    const r = await run('/node reboot pi4-a', true);
+    const reply = r.last();
+    expect(reply.severity).toBe('error');
+    expect(reply.title).toBe('Reboot of pi4-a stopped at step 5 of 7: wait for SSH to come back');
+    expect(reply.fields?.[0]?.value).toBe(
+      'pi4-a has not come back and is still cordoned. Check its console/power; once it is back and Ready, run /node uncordon pi4-a.',
+    );
+    expect(cordoned('pi4-a')).toBe(true);
+    node.rebootDelayMs = 1500;
+    await node.start();
+    const un = await run('/node uncordon pi4-a');
+    expect(un.last().severity).toBe('success');
+  }, 30_000);
+
   it('refuses the bot host and the only control plane without force:true, and says why', async () => {
     const r = await run('/node reboot pi5');
     expect(r.last().title).toBe('Not rebooting pi5 without force:true.');
@@ -168,6 +185,7 @@ describe('node operations against real sshd nodes and a fake Kubernetes API', ()
   });
 
   it('stops a drain blocked by a PodDisruptionBudget and says the node stays cordoned', async () => {
+    const rebootsBefore = lab.node('pi4-a').calls('systemctl').length;
     kube.addPod({
       namespace: 'zigbee',
       name: 'zigbee2mqtt-0',
@@ -184,7 +202,8 @@ describe('node operations against real sshd nodes and a fake Kubernetes API', ()
     expect(
       r.steps.some((s) => /zigbee\/zigbee2mqtt-0 blocked by a PodDisruptionBudget/.test(s)),
     ).toBe(true);
-    expect(lab.node('pi4-a').calls('systemctl')).toHaveLength(1); // only the earlier reboot
+    // Never got as far as rebooting.
+    expect(lab.node('pi4-a').calls('systemctl')).toHaveLength(rebootsBefore);
     expect(cordoned('pi4-a')).toBe(true);
     kube.clearPdbs();
     const un = await run('/node uncordon pi4-a');
