@@ -218,7 +218,11 @@ export function quietSdkLogs(sdk: MatrixSdk, logger?: SdkLogSink): void {
         .map((p) => (typeof p === 'string' ? p : inspect(p, { depth: 2, breakLength: Infinity })))
         .join(' ');
       if (msg.length > MAX_MESSAGE) msg = `${msg.slice(0, MAX_MESSAGE)}…`;
-      const method = level === 'trace' ? (logger.trace ?? logger.debug) : logger[level];
+      // The SDK asks for m.direct account data at start and logs its absence (normal for a
+      // bot without DMs) as an error: keep error-level lines for real errors.
+      const expected = level === 'error' && /M_NOT_FOUND/.test(msg) && /account data/i.test(msg);
+      const effective = expected ? 'debug' : level;
+      const method = effective === 'trace' ? (logger.trace ?? logger.debug) : logger[effective];
       method.call(logger, fields, msg);
     };
   LogService.setLogger({
