@@ -92,10 +92,12 @@ export const command = defineCommand({
       ],
       execute: async (ctx) => {
         const nodes = ctx.inventory.select(ctx.args.target ?? 'all');
+        const ops = await ctx.services.nodeOps();
+        requireSsh(ops, 'Checking the nodes');
         await ctx.progress.update({
           title: `Checking ${nodes.length} node${nodes.length === 1 ? '' : 's'}…`,
         });
-        return renderStatuses(await nodeStatuses(nodes, await ctx.services.nodeOps()));
+        return renderStatuses(await nodeStatuses(nodes, ops));
       },
     }),
     defineAction<NodeArgs & { force?: boolean }>({

@@ -42,7 +42,7 @@ export function rebootPlan(node: NodeConfig, inventory: readonly NodeConfig[]): 
   const inCluster = Boolean(node.k3sName);
   const steps = [
     ...(inCluster ? drainSteps(node) : []),
-    `${sshTarget(node)} -- sudo systemctl reboot`,
+    `${sshTarget(node)} -- sudo -n systemctl reboot`,
     `wait for ${node.host}:${node.port} to stop answering SSH, then to answer again with the pinned host key (up to 10 min)`,
     ...(inCluster
       ? [

@@ -21,7 +21,7 @@ describe('the console bot (real CLI, piped input)', () => {
     expect(r.stdout).toContain('/node — Operate the lab');
     expect(r.stdout).toMatch(/pi4-a\s+192\.168\.1\.21\s+raspios\s+worker\s+pi4-a/);
     expect(r.stdout).toContain('ℹ Dry run: /node reboot pi4-a');
-    expect(r.stdout).toContain('5. ssh -p 22 pi@192.168.1.21 -- sudo systemctl reboot');
+    expect(r.stdout).toContain('5. ssh -p 22 pi@192.168.1.21 -- sudo -n systemctl reboot');
     expect(r.stdout).toContain(
       '8. PATCH /api/v1/nodes/pi4-a {"spec":{"unschedulable":false}} (uncordon)',
     );

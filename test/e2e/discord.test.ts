@@ -138,7 +138,7 @@ describe('Discord adapter against a fake Discord (real discord.js)', () => {
     await settled(i, /Dry run/);
     expect(embed(i)!.title).toBe('Dry run: /node reboot pi4-a');
     expect(String(embed(i)!.description)).toContain(
-      'ssh -p 22 pi@192.168.1.21 -- sudo systemctl reboot',
+      'ssh -p 22 pi@192.168.1.21 -- sudo -n systemctl reboot',
     );
   });
 

@@ -104,7 +104,7 @@ describe('Matrix adapter against a fake homeserver (real matrix-bot-sdk)', () =>
   it('shows dry-run plans and explains denials', async () => {
     const plan = hs.sendMessage(OPS, ALICE, '!node reboot pi4-a');
     expect((await answer(plan, /Dry run/)).body).toContain(
-      'ssh -p 22 pi@192.168.1.21 -- sudo systemctl reboot',
+      'ssh -p 22 pi@192.168.1.21 -- sudo -n systemctl reboot',
     );
     const denied = hs.sendMessage(OPS, BOB, '!node cordon pi4-a');
     expect((await answer(denied, /Not allowed/)).body).toContain(
