@@ -204,9 +204,10 @@ export class App {
   /** Graceful stop: no new input, in-flight commands finish, proposals expire, HTTP closes. */
   async stop(): Promise<void> {
     this.ready = false;
+    // Alert delivery first, while the chats are still connected.
+    await this.services.alertService?.stop();
     for (const adapter of this.adapters) await adapter.stop();
     await this.dispatcher.drain(true);
-    await this.services.alertService?.stop();
     await this.services.close();
     await this.http?.stop();
   }

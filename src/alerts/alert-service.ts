@@ -27,6 +27,7 @@ export interface AlertServiceOptions {
   log: Logger;
   now?: () => Date;
   limits?: DeliveryOptions['limits'];
+  settleMs?: number;
 }
 
 const newView = (dest: RoutedDestination): DestinationView => ({
@@ -67,6 +68,7 @@ export class AlertService {
       log: this.log,
       now: this.now,
       limits: opts.limits,
+      settleMs: opts.settleMs,
     });
   }
 
@@ -110,11 +112,20 @@ export class AlertService {
     const ref = previous?.state.ref ?? this.store.newRef();
     const { next, change } = applyNotification(previous?.state, payload, this.now(), ref);
     const views = previous?.views ?? {};
+    let newDestinations = false;
     for (const dest of route(this.opts.routes, next)) {
       const key = destinationKey(dest);
-      if (!views[key]) views[key] = newView(dest);
-      else views[key].dest = dest;
+      if (!views[key]) {
+        views[key] = newView(dest);
+        newDestinations = true;
+      } else views[key].dest = dest;
       if (!isEmptyChange(change)) views[key].dirty = true;
+    }
+    if (previous && isEmptyChange(change) && !newDestinations) {
+      // A retry or repeat: nothing to show, nothing worth an fsync of the whole store.
+      previous.state = next;
+      await this.outbox.remove(id);
+      return;
     }
     this.store.setGroup({ state: next, views, updatedAt: this.now().toISOString() });
     this.store.prune(this.now());

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { Reply } from '../core/reply.js';
 import type { DestinationView } from './alert-store.js';
 import type { GroupChange, GroupState } from './types.js';
@@ -24,8 +25,9 @@ export function markShown(view: DestinationView, state: GroupState): void {
   view.shownRefires = state.refires;
 }
 
-/** Identity of a rendering: an edit that would show the same thing is skipped. */
-export const replyKey = (r: Reply) => JSON.stringify(r);
+/** Identity of a rendering (a hash): an edit that would show the same thing is skipped. */
+export const replyKey = (r: Reply) =>
+  createHash('sha256').update(JSON.stringify(r)).digest('base64url').slice(0, 22);
 
 /** Every alert of the groups, one line each: what a roll-up's thread keeps visible. */
 export function rollupDetails(groups: GroupState[]): Reply {

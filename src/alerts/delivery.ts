@@ -26,6 +26,11 @@ export interface DeliveryOptions {
   rollupThreshold: number;
   log: Logger;
   now?: () => Date;
+  /**
+   * How long a destination's worker waits before its first pass: notifications of a storm
+   * arrive over a second or so, and should be rolled up together. Default 1 s.
+   */
+  settleMs?: number;
   /** Per-platform pacing; defaults stay inside Discord's and Matrix's per-channel limits. */
   limits?: Partial<Record<RoutedDestination['platform'], Bottleneck.ConstructorOptions>>;
 }
@@ -89,11 +94,17 @@ export class Delivery {
     while (this.running.size > 0) await Promise.allSettled([...this.running.values()]);
   }
 
+  /**
+   * Stops quickly: sends waiting for their turn are dropped (their groups stay dirty in the
+   * store and are delivered after the next start), the one in flight finishes.
+   */
   async stop(): Promise<void> {
     this.stopped = true;
     for (const t of this.timers) clearTimeout(t);
+    await Promise.all(
+      [...this.limiters.values()].map((l) => l.stop({ dropWaitingJobs: true }).catch(() => {})),
+    );
     await this.idle();
-    await Promise.all([...this.limiters.values()].map((l) => l.stop({ dropWaitingJobs: false })));
   }
 
   private limiter(dest: RoutedDestination): Bottleneck {
@@ -111,6 +122,8 @@ export class Delivery {
 
   private async run(destKey: string): Promise<void> {
     const { store } = this.opts;
+    const settle = this.opts.settleMs ?? 1000;
+    if (settle > 0 && !this.backoff.has(destKey)) await new Promise((r) => setTimeout(r, settle));
     try {
       for (;;) {
         if (this.stopped) return;
@@ -125,7 +138,10 @@ export class Delivery {
         const fresh = groups.filter((g) => !g.views[destKey]!.ref);
         if (fresh.length > this.opts.rollupThreshold) await this.postRollup(destKey, fresh);
         const [inRollups, own] = partition(groups, (g) => Boolean(g.views[destKey]!.rollupId));
-        for (const g of own) if (g.views[destKey]!.dirty) await this.deliverGroup(g, destKey);
+        for (const g of own) {
+          if (this.stopped) return;
+          if (g.views[destKey]!.dirty) await this.deliverGroup(g, destKey);
+        }
         await this.deliverRollupChanges(destKey, inRollups);
         for (const r of store
           .rollups()
@@ -134,6 +150,7 @@ export class Delivery {
       }
       this.backoff.delete(destKey);
     } catch (err) {
+      if (this.stopped) return; // dropped by stop(): delivered after the next start
       const wait = Math.min(60_000, (this.backoff.get(destKey) ?? 1000) * 2);
       this.backoff.set(destKey, wait);
       this.opts.log.warn(
@@ -310,7 +327,10 @@ export class Delivery {
       .filter((s): s is GroupState => Boolean(s));
     const root = this.opts.render.rollup(states, this.now());
     const key = replyKey(root);
-    if (key === r.rootKey || !r.ref) return;
+    if (key === r.rootKey || !r.ref) {
+      await this.opts.store.save();
+      return;
+    }
     try {
       await this.send(r.dest, (p) => p.edit(r.ref!, root));
       r.rootKey = key;
