@@ -4,8 +4,10 @@ import type { AlertService } from './alerts/alert-service.js';
 import type { TaskStore } from './backlog/task-store.js';
 import type { Config } from './config/schema.js';
 import type { Command } from './core/command.js';
+import { UserError } from './core/errors.js';
 import type { Logger } from './core/logger.js';
 import type { Services } from './core/services.js';
+import type { Argo } from './infra/argo.js';
 import { type NodeOps, OperationLock } from './nodes/node-ops.js';
 
 /** The repository root, from src/ (tests) or dist/src/ (built). */
@@ -23,6 +25,7 @@ export function projectRoot(): string {
 export class AppServices implements Services {
   private taskStore?: Promise<TaskStore>;
   private ops?: Promise<NodeOps>;
+  private argoClient?: Promise<Argo>;
   private readonly lock = new OperationLock();
   /** Set by the app when alerts are enabled. */
   alertService?: AlertService;
@@ -106,6 +109,28 @@ export class AppServices implements Services {
       };
     })();
     return this.ops;
+  }
+
+  /** Argo CD through the same Kubernetes client as the node commands, created on first use. */
+  argo(): Promise<Argo> {
+    this.argoClient ??= (async () => {
+      const ops = await this.nodeOps();
+      if (!ops.kube) {
+        throw new UserError(
+          'Argo CD commands need the Kubernetes API, which is not configured.',
+          'Set kube.kubeconfig (or kube.inCluster: true): the bot works with Argo CD through its Application resources.',
+        );
+      }
+      const { Argo } = await import('./infra/argo.js');
+      return new Argo(ops.kube, {
+        namespace: this.config.argo.namespace,
+        logger: this.log.child({ component: 'argo' }),
+      });
+    })().catch((err) => {
+      this.argoClient = undefined; // try again on the next command
+      throw err;
+    });
+    return this.argoClient;
   }
 
   async close(): Promise<void> {

@@ -160,6 +160,15 @@ export const ConfigSchema = z.strictObject({
       inCluster: z.boolean().default(false),
     })
     .optional(),
+  /** Argo CD, through the Kubernetes API (needs `kube`). */
+  argo: z
+    .strictObject({
+      /** Where the Application resources are. */
+      namespace: z.string().min(1).default('argocd'),
+      /** How long /argo sync and /argo rollback follow an operation before giving up. */
+      syncTimeoutSeconds: z.number().int().min(5).default(600),
+    })
+    .prefault({}),
   nodeOps: z
     .strictObject({
       drainTimeoutSeconds: z.number().int().min(5).default(300),

@@ -35,6 +35,10 @@ export async function suggest(
         const store = await deps.services.tasks();
         return byPrefix(await store.ids(), partial.replace(/^#/, ''));
       }
+      case 'argo-apps': {
+        const argo = await deps.services.argo();
+        return byPrefix(await argo.names(), partial);
+      }
       case 'alert-groups': {
         const groups = deps.services.alerts()?.store.groups() ?? [];
         const firing = groups.filter((g) => g.state.status === 'firing').map((g) => g.state.ref);

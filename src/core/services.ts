@@ -1,5 +1,6 @@
 import type { AlertService } from '../alerts/alert-service.js';
 import type { TaskStore } from '../backlog/task-store.js';
+import type { Argo } from '../infra/argo.js';
 import type { NodeOps } from '../nodes/node-ops.js';
 import type { Command } from './command.js';
 
@@ -16,6 +17,8 @@ export interface Services {
   taskRepoLabel(): string;
   /** SSH, Kubernetes and the cluster-wide lock for node commands. */
   nodeOps(): Promise<NodeOps>;
+  /** Argo CD Applications through the Kubernetes API; a UserError when `kube` is not configured. */
+  argo(): Promise<Argo>;
   /** The alert pipeline, when alerts are enabled. */
   alerts(): AlertService | undefined;
 }

@@ -20,6 +20,7 @@ describe('autocomplete', async () => {
       taskRepoLabel: () => 'test',
       alerts: () => undefined,
       nodeOps: () => Promise.reject(new Error('no node operations in core tests')),
+      argo: () => Promise.reject(new Error('no argo in core tests')),
     },
     audit: { write: () => {} },
     log: silentLogger(),

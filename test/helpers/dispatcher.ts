@@ -57,6 +57,7 @@ export function makeDispatcher(
       taskRepoLabel: () => 'test',
       alerts: () => undefined,
       nodeOps: () => Promise.reject(new Error('no node operations in core tests')),
+      argo: () => Promise.reject(new Error('no argo in core tests')),
     },
     audit: { write: (e) => audit.push(e) },
     log: silentLogger(),

@@ -1,0 +1,344 @@
+import { z } from 'zod';
+import { defineAction, defineCommand, type OptionDef } from '../src/core/command.js';
+import type { CommandContext } from '../src/core/context.js';
+import { userLabel } from '../src/core/invocation.js';
+import type { Plan, Reply } from '../src/core/reply.js';
+import { table } from '../src/core/table.js';
+import {
+  type ArgoApp,
+  appPath,
+  type OperationState,
+  resourceName,
+  type SyncOutcome,
+  shortRevision,
+  syncPatch,
+} from '../src/infra/argo.js';
+
+const APP_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
+/** A branch, tag or commit sha. */
+const REVISION = /^[A-Za-z0-9][A-Za-z0-9._/-]{0,127}$/;
+
+const appOption: OptionDef = {
+  name: 'app',
+  description: 'An Argo CD application, e.g. home-assistant',
+  type: 'string',
+  required: true,
+  autocomplete: 'argo-apps',
+  schema: z.string().regex(APP_NAME, 'an application name like home-assistant'),
+};
+
+type AppArgs = { app: string };
+type SyncArgs = AppArgs & { revision?: string; prune?: boolean };
+type RollbackArgs = AppArgs & { history_id: number };
+
+const timeoutMs = (ctx: CommandContext) => ctx.config.argo.syncTimeoutSeconds * 1000;
+
+function patchLine(ctx: CommandContext, app: string, body: unknown): string {
+  return `PATCH ${appPath(ctx.config.argo.namespace, app)} (application/merge-patch+json) ${JSON.stringify(body)}`;
+}
+
+function syncPlan(ctx: CommandContext, app: string, revision: string | undefined, prune: boolean) {
+  const body = syncPatch({ revision, prune, initiatedBy: userLabel(ctx.invocation.user) });
+  return [
+    patchLine(ctx, app, body),
+    `watch ${appPath(ctx.config.argo.namespace)}?fieldSelector=metadata.name=${app} until status.operationState.phase is Succeeded, Failed or Error (at most ${ctx.config.argo.syncTimeoutSeconds} s)`,
+  ];
+}
+
+function countSynced(state: OperationState): number {
+  return state.resources.filter((r) => r.status !== 'SyncFailed').length;
+}
+
+/**
+ * Follows a sync in chat: the progress message edited in place, one step line per resource
+ * when its result is known (again when a retry changes it), then the final answer.
+ */
+async function followSync(
+  ctx: CommandContext,
+  title: string,
+  run: (onProgress: (state: OperationState, app: ArgoApp) => void) => Promise<SyncOutcome>,
+): Promise<Reply> {
+  let chain = Promise.resolve();
+  const queue = (f: () => Promise<void>) => {
+    chain = chain.then(f).catch(() => {});
+  };
+  const seen = new Map<string, string>();
+  await ctx.progress.update({ title, text: 'starting the operation…' });
+  const onProgress = (state: OperationState, app: ArgoApp) => {
+    const total = Math.max(app.resources.length, state.resources.length);
+    const synced = countSynced(state);
+    queue(() =>
+      ctx.progress.update({
+        title,
+        text: `${synced}/${total} resources synced — phase ${state.phase}${state.retryCount ? ` (retry ${state.retryCount})` : ''}${state.message ? `\n${state.message}` : ''}`,
+        progress: { done: synced, total, label: state.phase },
+      }),
+    );
+    for (const r of state.resources) {
+      const key = resourceName(r);
+      const result = `${r.status}|${r.message ?? ''}`;
+      if (seen.get(key) === result) continue;
+      seen.set(key, result);
+      const mark = r.status === 'SyncFailed' ? '✖' : '✔';
+      queue(() =>
+        ctx.progress.step(`${mark} ${key}: ${r.status}${r.message ? ` — ${r.message}` : ''}`),
+      );
+    }
+  };
+  try {
+    return renderOutcome(await run(onProgress));
+  } finally {
+    await chain;
+  }
+}
+
+function renderOutcome({ app, state }: SyncOutcome): Reply {
+  const rev = shortRevision(state.revision ?? app.revision);
+  const failed = state.resources.filter((r) => r.status === 'SyncFailed');
+  const secs =
+    state.startedAt && state.finishedAt
+      ? Math.round((Date.parse(state.finishedAt) - Date.parse(state.startedAt)) / 1000)
+      : undefined;
+  const after = `Now: sync ${app.syncStatus}, health ${app.health}.`;
+  if (state.phase === 'Succeeded') {
+    return {
+      severity: 'success',
+      title: `${app.name} synced to ${rev}`,
+      text: `${state.resources.length} resources synced${secs !== undefined ? ` in ${secs} s` : ''}. ${after}`,
+    };
+  }
+  return {
+    severity: 'error',
+    title: `Sync of ${app.name} to ${rev}: ${state.phase}`,
+    text: `${state.message ?? 'no message'}${state.retryCount ? ` (after ${state.retryCount} retries)` : ''}\n${after}`,
+    fields: failed.slice(0, 20).map((r) => ({
+      name: resourceName(r),
+      value: (r.message ?? r.status).slice(0, 1000),
+    })),
+  };
+}
+
+function autoSyncLabel(a: ArgoApp): string {
+  return a.autoSync ? 'on' : 'off';
+}
+
+function renderStatus(a: ArgoApp): Reply {
+  const op = a.operationState;
+  const fields = [
+    { name: 'Sync', value: `${a.syncStatus} (${shortRevision(a.revision)})`, inline: true },
+    {
+      name: 'Health',
+      value: `${a.health}${a.healthMessage ? `: ${a.healthMessage}` : ''}`,
+      inline: true,
+    },
+    { name: 'Auto-sync', value: autoSyncLabel(a), inline: true },
+  ];
+  if (op) {
+    const who = op.initiatedBy ? ` by ${op.initiatedBy}` : '';
+    const when = op.finishedAt ?? op.startedAt;
+    fields.push({
+      name: 'Last operation',
+      value: `sync to ${shortRevision(op.revision ?? op.requestedRevision)}${who}${when ? ` (${when})` : ''}: ${op.phase}${op.message ? ` — ${op.message}` : ''}`,
+      inline: false,
+    });
+    const failed = op.resources.filter((r) => r.status === 'SyncFailed');
+    for (const r of failed.slice(0, 10)) {
+      fields.push({ name: resourceName(r), value: r.message ?? r.status, inline: false });
+    }
+  }
+  const problems = a.resources.filter(
+    (r) =>
+      (r.status && r.status !== 'Synced') ||
+      (r.health && !['Healthy', 'Suspended'].includes(r.health)),
+  );
+  const last = a.history.at(-1);
+  return {
+    severity:
+      a.health === 'Degraded' || op?.phase === 'Failed' || op?.phase === 'Error'
+        ? 'error'
+        : a.syncStatus === 'Synced' && a.health === 'Healthy'
+          ? 'success'
+          : 'warning',
+    title: `${a.name}: ${a.syncStatus}, ${a.health}`,
+    fields,
+    text: problems.length
+      ? `${problems.length} of ${a.resources.length} resources out of sync or unhealthy:`
+      : `All ${a.resources.length} resources synced and healthy.`,
+    code: problems.length
+      ? table(
+          ['RESOURCE', 'SYNC', 'HEALTH', 'MESSAGE'],
+          problems.map((r) => [resourceName(r), r.status ?? '-', r.health ?? '-', r.message ?? '']),
+        )
+      : undefined,
+    footer: last
+      ? `History: ${a.history
+          .slice(-5)
+          .map((h) => `${h.id}=${shortRevision(h.revision)}`)
+          .join(', ')} (rollback: /argo rollback ${a.name} <id>)`
+      : undefined,
+  };
+}
+
+export const command = defineCommand({
+  name: 'argo',
+  description: 'Argo CD applications: list, status, sync, refresh, rollback',
+  subcommands: [
+    defineAction({
+      name: 'list',
+      description: 'Every application: sync status, health, revision, auto-sync',
+      sideEffects: false,
+      options: [],
+      execute: async (ctx) => {
+        const apps = await (await ctx.services.argo()).list();
+        return {
+          title: `${apps.length} Argo CD application${apps.length === 1 ? '' : 's'}`,
+          code: table(
+            ['APP', 'SYNC', 'HEALTH', 'REVISION', 'AUTO-SYNC'],
+            apps.map((a) => [
+              a.name,
+              a.syncStatus,
+              a.health,
+              shortRevision(a.revision),
+              autoSyncLabel(a),
+            ]),
+          ),
+        };
+      },
+    }),
+    defineAction<AppArgs>({
+      name: 'status',
+      description: 'Sync, health, revision, last operation, resources out of sync or unhealthy',
+      sideEffects: false,
+      options: [appOption],
+      execute: async (ctx) => renderStatus(await (await ctx.services.argo()).get(ctx.args.app)),
+    }),
+    defineAction<SyncArgs>({
+      name: 'sync',
+      description: 'Sync an application (like argocd app sync) and follow it to the end',
+      sideEffects: true,
+      confirm: (args) => args.prune === true,
+      options: [
+        appOption,
+        {
+          name: 'revision',
+          description: 'A branch, tag or commit (default HEAD)',
+          type: 'string',
+          schema: z.string().regex(REVISION, 'a branch, tag or commit sha'),
+        },
+        {
+          name: 'prune',
+          description: 'Also delete resources that are no longer in Git',
+          type: 'boolean',
+        },
+      ],
+      plan: async (ctx) => {
+        const { app, revision, prune } = ctx.args;
+        if (!ctx.dryRun) {
+          // Refuse before proposing, so nobody confirms something that would then be refused.
+          const argo = await ctx.services.argo();
+          argo.refuseIfBusy(await argo.get(app));
+        }
+        const plan: Plan = {
+          summary: `Sync ${app} to ${revision ?? 'HEAD'}${prune ? ', pruning resources no longer in Git' : ''}, and follow it to the end.`,
+          steps: syncPlan(ctx, app, revision, prune === true),
+        };
+        if (prune) plan.warnings = ['prune:true deletes the resources that are no longer in Git.'];
+        return plan;
+      },
+      execute: async (ctx) => {
+        const { app, revision, prune } = ctx.args;
+        const argo = await ctx.services.argo();
+        return followSync(ctx, `Syncing ${app} to ${revision ?? 'HEAD'}`, (onProgress) =>
+          argo.sync(app, {
+            revision,
+            prune: prune === true,
+            initiatedBy: userLabel(ctx.invocation.user),
+            onProgress,
+            timeoutMs: timeoutMs(ctx),
+            signal: ctx.signal,
+          }),
+        );
+      },
+    }),
+    defineAction<AppArgs & { hard?: boolean }>({
+      name: 'refresh',
+      description: 'Compare the application with Git again (hard:true also regenerates manifests)',
+      sideEffects: true,
+      options: [
+        appOption,
+        {
+          name: 'hard',
+          description: 'Hard refresh: invalidate the manifest cache',
+          type: 'boolean',
+        },
+      ],
+      plan: (ctx) => ({
+        summary: `${ctx.args.hard ? 'Hard-refresh' : 'Refresh'} ${ctx.args.app} and show its new state.`,
+        steps: [
+          patchLine(ctx, ctx.args.app, {
+            metadata: {
+              annotations: { 'argocd.argoproj.io/refresh': ctx.args.hard ? 'hard' : 'normal' },
+            },
+          }),
+          `watch until Argo CD removes the annotation, then show /argo status ${ctx.args.app}`,
+        ],
+      }),
+      execute: async (ctx) => {
+        const argo = await ctx.services.argo();
+        await ctx.progress.update({ title: `Refreshing ${ctx.args.app}…` });
+        const app = await argo.refresh(ctx.args.app, ctx.args.hard === true, {
+          timeoutMs: Math.min(timeoutMs(ctx), 120_000),
+          signal: ctx.signal,
+        });
+        const status = renderStatus(app);
+        return { ...status, title: `Refreshed ${app.name}: ${app.syncStatus}, ${app.health}` };
+      },
+    }),
+    defineAction<RollbackArgs>({
+      name: 'rollback',
+      description: "Sync to a history entry's revision (only while auto-sync is off)",
+      sideEffects: true,
+      confirm: true,
+      options: [
+        appOption,
+        {
+          name: 'history_id',
+          description: 'The history entry (ids: /argo status <app>)',
+          type: 'integer',
+          required: true,
+          schema: z.number().int().min(0),
+        },
+      ],
+      plan: async (ctx) => {
+        const { app, history_id } = ctx.args;
+        const argo = await ctx.services.argo();
+        const target = await argo.rollbackTarget(app, history_id);
+        if (!ctx.dryRun) argo.refuseIfBusy(target.app);
+        return {
+          summary: `Roll ${app} back to history entry ${history_id} (${shortRevision(target.revision)}, now at ${shortRevision(target.app.revision)}), and follow the sync to the end.`,
+          steps: syncPlan(ctx, app, target.revision, false),
+          warnings: [
+            `${app} will be OutOfSync with its target revision afterwards; /argo sync ${app} goes forward again.`,
+          ],
+        };
+      },
+      execute: async (ctx) => {
+        const { app, history_id } = ctx.args;
+        const argo = await ctx.services.argo();
+        const { revision } = await argo.rollbackTarget(app, history_id);
+        return followSync(
+          ctx,
+          `Rolling ${app} back to ${history_id} (${shortRevision(revision)})`,
+          (onProgress) =>
+            argo.sync(app, {
+              revision,
+              initiatedBy: userLabel(ctx.invocation.user),
+              onProgress,
+              timeoutMs: timeoutMs(ctx),
+              signal: ctx.signal,
+            }),
+        );
+      },
+    }),
+  ],
+});

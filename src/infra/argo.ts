@@ -1,0 +1,316 @@
+/**
+ * Argo CD through the Kubernetes API only (the bot has a ServiceAccount, no Argo CD login):
+ * Applications are read, merge-patched (`operation`, the refresh annotation) and watched
+ * (list-then-watch, resumed when the stream drops: kube-watch.ts).
+ */
+import { CustomObjectsApi } from '@kubernetes/client-node';
+import { UserError } from '../core/errors.js';
+import type { Logger } from '../core/logger.js';
+import { closest } from '../core/suggest.js';
+import {
+  type AppJson,
+  ARGO_GROUP,
+  ARGO_VERSION,
+  type ArgoApp,
+  appPath,
+  type OperationState,
+  REFRESH_ANNOTATION,
+  refreshPatch,
+  runningOperation,
+  shortRevision,
+  syncPatch,
+  TERMINAL_PHASES,
+  toArgoApp,
+  toOperationState,
+} from './argo-objects.js';
+import type { Kube } from './kube.js';
+import { hasStatus, kubeError, MERGE_PATCH } from './kube-api.js';
+import { formatMs } from './kube-objects.js';
+import { follow } from './kube-watch.js';
+
+export * from './argo-objects.js';
+
+export interface SyncOptions {
+  revision?: string;
+  prune?: boolean;
+  /** The chat user (`userLabel`), written to operation.initiatedBy.username. */
+  initiatedBy: string;
+  /** Every change of this operation's state (phase, message, resources). */
+  onProgress?: (state: OperationState, app: ArgoApp) => void;
+  timeoutMs: number;
+  signal?: AbortSignal;
+}
+
+export interface SyncOutcome {
+  app: ArgoApp;
+  state: OperationState;
+}
+
+export class Argo {
+  private readonly custom: CustomObjectsApi;
+  private readonly namespace: string;
+  private readonly log: Logger;
+
+  constructor(
+    private readonly kube: Kube,
+    opts: { namespace: string; logger: Logger },
+  ) {
+    this.custom = kube.config.makeApiClient(CustomObjectsApi);
+    this.namespace = opts.namespace;
+    this.log = opts.logger;
+  }
+
+  private get ref() {
+    return {
+      group: ARGO_GROUP,
+      version: ARGO_VERSION,
+      namespace: this.namespace,
+      plural: 'applications',
+    };
+  }
+
+  /** Every Application in the Argo CD namespace, by name. */
+  async list(): Promise<ArgoApp[]> {
+    const list = (await this.call('listing Argo CD applications', () =>
+      this.custom.listNamespacedCustomObject(this.ref),
+    )) as AppJson;
+    return ((list.items ?? []) as AppJson[])
+      .map(toArgoApp)
+      .sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** One Application; an unknown name is a UserError with a suggestion and the apps there are. */
+  async get(name: string): Promise<ArgoApp> {
+    return toArgoApp(
+      (await this.call(
+        `reading application ${name}`,
+        () => this.custom.getNamespacedCustomObject({ ...this.ref, name }),
+        name,
+      )) as AppJson,
+    );
+  }
+
+  /** The names of all applications (autocomplete). */
+  async names(): Promise<string[]> {
+    return (await this.list()).map((a) => a.name);
+  }
+
+  /**
+   * Starts a sync (refused while another operation runs) and follows it until it ends:
+   * Succeeded, Failed or Error. A timeout is a UserError saying where it stood.
+   */
+  async sync(name: string, opts: SyncOptions): Promise<SyncOutcome> {
+    const before = await this.get(name);
+    this.refuseIfBusy(before);
+    const body = syncPatch(opts);
+    const patchedAt = Date.now();
+    const patched = toArgoApp(
+      (await this.call(
+        `starting a sync of ${name}`,
+        () => this.custom.patchNamespacedCustomObject({ ...this.ref, name, body }, MERGE_PATCH),
+        name,
+      )) as AppJson,
+    );
+    this.log.info(
+      { app: name, revision: body.operation.sync.revision, prune: body.operation.sync.prune },
+      'argo sync started',
+    );
+    return this.followOperation(name, patched, patchedAt, opts);
+  }
+
+  /**
+   * Sets the refresh annotation, waits until the controller has removed it (it has compared
+   * the app with Git again), and returns the new state.
+   */
+  async refresh(
+    name: string,
+    hard: boolean,
+    opts: { timeoutMs: number; signal?: AbortSignal },
+  ): Promise<ArgoApp> {
+    await this.get(name);
+    await this.call(
+      `refreshing ${name}`,
+      () =>
+        this.custom.patchNamespacedCustomObject(
+          { ...this.ref, name, body: refreshPatch(hard) },
+          MERGE_PATCH,
+        ),
+      name,
+    );
+    let last: ArgoApp | undefined;
+    const done = (o: AppJson | undefined) => {
+      if (!o) return false;
+      last = toArgoApp(o);
+      return !last.refreshing;
+    };
+    const ok = await this.watch(`waiting for the refresh of ${name}`, name, opts, done);
+    if (ok && last) return last;
+    throw new UserError(
+      `Argo CD did not finish the refresh of ${name} within ${formatMs(opts.timeoutMs)}: the annotation ${REFRESH_ANNOTATION} is still set.`,
+      'Is the Argo CD application controller running? `kubectl -n argocd get pods`',
+    );
+  }
+
+  /**
+   * A sync to the revision of a history entry. Refused while auto-sync is enabled (Argo CD
+   * does the same: auto-sync would take the app straight back to its target revision).
+   */
+  async rollbackTarget(
+    name: string,
+    historyId: number,
+  ): Promise<{ app: ArgoApp; revision: string }> {
+    const app = await this.get(name);
+    if (app.autoSync) {
+      throw new UserError(
+        `Not rolling back ${name}: auto-sync is enabled (spec.syncPolicy.automated).`,
+        'Argo CD refuses rollbacks while auto-sync is on — it would sync straight back to the target revision. Turn auto-sync off for this app (in Git, or `argocd app set --sync-policy none`), then roll back.',
+      );
+    }
+    const entry = app.history.find((h) => h.id === historyId);
+    if (!entry) {
+      const ids = app.history.map((h) => `${h.id} (${shortRevision(h.revision)})`).join(', ');
+      throw new UserError(
+        `${name} has no history entry ${historyId}.`,
+        ids ? `History: ${ids}. /argo status ${name} shows it.` : `${name} has no history yet.`,
+      );
+    }
+    return { app, revision: entry.revision };
+  }
+
+  async rollback(name: string, historyId: number, opts: SyncOptions): Promise<SyncOutcome> {
+    const { revision } = await this.rollbackTarget(name, historyId);
+    return this.sync(name, { ...opts, revision });
+  }
+
+  /** Throws the reason when an operation is in progress (Argo CD's API server would refuse too). */
+  refuseIfBusy(app: ArgoApp): void {
+    const running = runningOperation(app);
+    if (running) {
+      const done = app.operationState?.resources.length;
+      throw new UserError(
+        `Not syncing ${app.name}: another operation is already in progress — ${running}${done ? ` (${done}/${app.resources.length} resources so far)` : ''}.`,
+        `Wait for it to finish (/argo status ${app.name}), then try again.`,
+      );
+    }
+  }
+
+  private async followOperation(
+    name: string,
+    patched: ArgoApp,
+    patchedAt: number,
+    opts: SyncOptions,
+  ): Promise<SyncOutcome> {
+    // The operation state before ours: ours is any other one (startedAt has second precision,
+    // so "after our patch" alone cannot tell a sync that ended in the same second from ours).
+    const prior = stateKey(patched.operationState);
+    const notBefore = Math.floor(patchedAt / 1000) * 1000;
+    let ours = false;
+    let lastKey = '';
+    let last: { app: ArgoApp; state: OperationState } | undefined;
+    let final: SyncOutcome | undefined;
+    const see = (o: AppJson | undefined): boolean => {
+      if (!o) return false;
+      const app = toArgoApp(o);
+      const state = toOperationState(o.status?.operationState);
+      if (!state || stateKey(state) === prior) return false;
+      const terminal = (TERMINAL_PHASES as readonly string[]).includes(state.phase);
+      if (!ours) {
+        const started = state.startedAt ? Date.parse(state.startedAt) : Number.NaN;
+        if (!terminal || Number.isNaN(started) || started >= notBefore) ours = true;
+      }
+      if (!ours) return false;
+      last = { app, state };
+      const key = JSON.stringify(state);
+      if (key !== lastKey) {
+        lastKey = key;
+        opts.onProgress?.(state, app);
+      }
+      if (terminal) final = { app, state };
+      return terminal;
+    };
+    const ok = await this.watch(`following the sync of ${name}`, name, opts, see);
+    if (ok && final) return final;
+    const where = last
+      ? `It stood at phase ${last.state.phase}, ${last.state.resources.length}/${last.app.resources.length} resources synced${last.state.message ? `: ${last.state.message}` : ''}.`
+      : 'Argo CD had not started the operation (is its application controller running?).';
+    throw new UserError(
+      `The sync of ${name} did not finish within ${formatMs(opts.timeoutMs)}.`,
+      `${where} Argo CD carries on with it: /argo status ${name}.`,
+    );
+  }
+
+  /** List-then-watch the one application until `done` says so; false at the deadline. */
+  private async watch(
+    what: string,
+    name: string,
+    opts: { timeoutMs: number; signal?: AbortSignal },
+    done: (o: AppJson | undefined) => boolean,
+  ): Promise<boolean> {
+    const fieldSelector = `metadata.name=${name}`;
+    let deleted = false;
+    const ok = await this.call(
+      what,
+      () =>
+        follow<AppJson>({
+          kc: this.kube.config,
+          log: this.log,
+          path: appPath(this.namespace),
+          fieldSelector,
+          list: async () => {
+            const list = (await this.custom.listNamespacedCustomObject({
+              ...this.ref,
+              fieldSelector,
+            })) as AppJson;
+            return {
+              items: (list.items ?? []) as AppJson[],
+              resourceVersion: String(list.metadata?.resourceVersion ?? ''),
+            };
+          },
+          onList: (items) => done(items[0]),
+          onEvent: (type, o) => {
+            if (type === 'DELETED') deleted = true;
+            return deleted || done(o);
+          },
+          deadline: Date.now() + opts.timeoutMs,
+          ...(opts.signal ? { signal: opts.signal } : {}),
+        }),
+      undefined,
+      opts.signal,
+    );
+    if (deleted) throw new UserError(`The application ${name} was deleted in the meantime.`);
+    return ok;
+  }
+
+  private async unknownApp(name: string): Promise<UserError> {
+    let known: string[] = [];
+    try {
+      known = await this.names();
+    } catch {
+      // the 404 is what matters
+    }
+    const guess = closest(name, known);
+    return new UserError(
+      `Argo CD has no application "${name}" in namespace ${this.namespace}.${guess ? ` Did you mean "${guess}"?` : ''}`,
+      known.length ? `Applications: ${known.join(', ')}.` : 'There are no applications.',
+    );
+  }
+
+  private async call<T>(
+    what: string,
+    fn: () => Promise<T>,
+    app?: string,
+    signal?: AbortSignal,
+  ): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      if (signal?.aborted) throw err;
+      if (app !== undefined && hasStatus(err, 404)) throw await this.unknownApp(app);
+      throw kubeError(what, err, this.kube.server);
+    }
+  }
+}
+
+function stateKey(s: OperationState | undefined): string {
+  return s ? `${s.phase}|${s.startedAt ?? ''}|${s.finishedAt ?? ''}` : '';
+}
