@@ -3,6 +3,7 @@ import { MessageFlags } from 'discord.js';
 import type { Responder } from '../../core/dispatcher.js';
 import type { Logger } from '../../core/logger.js';
 import type { Reply } from '../../core/reply.js';
+import { LatestOnly } from '../latest-only.js';
 import { type DiscordMessage, renderDiscord, renderSteps } from './render.js';
 
 /** How often progress may edit the reply: Discord's edit buckets are small. */
@@ -36,9 +37,7 @@ export class InteractionResponder implements Responder {
   private readonly deferTimer: NodeJS.Timeout;
   private thread?: Promise<ThreadChannel>;
   private pendingSteps: string[] = [];
-  private lastProgressAt = 0;
-  private progressTimer?: NodeJS.Timeout;
-  private latestProgress?: Reply;
+  private readonly progressEdits: LatestOnly<Reply>;
 
   constructor(
     private readonly interaction: ChatInputCommandInteraction,
@@ -46,6 +45,11 @@ export class InteractionResponder implements Responder {
     private readonly threadName: string,
     private readonly now: () => number = Date.now,
   ) {
+    this.progressEdits = new LatestOnly(
+      PROGRESS_EVERY_MS,
+      (r) => this.enqueue(() => this.show(r, false)),
+      now,
+    );
     this.deferTimer = setTimeout(() => {
       void this.enqueue(async () => {
         if (this.answered) return;
@@ -56,8 +60,7 @@ export class InteractionResponder implements Responder {
   }
 
   send(reply: Reply, opts: { ephemeral?: boolean } = {}): Promise<void> {
-    clearTimeout(this.progressTimer);
-    this.latestProgress = undefined;
+    this.progressEdits.cancel();
     return this.enqueue(() => this.show(reply, opts.ephemeral ?? false));
   }
 
@@ -78,30 +81,12 @@ export class InteractionResponder implements Responder {
   }
 
   progress(reply: Reply): Promise<void> {
-    this.latestProgress = reply;
-    const wait = this.lastProgressAt + PROGRESS_EVERY_MS - this.now();
-    if (wait > 0) {
-      // Coalesce: only the newest progress state is shown when the timer fires.
-      this.progressTimer ??= setTimeout(() => {
-        this.progressTimer = undefined;
-        void this.flushProgress();
-      }, wait);
-      return Promise.resolve();
-    }
-    return this.flushProgress();
+    return this.progressEdits.push(reply);
   }
 
   step(line: string): Promise<void> {
     this.pendingSteps.push(line);
     return this.enqueue(() => this.flushSteps());
-  }
-
-  private flushProgress(): Promise<void> {
-    const reply = this.latestProgress;
-    if (!reply) return Promise.resolve();
-    this.latestProgress = undefined;
-    this.lastProgressAt = this.now();
-    return this.enqueue(() => this.show(reply, false));
   }
 
   private async flushSteps(): Promise<void> {

@@ -1,6 +1,7 @@
 import type { Responder } from '../../core/dispatcher.js';
 import type { Logger } from '../../core/logger.js';
 import type { Reply } from '../../core/reply.js';
+import { LatestOnly } from '../latest-only.js';
 import { type MatrixContent, renderMatrix, renderMatrixStep } from './render.js';
 
 /** What the responder needs from a MatrixClient: sending one event. */
@@ -43,9 +44,7 @@ export class MatrixResponder implements Responder {
   private chain: Promise<unknown> = Promise.resolve();
   private mainEventId?: string;
   private lastThreadEventId?: string;
-  private lastProgressAt = 0;
-  private progressTimer?: NodeJS.Timeout;
-  private latestProgress?: Reply;
+  private readonly progressEdits: LatestOnly<Reply>;
 
   constructor(
     private readonly client: MatrixSender,
@@ -59,12 +58,19 @@ export class MatrixResponder implements Responder {
       now?: () => number;
       onProposal?: (eventId: string, code: string) => void;
     },
-  ) {}
+  ) {
+    this.progressEdits = new LatestOnly(
+      PROGRESS_EVERY_MS,
+      (r) =>
+        this.enqueue(async () => {
+          await this.show(renderMatrix(r, { now: this.now(), prefix: this.opts.prefix }));
+        }),
+      () => this.now(),
+    );
+  }
 
   send(reply: Reply): Promise<void> {
-    clearTimeout(this.progressTimer);
-    this.progressTimer = undefined;
-    this.latestProgress = undefined;
+    this.progressEdits.cancel();
     return this.enqueue(async () => {
       const eventId = await this.show(
         renderMatrix(reply, { now: this.now(), prefix: this.opts.prefix }),
@@ -74,16 +80,7 @@ export class MatrixResponder implements Responder {
   }
 
   progress(reply: Reply): Promise<void> {
-    this.latestProgress = reply;
-    const wait = this.lastProgressAt + PROGRESS_EVERY_MS - this.now();
-    if (wait > 0) {
-      this.progressTimer ??= setTimeout(() => {
-        this.progressTimer = undefined;
-        void this.flushProgress();
-      }, wait);
-      return Promise.resolve();
-    }
-    return this.flushProgress();
+    return this.progressEdits.push(reply);
   }
 
   step(line: string): Promise<void> {
@@ -107,16 +104,6 @@ export class MatrixResponder implements Responder {
         'm.room.message',
         content,
       );
-    });
-  }
-
-  private flushProgress(): Promise<void> {
-    const reply = this.latestProgress;
-    if (!reply) return Promise.resolve();
-    this.latestProgress = undefined;
-    this.lastProgressAt = this.now();
-    return this.enqueue(async () => {
-      await this.show(renderMatrix(reply, { now: this.now(), prefix: this.opts.prefix }));
     });
   }
 
