@@ -204,11 +204,25 @@ export class App {
   /** Graceful stop: no new input, in-flight commands finish, proposals expire, HTTP closes. */
   async stop(): Promise<void> {
     this.ready = false;
+    // Every phase is bounded: a stuck peer must not keep the process from exiting.
+    const phase = async (what: string, fn: () => Promise<unknown>, ms = 10_000) => {
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<'late'>((resolve) => {
+        timer = setTimeout(() => resolve('late'), ms);
+      });
+      const result = await Promise.race([
+        fn().catch((err) => this.opts.log.warn({ err, what }, 'stopping failed')),
+        late,
+      ]);
+      clearTimeout(timer);
+      if (result === 'late') this.opts.log.warn({ what, ms }, 'stopping took too long; going on');
+    };
     // Alert delivery first, while the chats are still connected.
-    await this.services.alertService?.stop();
-    for (const adapter of this.adapters) await adapter.stop();
-    await this.dispatcher.drain(true);
-    await this.services.close();
-    await this.http?.stop();
+    await phase('alert delivery', async () => this.services.alertService?.stop());
+    for (const adapter of this.adapters)
+      await phase(`${adapter.name} adapter`, () => adapter.stop());
+    await phase('running commands', () => this.dispatcher.drain(true), 30_000);
+    await phase('services', () => this.services.close());
+    await phase('HTTP server', async () => this.http?.stop(), 5_000);
   }
 }

@@ -63,6 +63,8 @@ export class HttpServer {
     await new Promise<void>((resolve) => {
       server.close(() => resolve());
       server.closeIdleConnections();
+      // Keep-alive clients (Alertmanager) may hold connections: cut them after a grace period.
+      setTimeout(() => server.closeAllConnections(), 2000).unref();
     });
   }
 

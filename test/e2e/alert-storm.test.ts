@@ -57,9 +57,10 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  await am?.stop(); // no more webhooks while the bot stops
   await app?.stop();
-  await Promise.all([am?.stop(), discord?.stop()]);
-});
+  await discord?.stop();
+}, 90_000);
 
 /** Everything a user can read in the channel: messages, embeds, threads and attachments. */
 function everythingVisible(): string {
