@@ -8,6 +8,7 @@ import { UserError } from './core/errors.js';
 import type { Logger } from './core/logger.js';
 import type { Services } from './core/services.js';
 import type { Argo } from './infra/argo.js';
+import { PiholeClient } from './infra/pihole.js';
 import { type NodeOps, OperationLock } from './nodes/node-ops.js';
 
 /** The repository root, from src/ (tests) or dist/src/ (built). */
@@ -26,6 +27,7 @@ export class AppServices implements Services {
   private taskStore?: Promise<TaskStore>;
   private ops?: Promise<NodeOps>;
   private argoClient?: Promise<Argo>;
+  private piholeClient?: PiholeClient;
   private readonly lock = new OperationLock();
   /** Set by the app when alerts are enabled. */
   alertService?: AlertService;
@@ -133,7 +135,25 @@ export class AppServices implements Services {
     return this.argoClient;
   }
 
+  /** The Pi-holes, created on first use; sessions are opened per instance when needed. */
+  pihole(): PiholeClient {
+    const conf = this.config.pihole;
+    if (!conf) {
+      throw new UserError(
+        'Pi-hole commands need pihole.instances, which is not configured.',
+        'Add pihole.instances (name, url, password or passwordFile) to the config: see README, Pi-hole.',
+      );
+    }
+    this.piholeClient ??= new PiholeClient({
+      instances: conf.instances,
+      timeoutMs: conf.timeoutMs,
+      logger: this.log.child({ component: 'pihole' }),
+    });
+    return this.piholeClient;
+  }
+
   async close(): Promise<void> {
+    await this.piholeClient?.close();
     const ops = await this.ops?.catch(() => undefined);
     await ops?.ssh?.close();
     const store = await this.taskStore?.catch(() => undefined);

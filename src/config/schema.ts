@@ -169,6 +169,24 @@ export const ConfigSchema = z.strictObject({
       syncTimeoutSeconds: z.number().int().min(5).default(600),
     })
     .prefault({}),
+  /** Pi-hole v6 instances (pi1–pi3): /pihole acts on all of them and reports per instance. */
+  pihole: z
+    .strictObject({
+      instances: z
+        .array(
+          z.strictObject({
+            name: nodeName,
+            /** The web server, e.g. http://10.0.0.11 (the API is under /api). */
+            url: z.url(),
+            /** The app password (or passwordFile). */
+            password: secret,
+          }),
+        )
+        .min(1),
+      /** Per request. */
+      timeoutMs: z.number().int().min(100).default(5000),
+    })
+    .optional(),
   nodeOps: z
     .strictObject({
       drainTimeoutSeconds: z.number().int().min(5).default(300),

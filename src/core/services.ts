@@ -1,6 +1,7 @@
 import type { AlertService } from '../alerts/alert-service.js';
 import type { TaskStore } from '../backlog/task-store.js';
 import type { Argo } from '../infra/argo.js';
+import type { PiholeClient } from '../infra/pihole.js';
 import type { NodeOps } from '../nodes/node-ops.js';
 import type { Command } from './command.js';
 
@@ -19,6 +20,8 @@ export interface Services {
   nodeOps(): Promise<NodeOps>;
   /** Argo CD Applications through the Kubernetes API; a UserError when `kube` is not configured. */
   argo(): Promise<Argo>;
+  /** The configured Pi-holes (sessions created on first use); a UserError when not configured. */
+  pihole(): PiholeClient;
   /** The alert pipeline, when alerts are enabled. */
   alerts(): AlertService | undefined;
 }

@@ -21,6 +21,9 @@ describe('autocomplete', async () => {
       alerts: () => undefined,
       nodeOps: () => Promise.reject(new Error('no node operations in core tests')),
       argo: () => Promise.reject(new Error('no argo in core tests')),
+      pihole: () => {
+        throw new Error('no pihole in core tests');
+      },
     },
     audit: { write: () => {} },
     log: silentLogger(),

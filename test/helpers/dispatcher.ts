@@ -58,6 +58,9 @@ export function makeDispatcher(
       alerts: () => undefined,
       nodeOps: () => Promise.reject(new Error('no node operations in core tests')),
       argo: () => Promise.reject(new Error('no argo in core tests')),
+      pihole: () => {
+        throw new Error('no pihole in core tests');
+      },
     },
     audit: { write: (e) => audit.push(e) },
     log: silentLogger(),
