@@ -9,6 +9,10 @@ const secret = z.string().min(1);
 const nodeName = z
   .string()
   .regex(/^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$/, 'use lowercase letters, digits and dashes');
+/** An absolute path on a node, without quotes, newlines or other control characters. */
+const backupPath = z
+  .string()
+  .regex(/^\/[^'"`\\\p{Cc}]*$/u, 'an absolute path without quotes or control characters');
 
 export const NodeSchema = z.strictObject({
   name: nodeName,
@@ -185,6 +189,37 @@ export const ConfigSchema = z.strictObject({
         .min(1),
       /** Per request. */
       timeoutMs: z.number().int().min(100).default(5000),
+    })
+    .optional(),
+  /** restic backups on the nodes, over SSH: /backup status, run, snapshots. */
+  backup: z
+    .strictObject({
+      /** Which inventory nodes run backups. */
+      nodes: z.array(nodeName).min(1),
+      /** How /backup run starts one: a systemd unit, or `restic backup --json <paths>`. */
+      runWith: z.enum(['unit', 'command']).default('unit'),
+      unit: z
+        .string()
+        .regex(/^[A-Za-z0-9@._:-]{1,128}$/, 'a systemd unit name like restic-backup.service')
+        .default('restic-backup.service'),
+      /** What `restic backup` saves (runWith: command). */
+      paths: z.array(backupPath).default([]),
+      /** Kept on the node: exports RESTIC_REPOSITORY, RESTIC_PASSWORD_FILE (never through chat). */
+      envFile: backupPath.default('/etc/restic/env'),
+      /** A node whose latest snapshot is older than this is flagged stale. */
+      staleHours: z.number().positive().default(26),
+      /** Per restic call of /backup status and snapshots. */
+      timeoutSeconds: z.number().int().min(1).default(60),
+      /** How long /backup run may take per node. */
+      runTimeoutSeconds: z
+        .number()
+        .int()
+        .min(10)
+        .default(6 * 3600),
+    })
+    .refine((b) => b.runWith !== 'command' || b.paths.length > 0, {
+      message: 'backup.paths is required when backup.runWith is command',
+      path: ['paths'],
     })
     .optional(),
   nodeOps: z
