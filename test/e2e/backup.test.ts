@@ -178,6 +178,30 @@ describe('/backup with real restic over real sshd nodes', () => {
     }
   }, 60_000);
 
+  it('runWith unit: starts the unit with sudo, waits, then reads the latest snapshot', async () => {
+    config.backup!.runWith = 'unit';
+    try {
+      lab.node('b1').clearCalls();
+      const r = await run('/backup run b1');
+      expect(r.last().severity, dump(r)).toBe('success');
+      expect(r.last().fields?.[0]?.value).toMatch(/latest snapshot [0-9a-f]{8} at /);
+      const calls = lab.node('b1').calls('systemctl');
+      expect(calls.map((c) => [c.sudo, ...c.argv])).toEqual([
+        [true, 'systemctl', 'start', '--wait', 'restic-backup.service'],
+      ]);
+
+      lab
+        .node('b2')
+        .setScript('systemctl', 'echo "Job for restic-backup.service failed." >&2\nexit 1');
+      const f = await run('/backup run b2');
+      expect(f.last().severity, dump(f)).toBe('error');
+      expect(f.last().fields?.[0]?.value).toContain('/node logs b2 restic-backup.service');
+      expect(f.last().fields?.[0]?.value).toContain('Job for restic-backup.service failed.');
+    } finally {
+      config.backup!.runWith = 'command';
+    }
+  }, 60_000);
+
   it('dry_run shows the exact commands; non-backup nodes are refused with the list', async () => {
     const r = await run('/backup run all dry_run:true');
     const text = JSON.stringify(r.last());
