@@ -83,7 +83,7 @@ async function settled(i: Awaited<ReturnType<FakeDiscord['slashCommand']>>, titl
 describe('Discord adapter against a fake Discord (real discord.js)', () => {
   it('registers the slash commands generated from the definitions', () => {
     const names = fake.commands.map((c) => c.name).sort();
-    expect(names).toEqual(['alert', 'argo', 'help', 'lab', 'node', 'pihole', 'task']);
+    expect(names).toEqual(['alert', 'argo', 'backup', 'help', 'lab', 'node', 'pihole', 'task']);
     const node = fake.commands.find((c) => c.name === 'node')!;
     const reboot = (
       node.options as {
@@ -345,11 +345,12 @@ describe('npm run register-commands', () => {
         { encoding: 'utf8', env: { PATH: process.env.PATH, CHATOPS_DISCORD_TOKEN: 'fake-token' } },
       );
       expect(out).toContain(
-        `registered 6 commands (/alert, /argo, /help, /node, /pihole, /task) in guild ${GUILD}`,
+        `registered 7 commands (/alert, /argo, /backup, /help, /node, /pihole, /task) in guild ${GUILD}`,
       );
       expect(other.commands.map((c) => c.name).sort()).toEqual([
         'alert',
         'argo',
+        'backup',
         'help',
         'node',
         'pihole',
