@@ -24,7 +24,7 @@ import {
   toOperationState,
 } from './argo-objects.js';
 import type { Kube } from './kube.js';
-import { hasStatus, kubeError, MERGE_PATCH } from './kube-api.js';
+import { callKube, MERGE_PATCH } from './kube-api.js';
 import { formatMs } from './kube-objects.js';
 import { follow } from './kube-watch.js';
 
@@ -295,19 +295,16 @@ export class Argo {
     );
   }
 
-  private async call<T>(
+  private call<T>(
     what: string,
     fn: () => Promise<T>,
     app?: string,
     signal?: AbortSignal,
   ): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      if (app !== undefined && hasStatus(err, 404)) throw await this.unknownApp(app);
-      throw kubeError(what, err, this.kube.server);
-    }
+    return callKube(what, this.kube.server, fn, {
+      signal,
+      notFound: app === undefined ? undefined : () => this.unknownApp(app),
+    });
   }
 }
 

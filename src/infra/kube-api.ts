@@ -151,3 +151,22 @@ export function kubeError(context: string, err: unknown, server: string): Error 
   }
   return wrapError(`while ${context}`, err);
 }
+
+/**
+ * Runs one API call: an abort passes through as it is, a 404 becomes `notFound()` (the
+ * unknown node/app UserError) when given, everything else goes through `kubeError`.
+ */
+export async function callKube<T>(
+  what: string,
+  server: string,
+  fn: () => Promise<T>,
+  opts: { notFound?: () => Promise<Error>; signal?: AbortSignal } = {},
+): Promise<T> {
+  try {
+    return await fn();
+  } catch (err) {
+    if (opts.signal?.aborted) throw err;
+    if (opts.notFound && hasStatus(err, 404)) throw await opts.notFound();
+    throw kubeError(what, err, server);
+  }
+}

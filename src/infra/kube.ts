@@ -6,7 +6,7 @@
 import { CoreV1Api, KubeConfig, type V1Node, type V1Pod } from '@kubernetes/client-node';
 import { UserError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
-import { hasStatus, kubeError, kubeStatus, MERGE_PATCH } from './kube-api.js';
+import { callKube, kubeError, kubeStatus, MERGE_PATCH } from './kube-api.js';
 import {
   type DrainOptions,
   type DrainResult,
@@ -282,18 +282,15 @@ export class Kube {
    * Runs a call; a 404 for `node` becomes the unknown-node UserError, an abort passes through
    * as it is, the rest goes through `kubeError`.
    */
-  private async call<T>(
+  private call<T>(
     what: string,
     fn: () => Promise<T>,
     node?: string,
     signal?: AbortSignal,
   ): Promise<T> {
-    try {
-      return await fn();
-    } catch (err) {
-      if (signal?.aborted) throw err;
-      if (node !== undefined && hasStatus(err, 404)) throw await this.unknownNode(node);
-      throw kubeError(what, err, this.server);
-    }
+    return callKube(what, this.server, fn, {
+      signal,
+      notFound: node === undefined ? undefined : () => this.unknownNode(node),
+    });
   }
 }
