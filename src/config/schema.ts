@@ -14,6 +14,13 @@ const backupPath = z
   .string()
   .regex(/^\/[^'"`\\\p{Cc}]*$/u, 'an absolute path without quotes or control characters');
 
+/** Ansible variable names (also what the playbooks' `-e` files accept). */
+const ansibleVarName = z
+  .string()
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an Ansible variable name like k3s_agent_args');
+/** Variables for the bot's playbooks; values are passed literally (never templated). */
+const ansibleVars = z.record(ansibleVarName, z.string());
+
 export const NodeSchema = z.strictObject({
   name: nodeName,
   host: z.string().min(1, 'required: the address SSH connects to'),
@@ -30,6 +37,8 @@ export const NodeSchema = z.strictObject({
   /** NixOS flake host for `nixos-rebuild --flake <flake>#<host>`; defaults to `name`. */
   nixosHost: z.string().optional(),
   description: z.string().optional(),
+  /** Variables for this node's playbook runs (/node provision, /node update), e.g. k3s_agent_args. */
+  ansibleVars: ansibleVars.optional(),
 });
 export type NodeConfig = z.infer<typeof NodeSchema>;
 
@@ -234,6 +243,19 @@ export const ConfigSchema = z.strictObject({
       nixosFlake: z.string().default('/etc/nixos'),
       /** What provision-pi.yml joins the Pis to: the K3s server URL and its node token (secret). */
       k3s: z.strictObject({ url: z.url().optional(), token: secret.optional() }).prefault({}),
+      /** For every run of the bot's playbooks. */
+      ansible: z
+        .strictObject({
+          /** Variables for all nodes (a node's `ansibleVars` win), e.g. k3s_version. */
+          vars: ansibleVars.default({}),
+          /** Tags to skip, e.g. [swap] to keep a Pi's swap. */
+          skipTags: z
+            .array(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a tag name like swap'))
+            .default([]),
+          /** Whole run of one playbook on one node. */
+          timeoutSeconds: z.number().int().min(10).default(1800),
+        })
+        .prefault({}),
     })
     .prefault({}),
   tasks: z

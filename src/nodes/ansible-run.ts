@@ -10,7 +10,9 @@ import type { NodeOps } from './node-ops.js';
 /**
  * Runs one of the bot's playbooks on some nodes with progress per task: the current task in
  * the progress message, every task result in the step log. Loaded lazily (Ansible is only
- * needed for the Pis).
+ * needed for the Pis). Variables, weakest first: `nodeOps.ansible.vars`, the node's
+ * `ansibleVars` (one node per run, so they can go in as extra vars and outrank the playbook's
+ * defaults), then the command's own; all passed literally.
  */
 export async function runLabPlaybook(
   ctx: CommandContext,
@@ -29,6 +31,12 @@ export async function runLabPlaybook(
       'Configure ssh in the config (README: Node operations).',
     );
   }
+  const settings = ops.config.ansible;
+  const perNode = opts.nodes.filter((n) => n.ansibleVars && Object.keys(n.ansibleVars).length);
+  if (perNode.length > 0 && opts.nodes.length > 1) {
+    throw new Error('per-node ansibleVars need one node per playbook run');
+  }
+  const extraVars = { ...settings.vars, ...perNode[0]?.ansibleVars, ...opts.extraVars };
   const { runPlaybook } = await import('../infra/ansible.js');
   let task = '';
   let done = 0;
@@ -37,8 +45,10 @@ export async function runLabPlaybook(
     nodes: ctx.inventory.nodes as NodeConfig[],
     limit: opts.nodes.map((n) => n.name),
     check: opts.check,
-    extraVars: opts.extraVars,
+    extraVars,
     secretVars: opts.secretVars,
+    skipTags: settings.skipTags,
+    timeoutMs: settings.timeoutSeconds * 1000,
     ssh: ops.sshFiles,
     signal: ctx.signal,
     logger: ctx.log,
@@ -82,7 +92,12 @@ export function renderPlaybookResult(title: string, r: PlaybookResult): Reply {
         .slice(0, 10)
         .map((f) => ({ name: `${f.host}: ${f.task}`, value: f.message.slice(0, 900) || 'failed' })),
       ...(r.rebootRequired.length
-        ? [{ name: 'Reboot required', value: r.rebootRequired.join(', ') }]
+        ? [
+            {
+              name: 'Reboot required',
+              value: r.rebootRequired.map((n) => `${n} — when ready: /node reboot ${n}`).join('\n'),
+            },
+          ]
         : []),
     ],
   };

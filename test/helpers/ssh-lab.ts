@@ -26,9 +26,11 @@
  * - `Accepted publickey for <user>` in the sshd log = one login = one TCP connection.
  *
  * Stand-ins (in every node's PATH; `standIns` add or replace by name, `setScript` at any time):
- * `systemctl` (reboot, poweroff, is-active/status from `setUnitState`, others no-op),
- * `reboot`, `journalctl -u <unit> -n <n>` (canned lines), `sudo` (requires `-n`, runs the rest
- * with LAB_SUDO=1 so the calls under it are recorded with `sudo: true`), raspios: `vcgencmd`
+ * `systemctl` (reboot, poweroff, is-active/status/show from `setUnitState`, is-enabled,
+ * enable/disable/start/stop/restart change that state — enough for Ansible's systemd module),
+ * `reboot`, `swapoff` (no-op), `journalctl -u <unit> -n <n>` (canned lines), `sudo` (requires
+ * `-n`, takes Ansible's become flags `-H -S -u root`, runs the rest with LAB_SUDO=1 so the
+ * calls under it are recorded with `sudo: true`), raspios: `vcgencmd`
  * (`measure_temp` → `temp=48.3'C`, `get_throttled`), `pihole`; nixos: `nixos-rebuild`.
  * `uptime`, `cat`, `free`, `df`, `sh` … are the real ones; restic is not stubbed.
  */
@@ -90,7 +92,7 @@ export interface LabNode {
   host: string;
   port: number;
   user: string;
-  /** This node's temp dir (bin/, home/, calls.log, sshd_config, host keys). */
+  /** This node's temp dir (bin/, home/, run/ — emptied by a reboot, calls.log, sshd_config, host keys). */
   dir: string;
   target: SshTarget;
   /** Calls to stand-ins so far, oldest first; only those of one stand-in if named. */
@@ -100,6 +102,8 @@ export interface LabNode {
   setScript(name: string, body: string): void;
   /** What `systemctl is-active <unit>` answers (default `active`). */
   setUnitState(unit: string, state: string): void;
+  /** What `systemctl is-enabled <unit>` answers (default `enabled`). */
+  setUnitEnabled(unit: string, state: 'enabled' | 'disabled'): void;
   /** How long this node stays down on reboot. */
   rebootDelayMs: number;
   /** How many times the node came back from a stand-in reboot. */
@@ -313,6 +317,10 @@ lab_unit_state() {
   u=\${1%.service}
   if [ -f "$LAB_NODE_DIR/units/$u" ]; then cat "$LAB_NODE_DIR/units/$u"; else echo active; fi
 }
+lab_unit_enabled() {
+  u=\${1%.service}
+  if [ -f "$LAB_NODE_DIR/units/$u.enabled" ]; then cat "$LAB_NODE_DIR/units/$u.enabled"; else echo enabled; fi
+}
 `;
 
 /** Kills the listener and every session under it; run detached by the reboot stand-ins. */
@@ -371,8 +379,42 @@ case "$cmd" in
       [ "$st" = active ] || rc=3
     done
     exit $rc ;;
+  show)
+    for u in "$@"; do
+      case "$u" in -*|show) continue ;; esac
+      u=\${u%.service}
+      st=$(lab_unit_state "$u")
+      echo "Id=$u.service"
+      echo "LoadState=loaded"
+      echo "ActiveState=$st"
+      [ "$st" = active ] && echo "SubState=running" || echo "SubState=dead"
+      echo "UnitFileState=$(lab_unit_enabled "$u")"
+    done
+    exit 0 ;;
+  is-enabled)
+    rc=0
+    for u in "$@"; do
+      case "$u" in -*|is-enabled) continue ;; esac
+      en=$(lab_unit_enabled "$u")
+      echo "$en"
+      [ "$en" = enabled ] || rc=1
+    done
+    exit $rc ;;
+  enable|disable|start|stop|restart)
+    for u in "$@"; do
+      case "$u" in -*|"$cmd") continue ;; esac
+      u=\${u%.service}
+      case "$cmd" in
+        enable) echo enabled > "$LAB_NODE_DIR/units/$u.enabled" ;;
+        disable) echo disabled > "$LAB_NODE_DIR/units/$u.enabled" ;;
+        start|restart) echo active > "$LAB_NODE_DIR/units/$u" ;;
+        stop) echo inactive > "$LAB_NODE_DIR/units/$u" ;;
+      esac
+    done
+    exit 0 ;;
 esac
 exit 0`,
+    swapoff: 'exit 0',
     reboot: 'lab_reboot\nexit 0',
     journalctl: `unit=unknown
 n=10
@@ -395,12 +437,25 @@ while [ "$i" -le "$n" ] && [ "$i" -le 200 ]; do
   i=$((i + 1))
 done
 exit 0`,
-    sudo: `if [ "$1" != "-n" ]; then
+    // Passwordless sudo as on Raspberry Pi OS, but only non-interactive (-n), as the bot and
+    // Ansible's become (\`sudo -H -S -n -u root /bin/sh -c …\`) call it.
+    sudo: `n=
+while [ $# -gt 0 ]; do
+  case "$1" in
+    -n) n=1 ;;
+    -H|-S|-E) ;;
+    -u) [ "$2" = root ] || { echo "sudo: the lab only runs commands as root" >&2; exit 1; }; shift ;;
+    --) shift; break ;;
+    -*) echo "sudo: option $1 is not known to the lab's sudo" >&2; exit 1 ;;
+    *) break ;;
+  esac
+  shift
+done
+if [ -z "$n" ]; then
   echo "sudo: a terminal is required to read the password; either use the -S option to read from standard input or configure an askpass helper" >&2
   echo "sudo: a password is required" >&2
   exit 1
 fi
-shift
 if [ $# -eq 0 ]; then echo "usage: sudo -n command" >&2; exit 1; fi
 export LAB_SUDO=1
 exec "$@"`,
@@ -486,7 +541,7 @@ class NodeImpl implements LabNode {
   }
 
   setup(commonStandIns: Record<string, string> | undefined): void {
-    for (const sub of ['bin', 'home', 'hostkeys', 'units']) {
+    for (const sub of ['bin', 'home', 'hostkeys', 'units', 'run']) {
       mkdirSync(path.join(this.dir, sub), { recursive: true });
     }
     writeFileSync(path.join(this.dir, 'calls.log'), '');
@@ -559,6 +614,13 @@ ${body}
 
   setUnitState(unit: string, state: string): void {
     writeFileSync(path.join(this.dir, 'units', unit.replace(/\.service$/, '')), `${state}\n`);
+  }
+
+  setUnitEnabled(unit: string, state: 'enabled' | 'disabled'): void {
+    writeFileSync(
+      path.join(this.dir, 'units', `${unit.replace(/\.service$/, '')}.enabled`),
+      `${state}\n`,
+    );
   }
 
   reboots(): number {
@@ -686,6 +748,10 @@ ${body}
     const marker = path.join(this.dir, 'reboot-requested');
     if (this.stopping || !existsSync(marker)) return;
     unlinkSync(marker);
+    // Like /run, the node's run/ is a tmpfs: empty after a reboot.
+    const run = path.join(this.dir, 'run');
+    rmSync(run, { recursive: true, force: true });
+    mkdirSync(run);
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.start().then(

@@ -1,0 +1,312 @@
+/**
+ * /node provision and /node update from chat, end to end: the bot's dispatcher → the real
+ * `ansible-playbook` with the real playbooks → real sshd nodes (test/helpers/ssh-lab.ts) →
+ * Ansible's become through the nodes' `sudo` (ANSIBLE_BECOME_ALLOW_SAME_USER: the lab logs in
+ * as the test's own user) and its systemd module through their `systemctl`;
+ * reboots go through the bot's own drain-and-reboot path against the fake Kubernetes API.
+ *
+ * What the fake nodes cannot do is configured the way a user would: `nodeOps.ansible.skipTags`
+ * skips the apt tasks (they need a real Raspberry Pi OS package database and would install
+ * packages on the test machine), and each node's `ansibleVars` point the playbooks at files
+ * in that node's directory instead of /boot/firmware/cmdline.txt, /usr/local/bin and
+ * /var/run/reboot-required. The K3s installer comes from a local server: a script that writes
+ * what it was given where the real one writes its service env file.
+ */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { App } from '../../src/app.js';
+import { ConfigSchema } from '../../src/config/schema.js';
+import type { ChatUser } from '../../src/core/invocation.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { FakeKube } from '../fakes/kube/fake-kube.js';
+import { tempStateDir } from '../helpers/cli.js';
+import { RecordingResponder } from '../helpers/dispatcher.js';
+import { type LabNode, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+
+const TOKEN = 'K10f00dfeedc0ffee0123456789abcdef::server:5e3c7e7';
+const ORIGINAL_CMDLINE =
+  'console=serial0,115200 console=tty1 root=PARTUUID=4e639091-02 rootfstype=ext4 fsck.repair=yes rootwait\n';
+
+/** Stands in for https://get.k3s.io: records what it was given where the real one writes it. */
+const INSTALLER = `#!/bin/sh
+set -e
+dir=\${INSTALL_K3S_BIN_DIR:-/usr/local/bin}
+case "$dir" in /usr/local/bin|/usr/bin|/bin) echo "test installer: refusing $dir" >&2; exit 1 ;; esac
+echo "[INFO]  Using $INSTALL_K3S_VERSION as release"
+printf 'K3S_URL=%s\\nK3S_TOKEN=%s\\nINSTALL_K3S_EXEC=%s\\n' "$K3S_URL" "$K3S_TOKEN" "$INSTALL_K3S_EXEC" > "$dir/k3s-agent.service.env"
+printf '#!/bin/sh\\necho uninstalled\\n' > "$dir/k3s-agent-uninstall.sh"
+chmod 755 "$dir/k3s-agent-uninstall.sh"
+echo "[INFO]  systemd: Creating service file k3s-agent.service"
+`;
+
+let lab: SshLab;
+let kube: FakeKube;
+let app: App;
+let installer: Server;
+const downloads: string[] = [];
+const ops: ChatUser = { platform: 'console', id: 'ops', displayName: 'ops' };
+const here = { platform: 'console' as const, id: 'stdin' };
+
+/** Where a node's playbook files are (its ansibleVars point there). */
+const files = (node: LabNode) => ({
+  cmdline: path.join(node.dir, 'boot', 'cmdline.txt'),
+  rebootRequired: path.join(node.dir, 'run', 'reboot-required'),
+  binDir: path.join(node.dir, 'usr-local-bin'),
+});
+
+beforeAll(async () => {
+  // Ansible skips become when it logs in as the become user already; the lab logs in as
+  // the test's user (root in CI), so make it become anyway, as it would as `pi`.
+  process.env.ANSIBLE_BECOME_ALLOW_SAME_USER = 'true';
+  installer = createServer((req, res) => {
+    downloads.push(req.method ?? '');
+    res.writeHead(200, {
+      'content-type': 'text/x-shellscript',
+      'content-length': Buffer.byteLength(INSTALLER),
+    });
+    res.end(req.method === 'HEAD' ? undefined : INSTALLER);
+  });
+  await new Promise<void>((r) => installer.listen(0, '127.0.0.1', r));
+  const installerUrl = `http://127.0.0.1:${(installer.address() as AddressInfo).port}/install.sh`;
+
+  [lab, kube] = await Promise.all([
+    startSshLab({
+      rebootDelayMs: 1000,
+      nodes: [
+        { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
+        { name: 'pi-a', os: 'raspios', roles: ['worker'], k3sName: 'pi-a', groups: ['k3s', 'pis'] },
+        {
+          name: 'pi-b',
+          os: 'raspios',
+          roles: ['worker', 'bot-host'],
+          k3sName: 'pi-b',
+          groups: ['k3s', 'pis'],
+        },
+        { name: 'pi-c', os: 'raspios', roles: ['worker'], k3sName: 'pi-c', groups: ['k3s'] },
+      ],
+    }),
+    FakeKube.start({
+      nodes: ['x86', 'pi-a', 'pi-b', 'pi-c'].map((name) => ({
+        name,
+        ready: true,
+        roles: [name === 'x86' ? 'control-plane' : 'worker'],
+        version: 'v1.31.4+k3s1',
+      })),
+      pods: [
+        {
+          namespace: 'default',
+          name: 'web-7d9f-abcde',
+          node: 'pi-a',
+          ownerKind: 'ReplicaSet',
+          ownerName: 'web-7d9f',
+        },
+      ],
+    }),
+  ]);
+  kube.evictionBehaviour = { deleteAfterMs: 50, reschedule: true };
+  for (const node of lab.nodes.filter((n) => n.os === 'raspios')) {
+    const f = files(node);
+    mkdirSync(path.dirname(f.cmdline), { recursive: true });
+    mkdirSync(f.binDir, { recursive: true });
+    writeFileSync(f.cmdline, ORIGINAL_CMDLINE);
+    node.setUnitState('k3s-agent', 'inactive');
+    node.setUnitEnabled('k3s-agent', 'disabled');
+  }
+  const config = ConfigSchema.parse({
+    state: { dir: tempStateDir() },
+    http: { enabled: false },
+    chat: { console: { enabled: false } },
+    inventory: {
+      nodes: lab.inventory().map((n) => {
+        if (n.os !== 'raspios') return n;
+        const f = files(lab.node(n.name));
+        return {
+          ...n,
+          ansibleVars: {
+            pi_cmdline_file: f.cmdline,
+            pi_reboot_required_file: f.rebootRequired,
+            k3s_bin_dir: f.binDir,
+          },
+        };
+      }),
+    },
+    access: { roles: { admin: { members: ['console:*'], allow: ['*'] } } },
+    ssh: {
+      privateKeyFile: lab.privateKeyFile,
+      knownHostsFile: lab.knownHostsFile,
+      connectTimeoutMs: 3000,
+    },
+    kube: { kubeconfig: kube.kubeconfigFile },
+    nodeOps: {
+      drainTimeoutSeconds: 10,
+      rebootTimeoutSeconds: 20,
+      readyTimeoutSeconds: 20,
+      k3s: { url: 'https://192.168.1.10:6443', token: TOKEN },
+      ansible: {
+        vars: { k3s_install_script_url: installerUrl, k3s_version: 'v1.31.4+k3s1' },
+        skipTags: ['packages', 'apt'],
+      },
+    },
+  });
+  app = await App.create({ config, log: silentLogger() });
+  await app.start();
+}, 60_000);
+
+afterAll(async () => {
+  await app?.stop();
+  await Promise.all([lab?.stop(), kube?.stop()]);
+  await new Promise((r) => installer?.close(r));
+});
+
+async function run(text: string, confirm = true): Promise<RecordingResponder> {
+  const r = new RecordingResponder();
+  await app.dispatcher.handleText(text, ops, here, r);
+  if (confirm) {
+    const code = r.last().confirm?.code;
+    expect(code, JSON.stringify(r.last())).toBeDefined();
+    await app.dispatcher.confirm(code!, ops, r);
+  }
+  return r;
+}
+
+const cordoned = (name: string) =>
+  (kube.node(name)?.spec as { unschedulable?: boolean } | undefined)?.unschedulable ?? false;
+
+describe('/node provision and /node update with real ansible-playbook', () => {
+  it('provision check:true shows what would change, per task, and changes nothing', async () => {
+    const r = await run('/node provision pi-a check:true');
+    const reply = r.last();
+    expect(reply.severity, JSON.stringify(reply)).toBe('success');
+    expect(reply.title).toMatch(/^provision-pi\.yml on pi-a \(check mode\): done in \d+ s$/);
+    expect(reply.code).toMatch(/^HOST\s+OK\s+CHANGED\s+FAILED\s+UNREACHABLE\s+SKIPPED\n/);
+    expect(reply.code).toMatch(/pi-a\s+\d+\s+[1-9]\d*\s+0\s+0\s+\d+/);
+    expect(reply.fields).toContainEqual({
+      name: 'Reboot required',
+      value: 'pi-a — when ready: /node reboot pi-a',
+    });
+    // Progress per task; every result in the step log.
+    expect(r.progressed.map((p) => p.text)).toContain(
+      'task 1: Refuse hosts that are not Raspberry Pi OS',
+    );
+    expect(r.steps).toContain(
+      'changed: [pi-a] Enable the memory cgroup K3s needs — (item=cgroup_memory=1)',
+    );
+    expect(r.steps).toContain('changed: [pi-a] Install the K3s agent and join the cluster');
+    expect(r.steps.some((s) => s.includes('Install base packages'))).toBe(false); // skipTags
+    // Nothing changed on the node: no cmdline edit, no installer, no unit started.
+    const f = files(lab.node('pi-a'));
+    expect(readFileSync(f.cmdline, 'utf8')).toBe(ORIGINAL_CMDLINE);
+    expect(() => readFileSync(path.join(f.binDir, 'k3s-agent.service.env'))).toThrow();
+    expect(
+      lab
+        .node('pi-a')
+        .calls('systemctl')
+        .filter((c) => c.argv[1] !== 'show'),
+    ).toEqual([]);
+    expect(downloads).toEqual(['HEAD']);
+  }, 120_000);
+
+  it('provision for real: cgroups, the K3s agent joined with the token, the agent started — token never shown', async () => {
+    const node = lab.node('pi-a');
+    node.clearCalls();
+    const r = await run('/node provision pi-a');
+    const reply = r.last();
+    expect(reply.severity, JSON.stringify(reply)).toBe('success');
+    expect(reply.title).toMatch(/^provision-pi\.yml on pi-a: done in \d+ s$/);
+    const f = files(node);
+    expect(readFileSync(f.cmdline, 'utf8')).toBe(
+      `${ORIGINAL_CMDLINE.trimEnd()} cgroup_memory=1 cgroup_enable=memory\n`,
+    );
+    expect(readFileSync(path.join(f.binDir, 'k3s-agent.service.env'), 'utf8')).toBe(
+      `K3S_URL=https://192.168.1.10:6443\nK3S_TOKEN=${TOKEN}\nINSTALL_K3S_EXEC=agent --node-name pi-a \n`,
+    );
+    expect(readFileSync(f.rebootRequired, 'utf8')).toBe('*** System restart required ***\n');
+    // Ansible became root through the node's sudo, and its systemd module enabled and
+    // started the agent there.
+    const becomes = node.calls('sudo');
+    expect(becomes.length).toBeGreaterThan(0);
+    expect(becomes[0]!.argv.slice(0, 6)).toEqual(['sudo', '-H', '-S', '-n', '-u', 'root']);
+    const changes = node
+      .calls('systemctl')
+      .filter((c) => ['enable', 'start'].includes(c.argv[1]!))
+      .map((c) => [c.argv.slice(1).join(' '), c.sudo]);
+    expect(changes).toEqual([
+      ['enable k3s-agent', true],
+      ['start k3s-agent', true],
+    ]);
+    expect(reply.fields).toContainEqual({
+      name: 'Reboot required',
+      value: 'pi-a — when ready: /node reboot pi-a',
+    });
+    expect(JSON.stringify([r.sent, r.progressed, r.steps])).not.toContain(TOKEN);
+  }, 120_000);
+
+  it('a second provision changes nothing', async () => {
+    const r = await run('/node provision pi-a');
+    expect(r.last().severity, JSON.stringify(r.last())).toBe('success');
+    expect(r.last().code).toMatch(/pi-a\s+\d+\s+0\s+0\s+0\s+\d+/);
+    expect(r.steps.filter((s) => s.startsWith('changed:'))).toEqual([]);
+  }, 120_000);
+
+  it('updates one node at a time and reboots the one that asks, through the safe path', async () => {
+    // pi-a still has the reboot-required mark from provisioning; pi-b has none.
+    const a = lab.node('pi-a');
+    const b = lab.node('pi-b');
+    a.clearCalls();
+    b.clearCalls();
+    const r = await run('/node update pis');
+    const reply = r.last();
+    expect(reply.severity, JSON.stringify(reply)).toBe('success');
+    expect(reply.title).toBe('Updated 2 nodes');
+    expect(reply.text).toBe('pi-a: updated\npi-a: pi-a rebooted\npi-b: updated');
+    const at = (re: RegExp) => r.steps.findIndex((s) => re.test(s));
+    expect(
+      at(/^ok: \[pi-a\] Report whether a reboot is required — REBOOT_REQUIRED=true$/),
+    ).toBeGreaterThan(-1);
+    expect(
+      at(/^ok: \[pi-b\] Report whether a reboot is required — REBOOT_REQUIRED=false$/),
+    ).toBeGreaterThan(-1);
+    // pi-a: cordoned, drained, rebooted, back, uncordoned — before pi-b was touched.
+    expect(at(/^cordoned pi-a$/)).toBeLessThan(at(/^evicted default\/web-7d9f-abcde$/));
+    expect(at(/^uncordoned pi-a$/)).toBeLessThan(at(/\[pi-b\]/));
+    expect(a.reboots()).toBe(1);
+    expect(b.reboots()).toBe(0);
+    expect(b.calls('systemctl').filter((c) => c.argv[1] === 'reboot')).toEqual([]);
+    expect(cordoned('pi-a')).toBe(false);
+    // The reboot cleared the mark (run/ is a tmpfs on the node).
+    expect(() => readFileSync(files(a).rebootRequired)).toThrow();
+  }, 120_000);
+
+  it('does not reboot the bot host on its own; says why and how', async () => {
+    const b = lab.node('pi-b');
+    writeFileSync(files(b).rebootRequired, '*** System restart required ***\n');
+    const r = await run('/node update pi-b');
+    const reply = r.last();
+    expect(reply.severity, JSON.stringify(reply)).toBe('success');
+    expect(reply.text).toContain(
+      'pi-b: needs a reboot, not done automatically — Not rebooting pi-b without force:true.',
+    );
+    expect(b.reboots()).toBe(0);
+    expect(cordoned('pi-b')).toBe(false);
+  }, 120_000);
+
+  it('stops the rolling update at a node that does not answer, and says which were not touched', async () => {
+    const a = lab.node('pi-a');
+    lab.node('pi-b').clearCalls();
+    await a.stop();
+    try {
+      const r = await run('/node update pis');
+      const reply = r.last();
+      expect(reply.severity).toBe('error');
+      expect(reply.title).toMatch(/^update\.yml on pi-a: failed \(ansible-playbook exit 4\)/);
+      expect(reply.text).toContain('Stopped at pi-a; not touched: pi-b.');
+      expect(reply.code).toMatch(/pi-a\s+0\s+0\s+0\s+1\s+0/);
+      expect(lab.node('pi-b').calls().length).toBe(0);
+    } finally {
+      await a.start();
+    }
+  }, 120_000);
+});
