@@ -1,13 +1,20 @@
+import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../../src/app.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
+import type { InteractionView } from '../fakes/discord/views.js';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
 import { tempStateDir } from '../helpers/cli.js';
 import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
-/** `/node reboot pi4-a` as a Discord user does it: proposal, Confirm button, progress, thread. */
+/**
+ * Every /node command as a Discord user does it, through the real discord.js against the fake
+ * Discord, real sshd nodes and the fake Kubernetes API: `/node reboot pi4-a` (proposal, Confirm
+ * button, progress, thread), then list, status, logs, cordon/uncordon, drain, provision of the
+ * NixOS server and update of a Pi with the real ansible-playbook.
+ */
 const APP = snowflake();
 const GUILD = snowflake();
 const OPS = snowflake();
@@ -32,10 +39,14 @@ beforeAll(async () => {
       rebootDelayMs: 1000,
       nodes: [
         { name: 'pi4-a', os: 'raspios', roles: ['worker'], k3sName: 'pi4-a', groups: ['k3s'] },
+        { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
       ],
     }),
     FakeKube.start({
-      nodes: [{ name: 'pi4-a', ready: true, roles: ['worker'], version: 'v1.31.4+k3s1' }],
+      nodes: [
+        { name: 'pi4-a', ready: true, roles: ['worker'], version: 'v1.31.4+k3s1' },
+        { name: 'x86', ready: true, roles: ['control-plane'], version: 'v1.31.4+k3s1' },
+      ],
       pods: [
         {
           namespace: 'default',
@@ -61,12 +72,30 @@ beforeAll(async () => {
         registerOnStart: true,
       },
     },
-    inventory: { nodes: lab.inventory() },
+    inventory: {
+      nodes: lab.inventory().map((n) =>
+        n.os === 'raspios'
+          ? {
+              ...n,
+              // The playbooks' files in the node's directory (see node-ansible.test.ts).
+              ansibleVars: {
+                pi_reboot_required_file: path.join(lab.node(n.name).dir, 'run', 'reboot-required'),
+              },
+            }
+          : n,
+      ),
+    },
     access: { roles: { admins: { members: [`discord:${ADMINS}`], allow: ['node.*'] } } },
     ssh: { privateKeyFile: lab.privateKeyFile, knownHostsFile: lab.knownHostsFile },
     kube: { kubeconfig: kube.kubeconfigFile },
-    nodeOps: { rebootTimeoutSeconds: 20, readyTimeoutSeconds: 20 },
+    nodeOps: {
+      rebootTimeoutSeconds: 20,
+      readyTimeoutSeconds: 20,
+      drainTimeoutSeconds: 10,
+      ansible: { skipTags: ['packages', 'apt'] },
+    },
   });
+  process.env.ANSIBLE_BECOME_ALLOW_SAME_USER = 'true';
   app = await App.create({ config, log: silentLogger() });
   await app.start();
 }, 60_000);
@@ -116,4 +145,154 @@ describe('/node reboot from Discord', () => {
     expect(steps).toContain('› uncordoned pi4-a');
     expect(lab.node('pi4-a').reboots()).toBe(1);
   }, 60_000);
+});
+
+/** Runs a slash command and waits until its answer matches (and it is not "thinking…"). */
+async function slash(
+  subcommand: string,
+  options: { name: string; value: string | number | boolean }[],
+  until: (v: InteractionView) => boolean,
+  timeoutMs = 15_000,
+): Promise<InteractionView> {
+  const i = await discord.slashCommand({
+    user: ALICE,
+    channelId: OPS,
+    name: 'node',
+    subcommand,
+    options,
+  });
+  const view = await discord.waitFor(() => {
+    const v = discord.interactionResponse(i);
+    return v.message && !v.message.loading && until(v) ? v : undefined;
+  }, timeoutMs);
+  return view!;
+}
+
+/** Presses the proposal's Confirm button and waits for the final answer. */
+async function confirm(
+  proposal: InteractionView,
+  until: (v: InteractionView) => boolean,
+  timeoutMs = 30_000,
+): Promise<InteractionView> {
+  const message = proposal.message!;
+  const button = message.buttons.find((b) => b.label === 'Confirm') ?? message.buttons[0]!;
+  await discord.pressButton({ user: ALICE, messageId: message.id, customId: button.customId! });
+  const view = await discord.waitFor(() => {
+    const v = discord.interactionResponse(proposal.id);
+    return until(v) ? v : undefined;
+  }, timeoutMs);
+  return view!;
+}
+
+const text = (v: InteractionView) => JSON.stringify([v.content, v.embeds]);
+const title = (v: InteractionView) => String(v.embeds[0]?.title ?? '');
+const cordoned = (name: string) =>
+  (kube.node(name)?.spec as { unschedulable?: boolean } | undefined)?.unschedulable ?? false;
+
+describe('the other /node commands from Discord', () => {
+  it('list and status: the inventory, then every node with its K3s state', async () => {
+    const list = await slash('list', [], (v) => title(v) === '2 nodes');
+    expect(text(list)).toMatch(/pi4-a .*raspios/);
+    const status = await slash('status', [], (v) => /nodes? (up|unreachable)/.test(title(v)));
+    expect(text(status)).toMatch(/pi4-a\s+up/);
+    expect(text(status)).toMatch(/x86\s+up/);
+    expect(text(status)).toContain('Ready v1.31.4+k3s1');
+  });
+
+  it('logs: the journal of a unit; a bad unit name is refused, only to the user', async () => {
+    const logs = await slash(
+      'logs',
+      [
+        { name: 'node', value: 'pi4-a' },
+        { name: 'unit', value: 'k3s-agent' },
+        { name: 'lines', value: 3 },
+      ],
+      (v) => title(v).startsWith('k3s-agent on pi4-a'),
+    );
+    expect(text(logs)).toContain('canned log line 3 of k3s-agent');
+    const before = lab.node('pi4-a').calls('journalctl').length;
+    const bad = await slash(
+      'logs',
+      [
+        { name: 'node', value: 'pi4-a' },
+        { name: 'unit', value: 'x; rm -rf /' },
+      ],
+      (v) => text(v).includes('systemd unit name'),
+    );
+    expect(bad.ephemeral || bad.message?.ephemeral).toBe(true);
+    expect(lab.node('pi4-a').calls('journalctl')).toHaveLength(before);
+  });
+
+  it('cordon and uncordon', async () => {
+    await slash('cordon', [{ name: 'node', value: 'pi4-a' }], (v) =>
+      title(v).includes('cordoned: no new pods'),
+    );
+    expect(cordoned('pi4-a')).toBe(true);
+    await slash('uncordon', [{ name: 'node', value: 'pi4-a' }], (v) =>
+      title(v).includes('uncordoned'),
+    );
+    expect(cordoned('pi4-a')).toBe(false);
+  });
+
+  it('drain: proposal, Confirm, pods evicted, node left cordoned with the way back', async () => {
+    kube.addPod({
+      namespace: 'default',
+      name: 'web-2',
+      node: 'pi4-a',
+      ownerKind: 'ReplicaSet',
+      ownerName: 'web',
+    });
+    const proposal = await slash(
+      'drain',
+      [{ name: 'node', value: 'pi4-a' }],
+      (v) => (v.message?.buttons.length ?? 0) > 0,
+    );
+    expect(cordoned('pi4-a')).toBe(false);
+    const done = await confirm(proposal, (v) => title(v) === 'pi4-a drained');
+    expect(text(done)).toContain('/node uncordon pi4-a');
+    expect(cordoned('pi4-a')).toBe(true);
+    expect(kube.evictions.map((e) => e.name)).toContain('web-2');
+    await slash('uncordon', [{ name: 'node', value: 'pi4-a' }], (v) =>
+      title(v).includes('uncordoned'),
+    );
+  });
+
+  it('provision of the NixOS server: nixos-rebuild switch streamed into the thread', async () => {
+    const proposal = await slash(
+      'provision',
+      [{ name: 'node', value: 'x86' }],
+      (v) => (v.message?.buttons.length ?? 0) > 0,
+    );
+    expect(text(proposal)).toContain('nixos-rebuild switch --flake /etc/nixos#x86');
+    const done = await confirm(proposal, (v) => title(v).startsWith('nixos-rebuild switch on x86'));
+    expect(title(done)).toBe('nixos-rebuild switch on x86 done');
+    expect(lab.node('x86').calls('nixos-rebuild').at(-1)?.argv).toEqual([
+      'nixos-rebuild',
+      'switch',
+      '--flake',
+      '/etc/nixos#x86',
+    ]);
+    const thread = discord.threads().find((t) => t.id === done.message!.threadId);
+    expect(thread!.messages.map((m) => m.content).join('\n')).toContain(
+      'activating the configuration...',
+    );
+  }, 30_000);
+
+  it('update of a Pi: the real update.yml, task by task, and no reboot when none is asked for', async () => {
+    const proposal = await slash(
+      'update',
+      [{ name: 'target', value: 'pi4-a' }],
+      (v) => (v.message?.buttons.length ?? 0) > 0,
+    );
+    expect(text(proposal)).toContain('ansible-playbook playbooks/update.yml --limit pi4-a');
+    const rebootsBefore = lab.node('pi4-a').reboots();
+    const done = await confirm(proposal, (v) => /^Updated|failed/.test(title(v)), 90_000);
+    expect(title(done), text(done)).toBe('Updated 1 node');
+    expect(text(done)).toContain('pi4-a: updated');
+    const thread = discord.threads().find((t) => t.id === done.message!.threadId);
+    expect(thread!.messages.map((m) => m.content).join('\n')).toContain(
+      'ok: [pi4-a] Report whether a reboot is required — REBOOT_REQUIRED=false',
+    );
+    expect(lab.node('pi4-a').reboots()).toBe(rebootsBefore);
+  }, 120_000);
 });
