@@ -19,12 +19,17 @@ export function sshTarget(node: NodeConfig): SshTarget {
   return { name: node.name, host: node.host, port: node.port, user: node.user };
 }
 
-/** The SSH pool, or why node actions cannot run here. */
-export function requireSsh(ops: NodeOps, what: string): SshPool {
+/**
+ * The SSH pool, or why node actions cannot run here. `readOnly` commands (status, logs) have
+ * no plan to show, so the hint does not offer dry_run:true for them.
+ */
+export function requireSsh(ops: NodeOps, what: string, opts: { readOnly?: boolean } = {}): SshPool {
   if (!ops.ssh) {
     throw new UserError(
       `${what} cannot run: this bot has no SSH access to the nodes configured.`,
-      'Configure ssh.privateKeyFile and ssh.knownHostsFile (README: Node operations), or add dry_run:true to see the plan.',
+      opts.readOnly
+        ? 'Configure ssh.privateKeyFile and ssh.knownHostsFile (README: Node operations). Until then, actions that change something can show their plans with dry_run:true.'
+        : 'Configure ssh.privateKeyFile and ssh.knownHostsFile (README: Node operations), or add dry_run:true to see the plan.',
     );
   }
   return ops.ssh;
