@@ -6,6 +6,7 @@ import { UserError } from '../src/core/errors.js';
 import { userLabel } from '../src/core/invocation.js';
 import { table } from '../src/core/table.js';
 import { renderPlaybookResult, runLabPlaybook } from '../src/nodes/ansible-run.js';
+import { evictedStep, evictedSummary } from '../src/nodes/drain-report.js';
 import { requireKube, requireSsh, sshTarget } from '../src/nodes/node-ops.js';
 import { cordonPlan, drainPlan, rebootPlan, sshTarget as sshLine } from '../src/nodes/plans.js';
 import { checkRebootGuards, rebootNode } from '../src/nodes/reboot.js';
@@ -24,6 +25,12 @@ const forceOption: OptionDef = {
   description: 'Also for the node running the bot or the only control-plane node',
   type: 'boolean',
 };
+const evictUnmanagedOption: OptionDef = {
+  name: 'evict_unmanaged',
+  description: 'Also evict pods no controller will recreate — they are gone for good',
+  type: 'boolean',
+};
+type DrainArgs = { evict_unmanaged?: boolean };
 /** systemd unit names: letters, digits and @._:- only (never passed through a shell anyway). */
 const UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
 
@@ -100,31 +107,33 @@ export const command = defineCommand({
         return renderStatuses(await nodeStatuses(nodes, ops));
       },
     }),
-    defineAction<NodeArgs & { force?: boolean }>({
+    defineAction<NodeArgs & DrainArgs & { force?: boolean }>({
       name: 'reboot',
       description: 'Drain, reboot over SSH, wait until Ready, uncordon',
       sideEffects: true,
       confirm: true,
-      options: [nodeOption, forceOption],
+      options: [nodeOption, forceOption, evictUnmanagedOption],
       plan: (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
         // Refuse before proposing, so nobody confirms something that would then be refused.
         if (!ctx.dryRun) checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false);
-        return rebootPlan(node, ctx.inventory.nodes);
+        return rebootPlan(node, ctx.inventory.nodes, { evictUnmanaged: ctx.args.evict_unmanaged });
       },
       execute: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
         checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false);
-        return rebootNode(ctx, node, await ctx.services.nodeOps());
+        return rebootNode(ctx, node, await ctx.services.nodeOps(), {
+          evictUnmanaged: ctx.args.evict_unmanaged,
+        });
       },
     }),
-    defineAction<NodeArgs>({
+    defineAction<NodeArgs & DrainArgs>({
       name: 'drain',
       description: 'Cordon the node and evict its pods (DaemonSets stay)',
       sideEffects: true,
       confirm: true,
-      options: [nodeOption],
-      plan: (ctx) => drainPlan(k3sNode(ctx)),
+      options: [nodeOption, evictUnmanagedOption],
+      plan: (ctx) => drainPlan(k3sNode(ctx), { evictUnmanaged: ctx.args.evict_unmanaged }),
       execute: async (ctx) => {
         const node = k3sNode(ctx);
         const ops = await ctx.services.nodeOps();
@@ -134,7 +143,8 @@ export const command = defineCommand({
           const r = await kube.drain(node.k3sName!, {
             timeoutMs: ops.config.drainTimeoutSeconds * 1000,
             signal: ctx.signal,
-            onEvicted: (p) => void ctx.progress.step(`evicted ${p.namespace}/${p.name}`),
+            evictUnmanaged: ctx.args.evict_unmanaged,
+            onEvicted: (p) => void ctx.progress.step(evictedStep(p)),
             onBlocked: (p, attempt, reason) =>
               void ctx.progress.step(
                 `${p.namespace}/${p.name} blocked (attempt ${attempt}): ${reason}`,
@@ -143,7 +153,7 @@ export const command = defineCommand({
           return {
             severity: 'success',
             title: `${node.name} drained`,
-            text: `${r.evicted.length} pods evicted; ${r.skipped.length} pods stay (DaemonSet, mirror or finished). It stays cordoned: /node uncordon ${node.name} when done.`,
+            text: `${evictedSummary(r.evicted)}; ${r.skipped.length} pods stay (DaemonSet, mirror or finished). It stays cordoned: /node uncordon ${node.name} when done.`,
           };
         } finally {
           release();

@@ -1,15 +1,25 @@
 /**
- * Draining a node: cordon, evict every pod that a controller will put elsewhere (not DaemonSet
- * pods, not static pods' mirrors, not pods that already finished) through the Eviction
- * subresource, retry the ones a PodDisruptionBudget blocks (429) with backoff, then wait until
- * the evicted pods are gone. The node stays cordoned whatever happens.
+ * Draining a node, like `kubectl drain --ignore-daemonsets --delete-emptydir-data`: first list
+ * the node's pods and refuse — before cordoning — when some have no controller that would
+ * recreate them (bare pods: evicting deletes them for good) unless `evictUnmanaged`; then
+ * cordon, evict every other pod (not DaemonSet pods, not static pods' mirrors, not pods that
+ * already finished) through the Eviction subresource, retry the ones a PodDisruptionBudget
+ * blocks (429) with backoff, and wait until the evicted pods are gone. Pods with emptyDir
+ * volumes are evicted; their data goes with them (PodInfo.emptyDirs says which). Once cordoned,
+ * the node stays cordoned whatever happens.
  */
 import { UserError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { formatMs, isFinished, type PodInfo, podName } from './kube-objects.js';
+import { formatMs, isFinished, isUnmanaged, type PodInfo, podName } from './kube-objects.js';
 import { sleep } from './kube-watch.js';
 
-export interface DrainOptions {
+/** What the check before cordoning needs. */
+export interface DrainCheckOptions {
+  /** Also evict pods no controller will recreate (they are gone for good). Default: refuse. */
+  evictUnmanaged?: boolean;
+}
+
+export interface DrainOptions extends DrainCheckOptions {
   /** For the whole drain: evictions and waiting for the pods to go. */
   timeoutMs: number;
   onEvicted?: (p: PodInfo) => void;
@@ -21,6 +31,7 @@ export interface DrainOptions {
 }
 
 export interface DrainResult {
+  /** Bare pods among them only with `evictUnmanaged`; emptyDir data of any of them is gone. */
   evicted: PodInfo[];
   /** DaemonSet pods, mirror pods and finished pods: left where they are. */
   skipped: PodInfo[];
@@ -60,7 +71,71 @@ const names = (pods: PodInfo[]) =>
 
 const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? one : many}`;
 
+/** Left where they are: DaemonSet pods, mirror pods, finished pods. */
+const stays = (p: PodInfo) => p.daemonSet || p.mirror || isFinished(p);
+
+/** The pods a drain would evict that no controller recreates (the refusal's subject). */
+const unmanagedOf = (pods: PodRef[]) =>
+  pods.map((p) => p.info).filter((p) => !stays(p) && isUnmanaged(p));
+
+/** The refusal before cordoning: evicting would delete these pods for good. Nothing changed. */
+export class UnmanagedPodsError extends UserError {
+  constructor(
+    message: string,
+    hint: string,
+    readonly pods: PodInfo[],
+  ) {
+    super(message, hint);
+  }
+}
+
+const unmanagedHint = (n: number) => {
+  const [them, they] = n === 1 ? ['it', 'it'] : ['them', 'they'];
+  return `Delete or move ${them} yourself (e.g. under a Deployment), then try again — or run it again with evict_unmanaged:true to evict ${them} too: ${they} will be gone for good.`;
+};
+
+/**
+ * Before anything changes: lists the node's pods and refuses when some would be deleted for good
+ * (no controller recreates them) unless `evictUnmanaged`; otherwise cordons the node. Returns the
+ * unmanaged pods the drain will evict (empty without `evictUnmanaged`).
+ */
+export async function cordonForDrain(
+  api: DrainApi,
+  node: string,
+  opts: DrainCheckOptions,
+): Promise<PodInfo[]> {
+  const unmanaged = unmanagedOf(await api.pods(node));
+  if (unmanaged.length > 0 && !opts.evictUnmanaged) {
+    const n = unmanaged.length;
+    throw new UnmanagedPodsError(
+      `Not draining ${node}: ${plural(n, 'pod has', 'pods have')} no controller that would recreate ${n === 1 ? 'it' : 'them'} elsewhere, so evicting would delete ${n === 1 ? 'it' : 'them'} for good: ${names(unmanaged)}. Nothing was changed: ${node} was not cordoned, no pod was evicted.`,
+      unmanagedHint(n),
+      unmanaged,
+    );
+  }
+  await api.cordon(node);
+  return unmanaged;
+}
+
+/** Both steps: `cordonForDrain`, then `evictCordoned`. */
 export async function drainNode(
+  api: DrainApi,
+  node: string,
+  opts: DrainOptions,
+): Promise<DrainResult> {
+  const started = Date.now();
+  await cordonForDrain(api, node, opts);
+  return evictCordoned(api, node, {
+    ...opts,
+    timeoutMs: Math.max(0, opts.timeoutMs - (Date.now() - started)),
+  });
+}
+
+/**
+ * The node is cordoned (by `cordonForDrain`): lists its pods again (some may have come since the
+ * check), evicts them, waits until they are gone.
+ */
+export async function evictCordoned(
   api: DrainApi,
   node: string,
   opts: DrainOptions,
@@ -69,11 +144,26 @@ export async function drainNode(
   const deadline = started + opts.timeoutMs;
   const pollMs = opts.pollMs ?? 1000;
   const log = api.log.child({ node, op: 'drain' });
-  await api.cordon(node);
   const all = await api.pods(node);
-  const skipped = all.filter((p) => p.info.daemonSet || p.info.mirror || isFinished(p.info));
+  const unmanaged = unmanagedOf(all);
+  if (unmanaged.length > 0 && !opts.evictUnmanaged) {
+    // Only when such pods were scheduled between the check and the cordon.
+    throw new UserError(
+      `Not evicting pods from ${node}: ${plural(unmanaged.length, 'pod')} without a controller came up after the check: ${names(unmanaged)}. ${node} stays cordoned; no pod was evicted.`,
+      `${unmanagedHint(unmanaged.length)} Or uncordon ${node} to give up.`,
+    );
+  }
+  const skipped = all.filter((p) => stays(p.info));
   const toEvict = all.filter((p) => !skipped.includes(p));
-  log.info({ evict: toEvict.length, skip: skipped.length }, 'draining');
+  log.info(
+    {
+      evict: toEvict.length,
+      skip: skipped.length,
+      unmanaged: unmanaged.length,
+      emptyDir: toEvict.filter((p) => p.info.emptyDirs.length > 0).length,
+    },
+    'draining',
+  );
 
   // One failure (not a 429) stops the other pods' retry loops.
   const stop = new AbortController();

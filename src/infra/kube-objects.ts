@@ -18,11 +18,16 @@ export interface PodInfo {
   name: string;
   node: string;
   phase: string;
-  /** Kind of the controlling owner: ReplicaSet, StatefulSet, DaemonSet, Job, Node (static pod). */
+  /**
+   * Kind of the controlling owner (the ownerReference with controller: true): ReplicaSet,
+   * StatefulSet, DaemonSet, Job, Node (static pod)… None: a bare pod that nothing recreates.
+   */
   ownerKind?: string;
   daemonSet: boolean;
   /** The API mirror of a static pod (annotation kubernetes.io/config.mirror). */
   mirror: boolean;
+  /** Names of the pod's emptyDir volumes (disk or memory): their data goes with the pod. */
+  emptyDirs: string[];
 }
 
 const ROLE_LABEL = 'node-role.kubernetes.io/';
@@ -57,8 +62,7 @@ export function toNodeInfo(node: V1Node): NodeInfo {
 }
 
 export function toPodInfo(pod: V1Pod): PodInfo {
-  const owners = pod.metadata?.ownerReferences ?? [];
-  const owner = owners.find((o) => o.controller) ?? owners[0];
+  const owner = (pod.metadata?.ownerReferences ?? []).find((o) => o.controller === true);
   return {
     namespace: pod.metadata?.namespace ?? '',
     name: pod.metadata?.name ?? '',
@@ -67,8 +71,12 @@ export function toPodInfo(pod: V1Pod): PodInfo {
     ...(owner ? { ownerKind: owner.kind } : {}),
     daemonSet: owner?.kind === 'DaemonSet',
     mirror: pod.metadata?.annotations?.[MIRROR_ANNOTATION] !== undefined,
+    emptyDirs: (pod.spec?.volumes ?? []).filter((v) => v.emptyDir).map((v) => v.name),
   };
 }
+
+/** No controller will recreate it (not a mirror pod either): evicting it deletes it for good. */
+export const isUnmanaged = (p: PodInfo) => !p.ownerKind && !p.mirror;
 
 /** Succeeded or Failed: nothing runs any more. */
 export const isFinished = (p: PodInfo) => FINISHED_PHASES.includes(p.phase);

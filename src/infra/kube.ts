@@ -8,10 +8,14 @@ import { UserError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { callKube, kubeError, kubeStatus, MERGE_PATCH } from './kube-api.js';
 import {
+  cordonForDrain,
+  type DrainApi,
+  type DrainCheckOptions,
   type DrainOptions,
   type DrainResult,
   drainNode,
   type EvictOutcome,
+  evictCordoned,
   type PodRef,
 } from './kube-drain.js';
 import {
@@ -26,7 +30,8 @@ import {
 } from './kube-objects.js';
 import { follow } from './kube-watch.js';
 
-export type { DrainOptions, DrainResult } from './kube-drain.js';
+export type { DrainCheckOptions, DrainOptions, DrainResult } from './kube-drain.js';
+export { UnmanagedPodsError } from './kube-drain.js';
 export type { NodeInfo, PodInfo } from './kube-objects.js';
 
 export interface KubeLoadOptions {
@@ -125,18 +130,32 @@ export class Kube {
     return (await this.podsOn(name)).filter((p) => !isFinished(p)).length;
   }
 
+  /**
+   * Refuses (changing nothing) when evicting would delete pods for good, unless
+   * `evictUnmanaged`; then cordons, evicts and waits. See kube-drain.ts.
+   */
   drain(name: string, opts: DrainOptions): Promise<DrainResult> {
-    return drainNode(
-      {
-        log: this.log,
-        cordon: (n) => this.cordon(n),
-        pods: (n) => this.podRefs(n),
-        evict: (p) => this.evict(p),
-        waitGone: (n, uids, deadline, signal) => this.waitGone(n, uids, deadline, signal),
-      },
-      name,
-      opts,
-    );
+    return drainNode(this.drainApi, name, opts);
+  }
+
+  /** The first half of `drain`: the check, then the cordon. Returns the bare pods to evict. */
+  cordonForDrain(name: string, opts: DrainCheckOptions): Promise<PodInfo[]> {
+    return cordonForDrain(this.drainApi, name, opts);
+  }
+
+  /** The second half of `drain`, for a node `cordonForDrain` cordoned. */
+  evictCordoned(name: string, opts: DrainOptions): Promise<DrainResult> {
+    return evictCordoned(this.drainApi, name, opts);
+  }
+
+  private get drainApi(): DrainApi {
+    return {
+      log: this.log,
+      cordon: (n) => this.cordon(n),
+      pods: (n) => this.podRefs(n),
+      evict: (p) => this.evict(p),
+      waitGone: (n, uids, deadline, signal) => this.waitGone(n, uids, deadline, signal),
+    };
   }
 
   /**

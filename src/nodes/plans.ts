@@ -12,13 +12,31 @@ export function cordonStep(node: NodeConfig, unschedulable: boolean): string {
   return `PATCH ${nodePath(node)} {"spec":{"unschedulable":${unschedulable}}}${unschedulable ? ' (cordon)' : ' (uncordon)'}`;
 }
 
-export function drainSteps(node: NodeConfig): string[] {
+export interface DrainPlanOptions {
+  /** evict_unmanaged:true — pods no controller recreates are evicted (deleted for good). */
+  evictUnmanaged?: boolean;
+}
+
+export function drainSteps(node: NodeConfig, opts: DrainPlanOptions = {}): string[] {
   return [
+    `GET /api/v1/pods?fieldSelector=spec.nodeName=${node.k3sName} (skip DaemonSet, mirror and finished pods; ${
+      opts.evictUnmanaged
+        ? 'pods without a controller are evicted too'
+        : 'a pod without a controller stops the drain here, before anything changes'
+    })`,
     cordonStep(node, true),
-    `GET /api/v1/pods?fieldSelector=spec.nodeName=${node.k3sName} (skip DaemonSet and mirror pods)`,
-    'POST /api/v1/namespaces/{namespace}/pods/{pod}/eviction for each of them; retry with backoff while a PodDisruptionBudget answers 429, give up after 5 min',
+    'POST /api/v1/namespaces/{namespace}/pods/{pod}/eviction for each of them (emptyDir data goes with its pod); retry with backoff while a PodDisruptionBudget answers 429, give up after 5 min',
     `wait until no evictable pod is left on ${node.k3sName}`,
   ];
+}
+
+/** What the plan warns about when evict_unmanaged:true is given. */
+function drainWarnings(node: NodeConfig, opts: DrainPlanOptions): string[] {
+  return opts.evictUnmanaged
+    ? [
+        `evict_unmanaged:true: pods on ${node.name} that no controller manages (bare pods) are evicted too and deleted for good — nothing recreates them.`,
+      ]
+    : [];
 }
 
 /** Why rebooting this node is riskier than usual; `force:true` territory. */
@@ -38,10 +56,14 @@ export function rebootWarnings(node: NodeConfig, inventory: readonly NodeConfig[
   return warnings;
 }
 
-export function rebootPlan(node: NodeConfig, inventory: readonly NodeConfig[]): Plan {
+export function rebootPlan(
+  node: NodeConfig,
+  inventory: readonly NodeConfig[],
+  opts: DrainPlanOptions = {},
+): Plan {
   const inCluster = Boolean(node.k3sName);
   const steps = [
-    ...(inCluster ? drainSteps(node) : []),
+    ...(inCluster ? drainSteps(node, opts) : []),
     `${sshTarget(node)} -- sudo -n systemctl reboot`,
     `wait for ${node.host}:${node.port} to stop answering SSH, then to answer again with the pinned host key (up to 10 min)`,
     ...(inCluster
@@ -56,12 +78,17 @@ export function rebootPlan(node: NodeConfig, inventory: readonly NodeConfig[]): 
       ? `Reboot ${node.name}: drain it, reboot it over SSH, wait until it is Ready, uncordon it.`
       : `Reboot ${node.name} over SSH and wait until it answers again (not a K3s node).`,
     steps,
-    warnings: rebootWarnings(node, inventory),
+    warnings: [...rebootWarnings(node, inventory), ...(inCluster ? drainWarnings(node, opts) : [])],
   };
 }
 
-export function drainPlan(node: NodeConfig): Plan {
-  return { summary: `Cordon ${node.name} and evict its pods.`, steps: drainSteps(node) };
+export function drainPlan(node: NodeConfig, opts: DrainPlanOptions = {}): Plan {
+  const warnings = drainWarnings(node, opts);
+  return {
+    summary: `Cordon ${node.name} and evict its pods.`,
+    steps: drainSteps(node, opts),
+    ...(warnings.length > 0 ? { warnings } : {}),
+  };
 }
 
 export function cordonPlan(node: NodeConfig, unschedulable: boolean): Plan {

@@ -1,8 +1,10 @@
 import type { NodeConfig } from '../config/schema.js';
 import type { CommandContext } from '../core/context.js';
-import { UserError } from '../core/errors.js';
+import { isUserError, UserError } from '../core/errors.js';
 import { userLabel } from '../core/invocation.js';
 import type { Reply } from '../core/reply.js';
+import { UnmanagedPodsError } from '../infra/kube.js';
+import { evictedStep, evictedSummary } from './drain-report.js';
 import { type NodeOps, requireSsh, sshTarget } from './node-ops.js';
 import { rebootWarnings } from './plans.js';
 
@@ -10,7 +12,12 @@ interface Step {
   label: string;
   run: () => Promise<string | undefined>;
   /** The node's state if we stop at this step, and what to run next. */
-  ifFails: string;
+  ifFails: string | ((err: unknown) => string);
+}
+
+export interface RebootOptions {
+  /** Also evict pods no controller will recreate (deleted for good). Default: refuse to drain. */
+  evictUnmanaged?: boolean;
 }
 
 /** Refuses riskier reboots unless forced, saying why. */
@@ -29,14 +36,16 @@ export function checkRebootGuards(
 }
 
 /**
- * cordon → drain → reboot over SSH → SSH down and back → Ready → uncordon, one step after
- * the other with progress and a step log. On failure it stops and says exactly what state
- * the node is in and what to run next.
+ * check pods + cordon → drain → reboot over SSH → SSH down and back → Ready → uncordon, one
+ * step after the other with progress and a step log. On failure it stops and says exactly what
+ * state the node is in and what to run next. Pods no controller would recreate make it stop
+ * before cordoning unless `evictUnmanaged`.
  */
 export async function rebootNode(
   ctx: CommandContext,
   node: NodeConfig,
   ops: NodeOps,
+  opts: RebootOptions = {},
 ): Promise<Reply> {
   const ssh = requireSsh(ops, `Rebooting ${node.name}`);
   const kube = node.k3sName ? ops.kube : undefined;
@@ -49,26 +58,30 @@ export async function rebootNode(
   const steps: Step[] = [];
   if (kube) {
     steps.push({
-      label: `cordon ${k3s}`,
+      label: `check pods, cordon ${k3s}`,
       run: async () => {
-        await kube.cordon(k3s);
+        await kube.cordonForDrain(k3s, { evictUnmanaged: opts.evictUnmanaged });
         return `cordoned ${k3s}`;
       },
-      ifFails: `${node.name} is unchanged.`,
+      ifFails: (err) =>
+        err instanceof UnmanagedPodsError
+          ? `${node.name} is unchanged: not cordoned, no pod evicted, not rebooted. To reboot it anyway and delete those pods for good: /node reboot ${node.name} evict_unmanaged:true`
+          : `${node.name} is unchanged: not cordoned, not rebooted.`,
     });
     steps.push({
       label: `drain ${k3s}`,
       run: async () => {
-        const r = await kube.drain(k3s, {
+        const r = await kube.evictCordoned(k3s, {
           timeoutMs: seconds(ops.config.drainTimeoutSeconds),
           signal,
-          onEvicted: (p) => void progress.step(`evicted ${p.namespace}/${p.name}`),
+          evictUnmanaged: opts.evictUnmanaged,
+          onEvicted: (p) => void progress.step(evictedStep(p)),
           onBlocked: (p, attempt, reason) =>
             void progress.step(
               `${p.namespace}/${p.name} blocked by a PodDisruptionBudget (attempt ${attempt}): ${reason}`,
             ),
         });
-        return `drained ${k3s}: ${r.evicted.length} pods evicted, ${r.skipped.length} pods stay (DaemonSet, mirror or finished)`;
+        return `drained ${k3s}: ${evictedSummary(r.evicted)}, ${r.skipped.length} pods stay (DaemonSet, mirror or finished)`;
       },
       ifFails: `${node.name} is cordoned and partly drained. Fix what blocks the drain and run /node reboot ${node.name} again, or /node uncordon ${node.name} to give up.`,
     });
@@ -133,11 +146,12 @@ export async function rebootNode(
       } catch (err) {
         const why = err instanceof Error ? err.message : String(err);
         await progress.step(`✖ ${step.label}: ${why}`);
+        const state = typeof step.ifFails === 'string' ? step.ifFails : step.ifFails(err);
         return {
           severity: 'error',
           title: `Reboot of ${node.name} stopped at step ${i + 1} of ${steps.length}: ${step.label}`,
-          text: why,
-          fields: [{ name: 'State now', value: step.ifFails }],
+          text: isUserError(err) && err.hint ? `${why}\n${err.hint}` : why,
+          fields: [{ name: 'State now', value: state }],
         };
       }
       if (note) await progress.step(note);

@@ -211,6 +211,52 @@ describe('node operations against real sshd nodes and a fake Kubernetes API', ()
     expect(cordoned('pi4-a') ?? false).toBe(false);
   }, 30_000);
 
+  it('will not delete a bare pod for good unless evict_unmanaged:true: refused, nothing touched', async () => {
+    const node = lab.node('pi4-a');
+    node.clearCalls();
+    kube.addPod({
+      namespace: 'default',
+      name: 'debug-shell',
+      node: 'pi4-a',
+      emptyDirs: [{ name: 'scratch', medium: 'Memory' }],
+    });
+    const evictionsBefore = kube.evictions.length;
+    const r = await run('/node reboot pi4-a', true);
+    const reply = r.last();
+    expect(reply.severity).toBe('error');
+    expect(reply.title).toBe('Reboot of pi4-a stopped at step 1 of 7: check pods, cordon pi4-a');
+    expect(reply.text).toBe(
+      'Not draining pi4-a: 1 pod has no controller that would recreate it elsewhere, so evicting would delete it for good: default/debug-shell. Nothing was changed: pi4-a was not cordoned, no pod was evicted.\n' +
+        'Delete or move it yourself (e.g. under a Deployment), then try again — or run it again with evict_unmanaged:true to evict it too: it will be gone for good.',
+    );
+    expect(reply.fields?.[0]).toEqual({
+      name: 'State now',
+      value:
+        'pi4-a is unchanged: not cordoned, no pod evicted, not rebooted. To reboot it anyway and delete those pods for good: /node reboot pi4-a evict_unmanaged:true',
+    });
+    expect(cordoned('pi4-a') ?? false).toBe(false);
+    expect(kube.evictions).toHaveLength(evictionsBefore);
+    expect(node.calls('systemctl')).toEqual([]);
+
+    // With the option: the proposal says what goes for good, and the reboot goes through.
+    const again = await run('/node reboot pi4-a evict_unmanaged:true', true);
+    expect(again.sent[0]?.reply.fields?.[0]?.value).toContain(
+      'evict_unmanaged:true: pods on pi4-a that no controller manages (bare pods) are evicted too and deleted for good',
+    );
+    expect(again.last().title, JSON.stringify(again.last())).toBe('pi4-a rebooted');
+    expect(again.steps).toContain(
+      'evicted default/debug-shell (no controller: gone for good; emptyDir data dropped: scratch)',
+    );
+    expect(again.steps).toContainEqual(
+      expect.stringMatching(
+        /^drained pi4-a: \d+ pods evicted \(1 with emptyDir data dropped, 1 without a controller: gone for good\), 1 pods stay/,
+      ),
+    );
+    expect(node.calls('systemctl').map((c) => c.argv)).toEqual([['systemctl', 'reboot']]);
+    expect(kube.pods().map((p) => p.metadata.name)).not.toContain('debug-shell');
+    expect(cordoned('pi4-a') ?? false).toBe(false);
+  }, 60_000);
+
   it('shows a unit journal; refuses unit names that are not unit names', async () => {
     const r = await run('/node logs pi4-a k3s-agent lines:5');
     expect(r.last().title).toBe('k3s-agent on pi4-a (last 5 lines)');

@@ -5,9 +5,16 @@
  */
 import { afterEach, describe, expect, it } from 'vitest';
 import { isUserError, type UserError } from '../../src/core/errors.js';
-import { Kube } from '../../src/infra/kube.js';
+import { Kube, UnmanagedPodsError } from '../../src/infra/kube.js';
 import type { NodeInfo } from '../../src/infra/kube-objects.js';
-import { FakeKube, type FakeKubeOptions, type KObject } from '../fakes/kube/fake-kube.js';
+import { evictedStep, evictedSummary } from '../../src/nodes/drain-report.js';
+import {
+  FakeKube,
+  type FakeKubeOptions,
+  type KObject,
+  type PodSpec,
+} from '../fakes/kube/fake-kube.js';
+import { podObject } from '../fakes/kube/seed.js';
 
 const LAB: FakeKubeOptions = {
   nodes: [
@@ -192,10 +199,131 @@ describe('Kube.drain', () => {
       '/api/v1/namespaces/media/pods/jellyfin-0/eviction',
     ]);
     expect(posts[0]?.body).toMatchObject({ apiVersion: 'policy/v1', kind: 'Eviction' });
-    // Waiting for the pods to go used a watch, not repeated lists.
+    // Lists: the check before cordoning, the pods to evict after it, the start of the wait;
+    // waiting for the pods to go used a watch, not repeated lists.
     expect(fake.requests.filter((r) => r.path === '/api/v1/pods' && !r.query.watch)).toHaveLength(
-      2,
+      3,
     );
+  });
+
+  const withPods = (...pods: PodSpec[]): FakeKubeOptions => ({
+    ...LAB,
+    pods: [...(LAB.pods ?? []), ...pods],
+  });
+  /** A pod nothing recreates: no ownerReference at all (kubectl run, a debug pod). */
+  const bare = (name: string, namespace = 'default'): PodSpec => ({
+    namespace,
+    name,
+    node: 'pi4-a',
+  });
+  const changes = (f: FakeKube) =>
+    f.requests.filter((r) => r.method !== 'GET').map((r) => `${r.method} ${r.path}`);
+
+  it('refuses to drain when pods have no controller: names them, changes nothing', async () => {
+    const { fake, kube } = await start(
+      withPods(bare('debug-shell'), {
+        ...bare('netshoot-run', 'tools'),
+        phase: 'Succeeded', // finished: stays, like before, and is no reason to refuse
+      }),
+    );
+    // An owner that is not the controller recreates nothing either (kubectl agrees).
+    const orphan = podObject({ namespace: 'media', name: 'transcode-once', node: 'pi4-a' });
+    orphan.metadata.ownerReferences = [
+      { apiVersion: 'v1', kind: 'ConfigMap', name: 'transcode', uid: 'u-1', controller: false },
+    ];
+    fake.store.create('pods', orphan);
+    const err = await rejection(kube.drain('pi4-a', { timeoutMs: 5000, pollMs: 20 }));
+    expect(err).toBeInstanceOf(UnmanagedPodsError);
+    expect(isUserError(err)).toBe(true);
+    expect(err.message).toBe(
+      'Not draining pi4-a: 2 pods have no controller that would recreate them elsewhere, so evicting would delete them for good: default/debug-shell, media/transcode-once. Nothing was changed: pi4-a was not cordoned, no pod was evicted.',
+    );
+    expect((err as UserError).hint).toBe(
+      'Delete or move them yourself (e.g. under a Deployment), then try again — or run it again with evict_unmanaged:true to evict them too: they will be gone for good.',
+    );
+    // The cluster: not cordoned, no eviction asked for, every pod still there.
+    expect(unschedulable(fake, 'pi4-a')).toBe(false);
+    expect(fake.node('pi4-a')?.spec).not.toHaveProperty('unschedulable');
+    expect(changes(fake)).toEqual([]);
+    expect(fake.evictions).toEqual([]);
+    expect(fake.pods('pi4-a')).toHaveLength(8);
+  });
+
+  it('names at most 10 of them, then how many more', async () => {
+    const many = Array.from({ length: 12 }, (_, i) => bare(`job-${String(i).padStart(2, '0')}`));
+    const { fake, kube } = await start(withPods(...many));
+    const err = await rejection(kube.drain('pi4-a', { timeoutMs: 5000 }));
+    expect(err.message).toContain(
+      'evicting would delete them for good: default/job-00, default/job-01, default/job-02, default/job-03, default/job-04, default/job-05, default/job-06, default/job-07, default/job-08, default/job-09 and 2 more. Nothing was changed',
+    );
+    expect(changes(fake)).toEqual([]);
+  });
+
+  it('with evictUnmanaged evicts them too: gone for good, nothing brings them back', async () => {
+    const { fake, kube } = await start(withPods(bare('debug-shell')));
+    const steps: string[] = [];
+    const result = await kube.drain('pi4-a', {
+      timeoutMs: 5000,
+      pollMs: 20,
+      evictUnmanaged: true,
+      onEvicted: (p) => steps.push(evictedStep(p)),
+    });
+    expect(names(result.evicted)).toEqual([
+      'default/debug-shell',
+      'default/web-7d9f8c-x2b4q',
+      'media/jellyfin-0',
+    ]);
+    expect(steps).toContain('evicted default/debug-shell (no controller: gone for good)');
+    expect(evictedSummary(result.evicted)).toBe(
+      '3 pods evicted (1 without a controller: gone for good)',
+    );
+    expect(unschedulable(fake, 'pi4-a')).toBe(true);
+    expect(fake.evictions.map((e) => e.name)).toContain('debug-shell');
+    // The ReplicaSet and StatefulSet pods came back elsewhere; the bare pod is nowhere.
+    expect(fake.pods().map((p) => p.metadata.name)).toContain('jellyfin-0');
+    expect(fake.pods().map((p) => p.metadata.name)).not.toContain('debug-shell');
+  });
+
+  it('refuses, cordoned, when a bare pod came up between the check and the cordon', async () => {
+    const { fake, kube } = await start();
+    expect(await kube.cordonForDrain('pi4-a', {})).toEqual([]);
+    fake.addPod(bare('late-debug'));
+    const err = await rejection(kube.evictCordoned('pi4-a', { timeoutMs: 5000 }));
+    expect(err.message).toBe(
+      'Not evicting pods from pi4-a: 1 pod without a controller came up after the check: default/late-debug. pi4-a stays cordoned; no pod was evicted.',
+    );
+    expect((err as UserError).hint).toMatch(
+      /evict_unmanaged:true.* Or uncordon pi4-a to give up\.$/,
+    );
+    expect(unschedulable(fake, 'pi4-a')).toBe(true);
+    expect(fake.evictions).toEqual([]);
+  });
+
+  it('evicts pods with emptyDir volumes and says whose data went (memory ones too)', async () => {
+    const { fake, kube } = await start({
+      ...LAB,
+      pods: (LAB.pods ?? []).map((p) =>
+        p.name === 'jellyfin-0'
+          ? { ...p, emptyDirs: ['cache', { name: 'tmp', medium: 'Memory' }] }
+          : p,
+      ),
+    });
+    const pods = Object.fromEntries((await kube.podsOn('pi4-a')).map((p) => [p.name, p]));
+    expect(pods['jellyfin-0']?.emptyDirs).toEqual(['cache', 'tmp']);
+    // The projected service-account token every pod has is no emptyDir.
+    expect(pods['web-7d9f8c-x2b4q']?.emptyDirs).toEqual([]);
+    const steps: string[] = [];
+    const result = await kube.drain('pi4-a', {
+      timeoutMs: 5000,
+      pollMs: 20,
+      onEvicted: (p) => steps.push(evictedStep(p)),
+    });
+    expect(steps.sort()).toEqual([
+      'evicted default/web-7d9f8c-x2b4q',
+      'evicted media/jellyfin-0 (emptyDir data dropped: cache, tmp)',
+    ]);
+    expect(evictedSummary(result.evicted)).toBe('2 pods evicted (1 with emptyDir data dropped)');
+    expect(fake.pods('pi4-a').map((p) => p.metadata.name)).not.toContain('jellyfin-0');
   });
 
   it('retries a pod a PodDisruptionBudget blocks, reports each refusal, then evicts it', async () => {

@@ -6,7 +6,8 @@
  *   const kube = await FakeKube.start({
  *     nodes: [{ name: 'pi4-a', ready: true, roles: ['worker'], version: 'v1.31.4+k3s1' }, …],
  *     pods: [{ namespace, name, node, ownerKind?: 'ReplicaSet'|'DaemonSet'|'StatefulSet'|'Job',
- *              ownerName?, mirror?: boolean, phase? }],
+ *              ownerName?, mirror?: boolean, phase?, emptyDirs?: ['cache', { name, medium: 'Memory' }] }],
+ *       (no ownerKind and no mirror: a bare pod, which nothing recreates once it is evicted)
  *     applications?: [{ name, namespace?: 'argocd', syncStatus, health, revision, headRevision?,
  *                       autoSync?, history?: [{ id, revision, deployedAt?, source? }], resources? }],
  *   });
@@ -84,6 +85,7 @@ export type { RequestRecord } from './dump.js';
 export type {
   ApplicationSpec,
   AppResourceSpec,
+  EmptyDirSpec,
   FakeKubeOptions,
   NodeSpec,
   PodSpec,

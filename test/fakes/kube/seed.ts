@@ -19,6 +19,10 @@ export interface PodSpec {
   name: string;
   /** Empty: a Pending pod no node took. */
   node: string;
+  /**
+   * The controlling owner (ownerReference with controller: true). None (and not `mirror`): a
+   * bare pod — nothing recreates it once it is evicted or deleted.
+   */
   ownerKind?: OwnerKind;
   /** The owner's name; by default the pod name without its last `-suffix`. */
   ownerName?: string;
@@ -26,6 +30,14 @@ export interface PodSpec {
   mirror?: boolean;
   /** Running by default; Succeeded/Failed pods are finished. */
   phase?: string;
+  /** emptyDir volumes, mounted in the container: a name, or `{ name, medium: 'Memory' }` (tmpfs). */
+  emptyDirs?: (string | EmptyDirSpec)[];
+}
+
+export interface EmptyDirSpec {
+  name: string;
+  medium?: 'Memory';
+  sizeLimit?: string;
 }
 
 export interface AppResourceSpec {
@@ -165,18 +177,62 @@ export function podObject(spec: PodSpec): KObject {
   }
   metadata.labels = { app: ownerNameOf(spec) };
   const phase = spec.phase ?? (spec.node ? 'Running' : 'Pending');
+  const volumes = podVolumes(spec);
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata,
     spec: {
       ...(spec.node ? { nodeName: spec.node } : {}),
-      containers: [{ name: 'main', image: `registry.lab/${ownerNameOf(spec)}:latest` }],
+      containers: [
+        {
+          name: 'main',
+          image: `registry.lab/${ownerNameOf(spec)}:latest`,
+          ...(volumes.length > 0 ? { volumeMounts: volumes.map((v) => v.mount) } : {}),
+        },
+      ],
+      ...(volumes.length > 0 ? { volumes: volumes.map((v) => v.volume) } : {}),
       restartPolicy: 'Always',
       schedulerName: 'default-scheduler',
     },
     status: { phase, ...(phase === 'Running' ? { startTime: now() } : {}) },
   };
+}
+
+/**
+ * The pod's volumes as the API server returns them: the emptyDirs asked for, and (like the
+ * ServiceAccount admission plugin adds to every pod but static ones) a projected API token.
+ */
+function podVolumes(spec: PodSpec): { volume: object; mount: object }[] {
+  const emptyDirs = (spec.emptyDirs ?? []).map((e) => {
+    const { name, ...source } = typeof e === 'string' ? { name: e } : e;
+    return {
+      volume: { name, emptyDir: source },
+      mount: { name, mountPath: `/${name}` },
+    };
+  });
+  if (spec.mirror) return emptyDirs;
+  const token = `kube-api-access-${suffix()}`;
+  return [
+    ...emptyDirs,
+    {
+      volume: {
+        name: token,
+        projected: {
+          defaultMode: 420,
+          sources: [
+            { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
+            { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
+          ],
+        },
+      },
+      mount: {
+        name: token,
+        mountPath: '/var/run/secrets/kubernetes.io/serviceaccount',
+        readOnly: true,
+      },
+    },
+  ];
 }
 
 /** The pod a controller would create to replace an evicted one (same name for a StatefulSet). */

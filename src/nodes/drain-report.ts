@@ -1,0 +1,24 @@
+/** How /node drain and /node reboot tell what a drain did to each pod, and in sum. */
+import { isUnmanaged, type PodInfo, podName } from '../infra/kube-objects.js';
+
+const notes = (p: PodInfo): string[] => [
+  ...(isUnmanaged(p) ? ['no controller: gone for good'] : []),
+  ...(p.emptyDirs.length > 0 ? [`emptyDir data dropped: ${p.emptyDirs.join(', ')}`] : []),
+];
+
+/** `evicted media/jellyfin-0 (emptyDir data dropped: cache, tmp)` */
+export function evictedStep(p: PodInfo): string {
+  const n = notes(p);
+  return `evicted ${podName(p)}${n.length > 0 ? ` (${n.join('; ')})` : ''}`;
+}
+
+/** `3 pods evicted (1 with emptyDir data dropped, 1 without a controller: gone for good)` */
+export function evictedSummary(evicted: readonly PodInfo[]): string {
+  const emptyDir = evicted.filter((p) => p.emptyDirs.length > 0).length;
+  const bare = evicted.filter(isUnmanaged).length;
+  const extra = [
+    ...(emptyDir > 0 ? [`${emptyDir} with emptyDir data dropped`] : []),
+    ...(bare > 0 ? [`${bare} without a controller: gone for good`] : []),
+  ];
+  return `${evicted.length} pods evicted${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
+}
