@@ -5,12 +5,13 @@ import type { CommandContext } from '../src/core/context.js';
 import { UserError } from '../src/core/errors.js';
 import { userLabel } from '../src/core/invocation.js';
 import { table } from '../src/core/table.js';
-import { renderPlaybookResult, runLabPlaybook } from '../src/nodes/ansible-run.js';
-import { evictedStep, evictedSummary } from '../src/nodes/drain-report.js';
+import { evictedStep, evictedSummary, stayedSummary } from '../src/nodes/drain-report.js';
 import { requireKube, requireSsh, sshTarget } from '../src/nodes/node-ops.js';
-import { cordonPlan, drainPlan, rebootPlan, sshTarget as sshLine } from '../src/nodes/plans.js';
+import { cordonPlan, drainPlan, rebootPlan } from '../src/nodes/plans.js';
+import { provisionNode, provisionPlan } from '../src/nodes/provision.js';
 import { checkRebootGuards, rebootNode } from '../src/nodes/reboot.js';
-import { nodeStatuses, renderStatuses } from '../src/nodes/status.js';
+import { k3sStates, nodeStatuses, renderStatuses } from '../src/nodes/status.js';
+import { updateNodes, updatePlan, updateTargets } from '../src/nodes/update.js';
 
 const nodeOption: OptionDef = {
   name: 'node',
@@ -35,6 +36,11 @@ type DrainArgs = { evict_unmanaged?: boolean };
 const UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
 
 type NodeArgs = { node: string };
+
+/** Refuses before proposing while another node operation runs (execute takes the lock). */
+async function assertNoOperation(ctx: CommandContext): Promise<void> {
+  if (!ctx.dryRun) (await ctx.services.nodeOps()).lock.assertFree();
+}
 
 /** The node, which must be in the K3s cluster for Kubernetes actions. */
 function k3sNode(ctx: CommandContext<NodeArgs>): NodeConfig {
@@ -69,20 +75,28 @@ export const command = defineCommand({
       description: 'The inventory: nodes with their roles, OS and groups',
       sideEffects: false,
       options: [],
-      execute: ({ inventory }) => ({
-        title: `${inventory.nodes.length} nodes`,
-        code: table(
-          ['NODE', 'HOST', 'OS', 'ROLES', 'K3S', 'GROUPS'],
-          inventory.nodes.map((n) => [
-            n.name,
-            n.port === 22 ? n.host : `${n.host}:${n.port}`,
-            n.os,
-            n.roles.join(',') || '-',
-            n.k3sName ?? '-',
-            n.groups.join(',') || '-',
-          ]),
-        ),
-      }),
+      execute: async ({ inventory, services }) => {
+        // K3s state from one API call when the API is configured; the inventory alone otherwise.
+        const k3s = await k3sStates(await services.nodeOps());
+        return {
+          title: `${inventory.nodes.length} nodes`,
+          code: table(
+            ['NODE', 'HOST', 'OS', 'ROLES', 'K3S', 'GROUPS'],
+            inventory.nodes.map((n) => [
+              n.name,
+              n.port === 22 ? n.host : `${n.host}:${n.port}`,
+              n.os,
+              n.roles.join(',') || '-',
+              n.k3sName
+                ? (k3s.states?.get(n.k3sName) ??
+                  (k3s.states ? `${n.k3sName}: not in cluster` : n.k3sName))
+                : '-',
+              n.groups.join(',') || '-',
+            ]),
+          ),
+          text: k3s.error ? `K3s state unknown: ${k3s.error}` : undefined,
+        };
+      },
     }),
     defineAction<{ target?: string }>({
       name: 'status',
@@ -100,7 +114,7 @@ export const command = defineCommand({
       execute: async (ctx) => {
         const nodes = ctx.inventory.select(ctx.args.target ?? 'all');
         const ops = await ctx.services.nodeOps();
-        requireSsh(ops, 'Checking the nodes');
+        requireSsh(ops, 'Checking the nodes', { readOnly: true });
         await ctx.progress.update({
           title: `Checking ${nodes.length} node${nodes.length === 1 ? '' : 's'}…`,
         });
@@ -113,11 +127,15 @@ export const command = defineCommand({
       sideEffects: true,
       confirm: true,
       options: [nodeOption, forceOption, evictUnmanagedOption],
-      plan: (ctx) => {
+      plan: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
         // Refuse before proposing, so nobody confirms something that would then be refused.
         if (!ctx.dryRun) checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false);
-        return rebootPlan(node, ctx.inventory.nodes, { evictUnmanaged: ctx.args.evict_unmanaged });
+        await assertNoOperation(ctx);
+        return rebootPlan(node, ctx.inventory.nodes, {
+          evictUnmanaged: ctx.args.evict_unmanaged,
+          timeouts: ctx.config.nodeOps,
+        });
       },
       execute: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
@@ -133,7 +151,14 @@ export const command = defineCommand({
       sideEffects: true,
       confirm: true,
       options: [nodeOption, evictUnmanagedOption],
-      plan: (ctx) => drainPlan(k3sNode(ctx), { evictUnmanaged: ctx.args.evict_unmanaged }),
+      plan: async (ctx) => {
+        const node = k3sNode(ctx);
+        await assertNoOperation(ctx);
+        return drainPlan(node, {
+          evictUnmanaged: ctx.args.evict_unmanaged,
+          timeouts: ctx.config.nodeOps,
+        });
+      },
       execute: async (ctx) => {
         const node = k3sNode(ctx);
         const ops = await ctx.services.nodeOps();
@@ -153,7 +178,7 @@ export const command = defineCommand({
           return {
             severity: 'success',
             title: `${node.name} drained`,
-            text: `${evictedSummary(r.evicted)}; ${r.skipped.length} pods stay (DaemonSet, mirror or finished). It stays cordoned: /node uncordon ${node.name} when done.`,
+            text: `${evictedSummary(r.evicted)}; ${stayedSummary(r.skipped)}. It stays cordoned: /node uncordon ${node.name} when done.`,
           };
         } finally {
           release();
@@ -200,7 +225,9 @@ export const command = defineCommand({
       ],
       execute: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
-        const ssh = requireSsh(await ctx.services.nodeOps(), `Reading logs on ${node.name}`);
+        const ssh = requireSsh(await ctx.services.nodeOps(), `Reading logs on ${node.name}`, {
+          readOnly: true,
+        });
         const lines = ctx.args.lines ?? 50;
         const argv = [
           'sudo',
@@ -237,68 +264,18 @@ export const command = defineCommand({
         nodeOption,
         { name: 'check', description: 'Only show what would change', type: 'boolean' },
       ],
-      plan: (ctx) => {
-        const node = ctx.inventory.node(ctx.args.node);
-        if (node.os === 'raspios') {
-          const k3s = ctx.config.nodeOps.k3s;
-          return {
-            summary: `${ctx.args.check ? 'Check' : 'Run'} provision-pi.yml on ${node.name} (base packages, cgroups for K3s, K3s agent joining ${k3s.url ?? '<nodeOps.k3s.url>'}).`,
-            steps: [
-              `ansible-playbook -i <inventory generated from the bot's, StrictHostKeyChecking=yes> playbooks/provision-pi.yml --limit ${node.name}${ctx.args.check ? ' --check --diff' : ''} -e @<vars: k3s_url> -e @<0600 file: k3s_token>`,
-            ],
-          };
-        }
-        const flake = `${ctx.config.nodeOps.nixosFlake}#${node.nixosHost ?? node.name}`;
-        return {
-          summary: `${ctx.args.check ? 'Show what nixos-rebuild would change' : 'Switch'} ${node.name} to ${flake}.`,
-          steps: [
-            `${sshLine(node)} -- sudo -n nixos-rebuild ${ctx.args.check ? 'dry-activate' : 'switch'} --flake ${flake}`,
-          ],
-        };
+      plan: async (ctx) => {
+        const plan = provisionPlan(ctx, ctx.inventory.node(ctx.args.node), ctx.args.check ?? false);
+        await assertNoOperation(ctx);
+        return plan;
       },
-      execute: async (ctx) => {
-        const node = ctx.inventory.node(ctx.args.node);
-        const ops = await ctx.services.nodeOps();
-        if (node.os === 'raspios') {
-          const { url, token } = ctx.config.nodeOps.k3s;
-          const r = await runLabPlaybook(ctx, ops, {
-            playbook: 'provision-pi.yml',
-            nodes: [node],
-            check: ctx.args.check,
-            extraVars: url ? { k3s_url: url } : undefined,
-            secretVars: token ? { k3s_token: token } : undefined,
-          });
-          return renderPlaybookResult(
-            `provision-pi.yml on ${node.name}${ctx.args.check ? ' (check mode)' : ''}`,
-            r,
-          );
-        }
-        const ssh = requireSsh(ops, `Provisioning ${node.name}`);
-        const flake = `${ctx.config.nodeOps.nixosFlake}#${node.nixosHost ?? node.name}`;
-        const verb = ctx.args.check ? 'dry-activate' : 'switch';
-        const tail: string[] = [];
-        const r = await ssh.exec(
-          sshTarget(node),
-          ['sudo', '-n', 'nixos-rebuild', verb, '--flake', flake],
-          {
-            timeoutMs: 30 * 60_000,
-            signal: ctx.signal,
-            onLine: (line) => {
-              tail.push(line);
-              if (tail.length > 40) tail.shift();
-              void ctx.progress.step(line);
-            },
-          },
-        );
-        return {
-          severity: r.code === 0 ? 'success' : 'error',
-          title:
-            r.code === 0
-              ? `nixos-rebuild ${verb} on ${node.name} done`
-              : `nixos-rebuild ${verb} on ${node.name} failed (exit ${r.code})`,
-          code: tail.join('\n') || undefined,
-        };
-      },
+      execute: async (ctx) =>
+        provisionNode(
+          ctx,
+          ctx.inventory.node(ctx.args.node),
+          await ctx.services.nodeOps(),
+          ctx.args.check ?? false,
+        ),
     }),
     defineAction<{ target: string }>({
       name: 'update',
@@ -314,66 +291,13 @@ export const command = defineCommand({
           autocomplete: 'node-targets',
         },
       ],
-      plan: (ctx) => {
-        const nodes = ctx.inventory.select(ctx.args.target).filter((n) => n.os === 'raspios');
-        if (nodes.length === 0)
-          throw new UserError(
-            `${ctx.args.target} has no Raspberry Pi OS nodes; the NixOS server updates with /node provision.`,
-          );
-        return {
-          summary: `Update ${nodes.map((n) => n.name).join(', ')} one at a time; reboot (safely) those that need it.`,
-          steps: nodes.flatMap((n) => [
-            `ansible-playbook playbooks/update.yml --limit ${n.name}`,
-            `if ${n.name} reports REBOOT_REQUIRED: /node reboot ${n.name} (cordon, drain, reboot, Ready, uncordon)`,
-          ]),
-        };
+      plan: async (ctx) => {
+        const plan = updatePlan(ctx, ctx.args.target);
+        await assertNoOperation(ctx);
+        return plan;
       },
-      execute: async (ctx) => {
-        const nodes = ctx.inventory.select(ctx.args.target).filter((n) => n.os === 'raspios');
-        const ops = await ctx.services.nodeOps();
-        const lines: string[] = [];
-        for (const node of nodes) {
-          const r = await runLabPlaybook(ctx, ops, { playbook: 'update.yml', nodes: [node] });
-          if (r.exitCode !== 0) {
-            const failed = renderPlaybookResult(`update.yml on ${node.name}`, r);
-            return {
-              ...failed,
-              text: [
-                `Stopped at ${node.name}; not touched: ${
-                  nodes
-                    .slice(nodes.indexOf(node) + 1)
-                    .map((n) => n.name)
-                    .join(', ') || 'none'
-                }.`,
-                ...lines,
-                failed.text,
-              ]
-                .filter(Boolean)
-                .join('\n'),
-            };
-          }
-          lines.push(`${node.name}: updated`);
-          if (r.rebootRequired.includes(node.name)) {
-            try {
-              checkRebootGuards(node, ctx.inventory.nodes, false);
-            } catch (err) {
-              lines.push(
-                `${node.name}: needs a reboot, not done automatically — ${(err as Error).message}`,
-              );
-              continue;
-            }
-            const reboot = await rebootNode(ctx, node, ops);
-            lines.push(`${node.name}: ${reboot.title}`);
-            if (reboot.severity === 'error')
-              return { ...reboot, text: [...lines, reboot.text].join('\n') };
-          }
-        }
-        return {
-          severity: 'success',
-          title: `Updated ${nodes.length} node${nodes.length === 1 ? '' : 's'}`,
-          text: lines.join('\n'),
-        };
-      },
+      execute: async (ctx) =>
+        updateNodes(ctx, updateTargets(ctx, ctx.args.target), await ctx.services.nodeOps()),
     }),
   ],
 });

@@ -20,5 +20,10 @@ export function evictedSummary(evicted: readonly PodInfo[]): string {
     ...(emptyDir > 0 ? [`${emptyDir} with emptyDir data dropped`] : []),
     ...(bare > 0 ? [`${bare} without a controller: gone for good`] : []),
   ];
-  return `${evicted.length} pods evicted${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
+  return `${evicted.length} ${evicted.length === 1 ? 'pod' : 'pods'} evicted${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
+}
+
+/** `1 pod stays (DaemonSet, mirror or finished)` */
+export function stayedSummary(skipped: readonly PodInfo[]): string {
+  return `${skipped.length} ${skipped.length === 1 ? 'pod stays' : 'pods stay'} (DaemonSet, mirror or finished)`;
 }

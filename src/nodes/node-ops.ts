@@ -52,11 +52,16 @@ export function requireKube(ops: NodeOps, what: string): Kube {
 export class OperationLock {
   private holder?: { what: string; by: string; since: number };
 
+  /** Throws what `acquire` would while something holds the lock (to refuse before proposing). */
+  assertFree(now = Date.now()): void {
+    if (this.holder) this.acquire('', '', now);
+  }
+
   acquire(what: string, by: string, now = Date.now()): () => void {
     if (this.holder) {
       const mins = Math.max(0, Math.round((now - this.holder.since) / 60_000));
       throw new UserError(
-        `${this.holder.what} is in progress (started by ${this.holder.by} ${mins} min ago); one reboot or drain at a time.`,
+        `${this.holder.what} is in progress (started by ${this.holder.by} ${mins === 0 ? 'just now' : `${mins} min ago`}); one reboot, drain, provision or update at a time.`,
         'Wait for it to finish, then try again.',
       );
     }

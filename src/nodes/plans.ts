@@ -15,6 +15,23 @@ export function cordonStep(node: NodeConfig, unschedulable: boolean): string {
 export interface DrainPlanOptions {
   /** evict_unmanaged:true — pods no controller recreates are evicted (deleted for good). */
   evictUnmanaged?: boolean;
+  /** The configured timeouts the plan quotes (nodeOps); the defaults otherwise. */
+  timeouts?: {
+    drainTimeoutSeconds: number;
+    rebootTimeoutSeconds: number;
+    readyTimeoutSeconds: number;
+  };
+}
+
+const DEFAULT_TIMEOUTS = {
+  drainTimeoutSeconds: 300,
+  rebootTimeoutSeconds: 600,
+  readyTimeoutSeconds: 600,
+};
+
+/** `5 min`, `90 s` */
+function duration(seconds: number): string {
+  return seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
 export function drainSteps(node: NodeConfig, opts: DrainPlanOptions = {}): string[] {
@@ -25,7 +42,7 @@ export function drainSteps(node: NodeConfig, opts: DrainPlanOptions = {}): strin
         : 'a pod without a controller stops the drain here, before anything changes'
     })`,
     cordonStep(node, true),
-    'POST /api/v1/namespaces/{namespace}/pods/{pod}/eviction for each of them (emptyDir data goes with its pod); retry with backoff while a PodDisruptionBudget answers 429, give up after 5 min',
+    `POST /api/v1/namespaces/{namespace}/pods/{pod}/eviction for each of them (emptyDir data goes with its pod); retry with backoff while a PodDisruptionBudget answers 429, give up after ${duration((opts.timeouts ?? DEFAULT_TIMEOUTS).drainTimeoutSeconds)}`,
     `wait until no evictable pod is left on ${node.k3sName}`,
   ];
 }
@@ -62,13 +79,14 @@ export function rebootPlan(
   opts: DrainPlanOptions = {},
 ): Plan {
   const inCluster = Boolean(node.k3sName);
+  const t = opts.timeouts ?? DEFAULT_TIMEOUTS;
   const steps = [
     ...(inCluster ? drainSteps(node, opts) : []),
     `${sshTarget(node)} -- sudo -n systemctl reboot`,
-    `wait for ${node.host}:${node.port} to stop answering SSH, then to answer again with the pinned host key (up to 10 min)`,
+    `wait for ${node.host}:${node.port} to stop answering SSH, then to answer again with the pinned host key (up to ${duration(t.rebootTimeoutSeconds)})`,
     ...(inCluster
       ? [
-          `watch ${nodePath(node)} until condition Ready=True (up to 10 min)`,
+          `watch ${nodePath(node)} until condition Ready=True (up to ${duration(t.readyTimeoutSeconds)})`,
           cordonStep(node, false),
         ]
       : []),

@@ -4,7 +4,7 @@ import { isUserError, UserError } from '../core/errors.js';
 import { userLabel } from '../core/invocation.js';
 import type { Reply } from '../core/reply.js';
 import { UnmanagedPodsError } from '../infra/kube.js';
-import { evictedStep, evictedSummary } from './drain-report.js';
+import { evictedStep, evictedSummary, stayedSummary } from './drain-report.js';
 import { type NodeOps, requireSsh, sshTarget } from './node-ops.js';
 import { rebootWarnings } from './plans.js';
 
@@ -18,7 +18,12 @@ interface Step {
 export interface RebootOptions {
   /** Also evict pods no controller will recreate (deleted for good). Default: refuse to drain. */
   evictUnmanaged?: boolean;
+  /** The caller holds the operation lock already (/node update's rolling update). */
+  underLock?: boolean;
 }
+
+/** A reboot's answer; `nodeUnchanged` when it stopped before changing anything. */
+export type RebootResult = Reply & { nodeUnchanged?: boolean };
 
 /** Refuses riskier reboots unless forced, saying why. */
 export function checkRebootGuards(
@@ -46,14 +51,16 @@ export async function rebootNode(
   node: NodeConfig,
   ops: NodeOps,
   opts: RebootOptions = {},
-): Promise<Reply> {
+): Promise<RebootResult> {
   const ssh = requireSsh(ops, `Rebooting ${node.name}`);
   const kube = node.k3sName ? ops.kube : undefined;
   const k3s = node.k3sName!;
   const target = sshTarget(node);
   const { signal, progress } = ctx;
   const seconds = (n: number) => n * 1000;
-  const release = ops.lock.acquire(`Reboot of ${node.name}`, userLabel(ctx.invocation.user));
+  const release = opts.underLock
+    ? () => {}
+    : ops.lock.acquire(`Reboot of ${node.name}`, userLabel(ctx.invocation.user));
   const started = Date.now();
   const steps: Step[] = [];
   if (kube) {
@@ -81,7 +88,7 @@ export async function rebootNode(
               `${p.namespace}/${p.name} blocked by a PodDisruptionBudget (attempt ${attempt}): ${reason}`,
             ),
         });
-        return `drained ${k3s}: ${evictedSummary(r.evicted)}, ${r.skipped.length} pods stay (DaemonSet, mirror or finished)`;
+        return `drained ${k3s}: ${evictedSummary(r.evicted)}, ${stayedSummary(r.skipped)}`;
       },
       ifFails: `${node.name} is cordoned and partly drained. Fix what blocks the drain and run /node reboot ${node.name} again, or /node uncordon ${node.name} to give up.`,
     });
@@ -152,6 +159,7 @@ export async function rebootNode(
           title: `Reboot of ${node.name} stopped at step ${i + 1} of ${steps.length}: ${step.label}`,
           text: isUserError(err) && err.hint ? `${why}\n${err.hint}` : why,
           fields: [{ name: 'State now', value: state }],
+          nodeUnchanged: i === 0,
         };
       }
       if (note) await progress.step(note);

@@ -145,3 +145,41 @@ export function renderStatuses(statuses: NodeStatus[]): Reply {
     fields: down.map((s) => ({ name: s.node, value: s.error ?? 'unreachable' })),
   };
 }
+
+/**
+ * Every K3s node's state for /node list, from one API call (`Ready v1.31.4+k3s1`,
+ * `NotReady,cordoned v…`); no `states` without a configured API, `error` when it did not answer
+ * within the status timeout.
+ */
+export async function k3sStates(
+  ops: NodeOps,
+): Promise<{ states?: Map<string, string>; error?: string }> {
+  if (!ops.kube) return {};
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(
+      () =>
+        reject(
+          new Error(
+            `no answer from the Kubernetes API within ${ops.config.statusTimeoutSeconds} s`,
+          ),
+        ),
+      ops.config.statusTimeoutSeconds * 1000,
+    );
+  });
+  try {
+    const nodes = await Promise.race([ops.kube.nodes(), timeout]);
+    return {
+      states: new Map(
+        nodes.map((n) => [
+          n.name,
+          `${n.ready ? 'Ready' : 'NotReady'}${n.unschedulable ? ',cordoned' : ''} ${n.kubeletVersion}`,
+        ]),
+      ),
+    };
+  } catch (err) {
+    return { error: (err as Error).message };
+  } finally {
+    clearTimeout(timer);
+  }
+}

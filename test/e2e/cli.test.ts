@@ -41,6 +41,55 @@ describe('the console bot (real CLI, piped input)', () => {
     expect(typeof lines[2]!.durationMs).toBe('number');
   });
 
+  it('in the demo every /node action shows its dry-run plan; read-only ones say what to configure', async () => {
+    const state = tempStateDir();
+    const r = await runCli(
+      [
+        '/node drain pi4-a',
+        '/node cordon pi4-a',
+        '/node uncordon pi4-a',
+        '/node provision pi4-a',
+        '/node provision x86 check:true',
+        '/node update pis',
+        '/node status',
+        '/node logs pi4-a k3s-agent',
+        '/node provision pi4-b dry_run:false',
+      ].join('\n'),
+      { env: { CHATOPS_STATE_DIR: state } },
+    );
+    expect(r.code).toBe(0);
+    for (const c of [
+      'node drain pi4-a',
+      'node cordon pi4-a',
+      'node uncordon pi4-a',
+      'node provision pi4-a',
+      'node provision x86 check:true',
+      'node update target:pis',
+    ]) {
+      expect(r.stdout).toContain(`ℹ Dry run: /${c}`);
+    }
+    expect(r.stdout).toMatch(
+      /1\. ansible-playbook -i <inventory generated from the bot's, StrictHostKeyChecking=yes> playbooks\/provision-pi\.yml --limit pi4-a --extra-vars/,
+    );
+    expect(r.stdout).toContain(
+      '1. ssh -p 22 admin@192.168.1.10 -- sudo -n nixos-rebuild dry-activate --flake /etc/nixos#x86',
+    );
+    expect(r.stdout).toContain('1. ansible-playbook playbooks/update.yml --limit pi5');
+    expect(r.stdout).toContain('give up after 5 min');
+    // Read-only commands have no plan: they say what is missing, not "add dry_run:true".
+    expect(r.stdout).toContain(
+      '✖ Checking the nodes cannot run: this bot has no SSH access to the nodes configured.',
+    );
+    expect(r.stdout).toContain('✖ Reading logs on pi4-a cannot run');
+    expect(r.stdout).not.toContain('or add dry_run:true to see the plan');
+    // Provisioning a Pi for real needs the K3s join settings: refused before any confirmation.
+    expect(r.stdout).toContain(
+      '✖ Not provisioning pi4-b: provision-pi.yml joins it to K3s and nodeOps.k3s.url and nodeOps.k3s.token are not set.',
+    );
+    expect(r.stdout).not.toContain('⚠ Confirm: /node provision pi4-b');
+    expect(r.stderr).toBe('');
+  });
+
   it('explains bad input without a stack trace and keeps going', async () => {
     const state = tempStateDir();
     const r = await runCli(

@@ -192,7 +192,7 @@ const cordoned = (name: string) =>
 describe('the other /node commands from Discord', () => {
   it('list and status: the inventory, then every node with its K3s state', async () => {
     const list = await slash('list', [], (v) => title(v) === '2 nodes');
-    expect(text(list)).toMatch(/pi4-a .*raspios/);
+    expect(text(list)).toMatch(/pi4-a .*raspios\s+worker\s+Ready v1\.31\.4\+k3s1/);
     const status = await slash('status', [], (v) => /nodes? (up|unreachable)/.test(title(v)));
     expect(text(status)).toMatch(/pi4-a\s+up/);
     expect(text(status)).toMatch(/x86\s+up/);
@@ -286,7 +286,11 @@ describe('the other /node commands from Discord', () => {
     );
     expect(text(proposal)).toContain('ansible-playbook playbooks/update.yml --limit pi4-a');
     const rebootsBefore = lab.node('pi4-a').reboots();
-    const done = await confirm(proposal, (v) => /^Updated|failed/.test(title(v)), 90_000);
+    const done = await confirm(
+      proposal,
+      (v) => /^Updated|failed|in progress/.test(title(v)),
+      90_000,
+    );
     expect(title(done), text(done)).toBe('Updated 1 node');
     expect(text(done)).toContain('pi4-a: updated');
     const thread = discord.threads().find((t) => t.id === done.message!.threadId);

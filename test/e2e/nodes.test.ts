@@ -136,8 +136,8 @@ describe('node operations against real sshd nodes and a fake Kubernetes API', ()
       'cordoned pi4-a',
       expect.stringMatching(/^evicted (home-assistant\/home-assistant-0|default\/web-7d9f-abcde)$/),
       expect.stringMatching(/^evicted (home-assistant\/home-assistant-0|default\/web-7d9f-abcde)$/),
-      'drained pi4-a: 2 pods evicted, 1 pods stay (DaemonSet, mirror or finished)',
-      'sent systemctl reboot to root@' + node.host,
+      'drained pi4-a: 2 pods evicted, 1 pod stays (DaemonSet, mirror or finished)',
+      `sent systemctl reboot to root@${node.host}`,
       'pi4-a went down',
       'pi4-a answers SSH again (pinned host key)',
       expect.stringMatching(/^pi4-a is Ready/),
@@ -249,7 +249,7 @@ describe('node operations against real sshd nodes and a fake Kubernetes API', ()
     );
     expect(again.steps).toContainEqual(
       expect.stringMatching(
-        /^drained pi4-a: \d+ pods evicted \(1 with emptyDir data dropped, 1 without a controller: gone for good\), 1 pods stay/,
+        /^drained pi4-a: \d+ pods evicted \(1 with emptyDir data dropped, 1 without a controller: gone for good\), 1 pod stays/,
       ),
     );
     expect(node.calls('systemctl').map((c) => c.argv)).toEqual([['systemctl', 'reboot']]);

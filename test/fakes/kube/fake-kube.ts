@@ -161,6 +161,11 @@ export class FakeKube {
     return this.store.create('pods', podObject(spec));
   }
 
+  /** Removes a pod at once (as `kubectl delete pod --force --grace-period=0`). */
+  deletePod(namespace: string, name: string): KObject | undefined {
+    return this.store.delete('pods', namespace, name);
+  }
+
   node(name: string): KObject | undefined {
     return this.store.get('nodes', undefined, name);
   }

@@ -1,0 +1,113 @@
+/**
+ * /node update: playbooks/update.yml on one Pi at a time; a Pi that asks for a reboot is
+ * rebooted through the same safe path as /node reboot before the next one is touched. The
+ * whole rolling update holds the cluster-wide operation lock, so nobody reboots or drains
+ * another node meanwhile.
+ */
+import type { NodeConfig } from '../config/schema.js';
+import type { CommandContext } from '../core/context.js';
+import { UserError } from '../core/errors.js';
+import { userLabel } from '../core/invocation.js';
+import type { Plan, Reply } from '../core/reply.js';
+import { renderPlaybookResult, runLabPlaybook } from './ansible-run.js';
+import type { NodeOps } from './node-ops.js';
+import { rebootWarnings } from './plans.js';
+import { rebootNode } from './reboot.js';
+
+/** The Raspberry Pi OS nodes of a target (a node, a group or all). */
+export function updateTargets(ctx: CommandContext, target: string): NodeConfig[] {
+  const nodes = ctx.inventory.select(target).filter((n) => n.os === 'raspios');
+  if (nodes.length === 0) {
+    throw new UserError(
+      `${target} has no Raspberry Pi OS nodes; the NixOS server updates with /node provision.`,
+    );
+  }
+  return nodes;
+}
+
+export function updatePlan(ctx: CommandContext, target: string): Plan {
+  const nodes = updateTargets(ctx, target);
+  const skip = ctx.config.nodeOps.ansible.skipTags;
+  return {
+    summary: `Update ${nodes.map((n) => n.name).join(', ')} one at a time; reboot (safely) those that ask for it.`,
+    steps: nodes.flatMap((n) => [
+      `ansible-playbook playbooks/update.yml --limit ${n.name}${skip.length ? ` --skip-tags ${skip.join(',')}` : ''}`,
+      `if ${n.name} reports REBOOT_REQUIRED=true: /node reboot ${n.name} (cordon, drain, reboot, Ready, uncordon)`,
+    ]),
+    warnings: [
+      'The first node that fails stops the update; the nodes after it are not touched.',
+      ...nodes
+        .filter((n) => n.roles.includes('bot-host') || n.roles.includes('control-plane'))
+        .map(
+          (n) =>
+            `${n.name} is not rebooted automatically (${n.roles.includes('bot-host') ? 'it runs this bot' : 'control plane'}); if it asks for a reboot you are told.`,
+        ),
+    ],
+  };
+}
+
+export async function updateNodes(
+  ctx: CommandContext,
+  nodes: NodeConfig[],
+  ops: NodeOps,
+): Promise<Reply> {
+  const release = ops.lock.acquire(
+    `Update of ${nodes.map((n) => n.name).join(', ')}`,
+    userLabel(ctx.invocation.user),
+  );
+  const lines: string[] = [];
+  const pending: string[] = [];
+  try {
+    for (const [i, node] of nodes.entries()) {
+      const notTouched = nodes
+        .slice(i + 1)
+        .map((n) => n.name)
+        .join(', ');
+      const stopped = (failed: Reply): Reply => ({
+        ...failed,
+        text: [
+          `Stopped at ${node.name}; not touched: ${notTouched || 'none'}.`,
+          ...lines,
+          failed.text,
+        ]
+          .filter(Boolean)
+          .join('\n'),
+      });
+      const r = await runLabPlaybook(ctx, ops, { playbook: 'update.yml', nodes: [node] });
+      if (r.exitCode !== 0) return stopped(renderPlaybookResult(`update.yml on ${node.name}`, r));
+      if (!r.rebootRequired.includes(node.name)) {
+        lines.push(`${node.name}: updated, no reboot needed`);
+        continue;
+      }
+      const risks = rebootWarnings(node, ctx.inventory.nodes);
+      if (risks.length > 0) {
+        lines.push(
+          `${node.name}: updated; needs a reboot, not done automatically: ${risks.join(' ')} When it suits: /node reboot ${node.name} force:true`,
+        );
+        pending.push(node.name);
+        continue;
+      }
+      const reboot = await rebootNode(ctx, node, ops, { underLock: true });
+      if (reboot.severity !== 'error') {
+        lines.push(`${node.name}: updated, then rebooted safely (it asked for a reboot)`);
+      } else if (reboot.nodeUnchanged) {
+        // Refused before anything changed (e.g. pods no controller would recreate): the node
+        // is updated and as it was; the next one can go ahead.
+        lines.push(
+          `${node.name}: updated; needs a reboot, not done — ${reboot.text?.split('\n')[0] ?? reboot.title}`,
+        );
+        pending.push(node.name);
+      } else {
+        return stopped(reboot);
+      }
+    }
+  } finally {
+    release();
+  }
+  const n = nodes.length;
+  return {
+    severity: pending.length > 0 ? 'warning' : 'success',
+    title: `Updated ${n} node${n === 1 ? '' : 's'}${pending.length > 0 ? `; ${pending.join(', ')} still need${pending.length === 1 ? 's' : ''} a reboot` : ''}`,
+    text: lines.join('\n'),
+  };
+}
