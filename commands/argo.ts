@@ -38,7 +38,11 @@ function patchLine(ctx: CommandContext, app: string, body: unknown): string {
 }
 
 function syncPlan(ctx: CommandContext, app: string, revision: string | undefined, prune: boolean) {
-  const body = syncPatch({ revision, prune, initiatedBy: userLabel(ctx.invocation.user) });
+  const body = syncPatch({
+    revision: revision ?? '<spec.source.targetRevision>',
+    prune,
+    initiatedBy: userLabel(ctx.invocation.user),
+  });
   return [
     patchLine(ctx, app, body),
     `watch ${appPath(ctx.config.argo.namespace)}?fieldSelector=metadata.name=${app} until status.operationState.phase is Succeeded, Failed or Error (at most ${ctx.config.argo.syncTimeoutSeconds} s)`,
@@ -221,7 +225,7 @@ export const command = defineCommand({
         appOption,
         {
           name: 'revision',
-          description: 'A branch, tag or commit (default HEAD)',
+          description: "A branch, tag or commit (default: the app's target revision)",
           type: 'string',
           schema: z.string().regex(REVISION, 'a branch, tag or commit sha'),
         },
@@ -232,14 +236,17 @@ export const command = defineCommand({
         },
       ],
       plan: async (ctx) => {
-        const { app, revision, prune } = ctx.args;
+        const { app, prune } = ctx.args;
+        let revision = ctx.args.revision;
         if (!ctx.dryRun) {
           // Refuse before proposing, so nobody confirms something that would then be refused.
           const argo = await ctx.services.argo();
-          argo.refuseIfBusy(await argo.get(app));
+          const current = await argo.get(app);
+          argo.refuseIfBusy(current);
+          revision ??= current.targetRevision;
         }
         const plan: Plan = {
-          summary: `Sync ${app} to ${revision ?? 'HEAD'}${prune ? ', pruning resources no longer in Git' : ''}, and follow it to the end.`,
+          summary: `Sync ${app} to ${revision ?? 'its target revision'}${prune ? ', pruning resources no longer in Git' : ''}, and follow it to the end.`,
           steps: syncPlan(ctx, app, revision, prune === true),
         };
         if (prune) plan.warnings = ['prune:true deletes the resources that are no longer in Git.'];
@@ -248,15 +255,18 @@ export const command = defineCommand({
       execute: async (ctx) => {
         const { app, revision, prune } = ctx.args;
         const argo = await ctx.services.argo();
-        return followSync(ctx, `Syncing ${app} to ${revision ?? 'HEAD'}`, (onProgress) =>
-          argo.sync(app, {
-            revision,
-            prune: prune === true,
-            initiatedBy: userLabel(ctx.invocation.user),
-            onProgress,
-            timeoutMs: timeoutMs(ctx),
-            signal: ctx.signal,
-          }),
+        return followSync(
+          ctx,
+          `Syncing ${app} to ${revision ?? 'its target revision'}`,
+          (onProgress) =>
+            argo.sync(app, {
+              revision,
+              prune: prune === true,
+              initiatedBy: userLabel(ctx.invocation.user),
+              onProgress,
+              timeoutMs: timeoutMs(ctx),
+              signal: ctx.signal,
+            }),
         );
       },
     }),

@@ -37,9 +37,20 @@ const UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
 
 type NodeArgs = { node: string };
 
-/** Refuses before proposing while another node operation runs (execute takes the lock). */
-async function assertNoOperation(ctx: CommandContext): Promise<void> {
-  if (!ctx.dryRun) (await ctx.services.nodeOps()).lock.assertFree();
+/**
+ * Refuses before proposing, so nobody confirms what would then be refused: while another node
+ * operation runs (execute takes the lock), and for a drain that would delete pods for good.
+ */
+async function assertCanStart(
+  ctx: CommandContext,
+  drain?: { node: NodeConfig; evictUnmanaged?: boolean },
+): Promise<void> {
+  if (ctx.dryRun) return;
+  const ops = await ctx.services.nodeOps();
+  ops.lock.assertFree();
+  if (drain?.node.k3sName && ops.kube) {
+    await ops.kube.checkDrainable(drain.node.k3sName, { evictUnmanaged: drain.evictUnmanaged });
+  }
 }
 
 /** The node, which must be in the K3s cluster for Kubernetes actions. */
@@ -131,7 +142,7 @@ export const command = defineCommand({
         const node = ctx.inventory.node(ctx.args.node);
         // Refuse before proposing, so nobody confirms something that would then be refused.
         if (!ctx.dryRun) checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false);
-        await assertNoOperation(ctx);
+        await assertCanStart(ctx, { node, evictUnmanaged: ctx.args.evict_unmanaged });
         return rebootPlan(node, ctx.inventory.nodes, {
           evictUnmanaged: ctx.args.evict_unmanaged,
           timeouts: ctx.config.nodeOps,
@@ -153,7 +164,7 @@ export const command = defineCommand({
       options: [nodeOption, evictUnmanagedOption],
       plan: async (ctx) => {
         const node = k3sNode(ctx);
-        await assertNoOperation(ctx);
+        await assertCanStart(ctx, { node, evictUnmanaged: ctx.args.evict_unmanaged });
         return drainPlan(node, {
           evictUnmanaged: ctx.args.evict_unmanaged,
           timeouts: ctx.config.nodeOps,
@@ -266,7 +277,7 @@ export const command = defineCommand({
       ],
       plan: async (ctx) => {
         const plan = provisionPlan(ctx, ctx.inventory.node(ctx.args.node), ctx.args.check ?? false);
-        await assertNoOperation(ctx);
+        await assertCanStart(ctx);
         return plan;
       },
       execute: async (ctx) =>
@@ -293,7 +304,7 @@ export const command = defineCommand({
       ],
       plan: async (ctx) => {
         const plan = updatePlan(ctx, ctx.args.target);
-        await assertNoOperation(ctx);
+        await assertCanStart(ctx);
         return plan;
       },
       execute: async (ctx) =>

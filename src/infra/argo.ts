@@ -102,7 +102,9 @@ export class Argo {
   async sync(name: string, opts: SyncOptions): Promise<SyncOutcome> {
     const before = await this.get(name);
     this.refuseIfBusy(before);
-    const body = syncPatch(opts);
+    // Like `argocd app sync`: without a revision, the app's own target revision (a tag or a
+    // branch it tracks), never the repository's default branch.
+    const body = syncPatch({ ...opts, revision: opts.revision ?? before.targetRevision });
     const patchedAt = Date.now();
     const patched = toArgoApp(
       (await this.call(

@@ -104,6 +104,21 @@ export async function cordonForDrain(
   node: string,
   opts: DrainCheckOptions,
 ): Promise<PodInfo[]> {
+  const unmanaged = await checkDrainable(api, node, opts);
+  await api.cordon(node);
+  return unmanaged;
+}
+
+/**
+ * The check of `cordonForDrain` alone (changes nothing): refuses when pods would be deleted
+ * for good unless `evictUnmanaged`. Proposals use it, so nobody confirms a drain that would be
+ * refused.
+ */
+export async function checkDrainable(
+  api: Pick<DrainApi, 'pods'>,
+  node: string,
+  opts: DrainCheckOptions,
+): Promise<PodInfo[]> {
   const unmanaged = unmanagedOf(await api.pods(node));
   if (unmanaged.length > 0 && !opts.evictUnmanaged) {
     const n = unmanaged.length;
@@ -113,7 +128,6 @@ export async function cordonForDrain(
       unmanaged,
     );
   }
-  await api.cordon(node);
   return unmanaged;
 }
 

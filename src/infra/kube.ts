@@ -8,6 +8,7 @@ import { UserError } from '../core/errors.js';
 import { type Logger, silentLogger } from '../core/logger.js';
 import { callKube, kubeError, kubeStatus, MERGE_PATCH } from './kube-api.js';
 import {
+  checkDrainable,
   cordonForDrain,
   type DrainApi,
   type DrainCheckOptions,
@@ -136,6 +137,11 @@ export class Kube {
    */
   drain(name: string, opts: DrainOptions): Promise<DrainResult> {
     return drainNode(this.drainApi, name, opts);
+  }
+
+  /** The check `drain` starts with, alone: throws UnmanagedPodsError; changes nothing. */
+  checkDrainable(name: string, opts: DrainCheckOptions): Promise<PodInfo[]> {
+    return checkDrainable(this.drainApi, name, opts);
   }
 
   /** The first half of `drain`: the check, then the cordon. Returns the bare pods to evict. */

@@ -71,6 +71,14 @@ beforeAll(async () => {
       { name: 'immich', syncStatus: 'OutOfSync', health: 'Healthy', revision: 'i1' },
       { name: 'paperless', syncStatus: 'OutOfSync', health: 'Healthy', revision: 'p1' },
       { name: 'jellyfin', syncStatus: 'OutOfSync', health: 'Healthy', revision: 'j1' },
+      {
+        name: 'vaultwarden',
+        syncStatus: 'OutOfSync',
+        health: 'Healthy',
+        revision: 'w1',
+        headRevision: 'w2',
+        targetRevision: 'v1.30.1',
+      },
     ],
   });
   const config = ConfigSchema.parse({
@@ -125,7 +133,7 @@ describe('/argo against the fake Kubernetes API and its simulated Argo CD contro
   it('lists every application with sync, health, short revision and auto-sync', async () => {
     const r = await run('/argo list');
     const reply = r.last();
-    expect(reply.title).toBe('7 Argo CD applications');
+    expect(reply.title).toBe('8 Argo CD applications');
     const lines = reply.code!.split('\n');
     expect(lines[0]).toMatch(/^APP\s+SYNC\s+HEALTH\s+REVISION\s+AUTO-SYNC$/);
     expect(lines.find((l) => l.startsWith('home-assistant'))).toMatch(
@@ -134,7 +142,7 @@ describe('/argo against the fake Kubernetes API and its simulated Argo CD contro
     expect(lines.find((l) => l.startsWith('pihole-exporter'))).toMatch(
       new RegExp(`^pihole-exporter\\s+Synced\\s+Healthy\\s+${sha('v7').slice(0, 7)}\\s+on$`),
     );
-    expect(lines).toHaveLength(8);
+    expect(lines).toHaveLength(9);
   });
 
   it('shows the status of an app: sync, health, revision, resources that need attention', async () => {
@@ -302,6 +310,22 @@ describe('/argo against the fake Kubernetes API and its simulated Argo CD contro
     expect(watchesOf() - watchesBefore).toBeGreaterThanOrEqual(2);
     const resumed = kube.requests.filter((q) => q.path === APPS && q.query.watch === 'true').at(-1);
     expect(resumed?.query.resourceVersion).toMatch(/^\d+$/);
+  });
+
+  it('without a revision, syncs to what the app tracks (its target revision), not the default branch', async () => {
+    const r = await run('/argo sync vaultwarden');
+    expect(r.last().title, JSON.stringify(r.last())).toBe(
+      `vaultwarden synced to ${sha('w2').slice(0, 7)}`,
+    );
+    const patches = operationPatches('vaultwarden');
+    expect((patches[0]!.body as Json).operation.sync.revision).toBe('v1.30.1');
+    expect(status('vaultwarden').sync).toMatchObject({ status: 'Synced', revision: sha('w2') });
+    // A dry run does not read the app: its plan names the field the revision comes from.
+    const dry = (await run('/argo sync vaultwarden dry_run:true')).last();
+    expect(dry.text).toContain(
+      'Sync vaultwarden to its target revision, and follow it to the end.',
+    );
+    expect(dry.code).toContain('"revision":"<spec.source.targetRevision>"');
   });
 
   it('asks for confirmation before a sync with prune:true and shows the exact patch', async () => {

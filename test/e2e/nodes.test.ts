@@ -221,19 +221,17 @@ describe('node operations against real sshd nodes and a fake Kubernetes API', ()
       emptyDirs: [{ name: 'scratch', medium: 'Memory' }],
     });
     const evictionsBefore = kube.evictions.length;
-    const r = await run('/node reboot pi4-a', true);
+    // Refused before the proposal: nobody confirms a reboot that would then be refused.
+    const r = await run('/node reboot pi4-a');
     const reply = r.last();
     expect(reply.severity).toBe('error');
-    expect(reply.title).toBe('Reboot of pi4-a stopped at step 1 of 7: check pods, cordon pi4-a');
-    expect(reply.text).toBe(
-      'Not draining pi4-a: 1 pod has no controller that would recreate it elsewhere, so evicting would delete it for good: default/debug-shell. Nothing was changed: pi4-a was not cordoned, no pod was evicted.\n' +
-        'Delete or move it yourself (e.g. under a Deployment), then try again — or run it again with evict_unmanaged:true to evict it too: it will be gone for good.',
+    expect(reply.confirm).toBeUndefined();
+    expect(reply.title).toBe(
+      'Not draining pi4-a: 1 pod has no controller that would recreate it elsewhere, so evicting would delete it for good: default/debug-shell. Nothing was changed: pi4-a was not cordoned, no pod was evicted.',
     );
-    expect(reply.fields?.[0]).toEqual({
-      name: 'State now',
-      value:
-        'pi4-a is unchanged: not cordoned, no pod evicted, not rebooted. To reboot it anyway and delete those pods for good: /node reboot pi4-a evict_unmanaged:true',
-    });
+    expect(reply.text).toBe(
+      'Delete or move it yourself (e.g. under a Deployment), then try again — or run it again with evict_unmanaged:true to evict it too: it will be gone for good.',
+    );
     expect(cordoned('pi4-a') ?? false).toBe(false);
     expect(kube.evictions).toHaveLength(evictionsBefore);
     expect(node.calls('systemctl')).toEqual([]);

@@ -146,10 +146,16 @@ export class ArgoController {
     const operation = current.operation as Json;
     const wanted = operation.sync?.revision as string | undefined;
     const spec = current.spec as Json;
+    const target = spec.source?.targetRevision ?? 'HEAD';
+    // Argo CD resolves the operation's revision in the repo: the app's own target revision
+    // (or none) is what it tracks; "HEAD" of an app that tracks something else is the
+    // repository's default branch — a different commit.
     const revision =
-      !wanted || wanted === 'HEAD' || wanted === spec.source?.targetRevision
+      !wanted || wanted === target
         ? this.headRevision(current)
-        : sha(wanted);
+        : wanted === 'HEAD'
+          ? sha('default-branch-head')
+          : sha(wanted);
     const resources = ((current.status as Json | undefined)?.resources ?? []).map(
       (r: Json): SyncedResource => ({
         ...(r.group ? { group: r.group } : {}),

@@ -70,6 +70,8 @@ export interface ApplicationSpec {
   resources?: AppResourceSpec[];
   repoURL?: string;
   path?: string;
+  /** spec.source.targetRevision (default HEAD): what the app tracks, e.g. a release tag. */
+  targetRevision?: string;
   destinationNamespace?: string;
 }
 
@@ -269,7 +271,7 @@ export function applicationObject(spec: ApplicationSpec): KObject {
   const source = {
     repoURL: spec.repoURL ?? 'https://git.lab/homelab/gitops.git',
     path: spec.path ?? `apps/${spec.name}`,
-    targetRevision: 'HEAD',
+    targetRevision: spec.targetRevision ?? 'HEAD',
   };
   const destination = {
     server: 'https://kubernetes.default.svc',
