@@ -1,13 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.js';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/core/logger.js';
+import type { App } from '../../src/app.js';
 import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
 import { freePort, type RunningAlertmanager, startAlertmanager } from '../helpers/alertmanager.js';
-import { tempStateDir } from '../helpers/cli.js';
+import { discordChat, startApp, testConfig } from '../helpers/app-fixture.js';
 
-const APP = snowflake();
-const GUILD = snowflake();
 const ALERTS = snowflake();
 const GROUPS = 100;
 const PER_GROUP = 10;
@@ -19,7 +15,7 @@ let app: App;
 beforeAll(async () => {
   const port = await freePort();
   [discord, am] = await Promise.all([
-    FakeDiscord.start({ appId: APP, guildId: GUILD, channels: [{ id: ALERTS, name: 'alerts' }] }),
+    FakeDiscord.start({ channels: [{ id: ALERTS, name: 'alerts' }] }),
     startAlertmanager({
       webhookUrl: `http://127.0.0.1:${port}/hooks/alertmanager`,
       groupWait: '1s',
@@ -34,26 +30,16 @@ beforeAll(async () => {
     windowMs: 5000,
     advertise: false,
   });
-  const config = ConfigSchema.parse({
-    state: { dir: tempStateDir() },
-    http: { port },
-    chat: {
-      console: { enabled: false },
-      discord: {
-        token: 'fake',
-        applicationId: APP,
-        guildIds: [GUILD],
-        apiUrl: `${discord.url}/api`,
-      },
-    },
+  const config = testConfig({
+    http: { enabled: true, port },
+    chat: { discord: discordChat(discord, { registerOnStart: false }) },
     alerts: {
       enabled: true,
       alertmanager: { url: am.url },
       default: { to: [{ discord: ALERTS }] },
     },
   });
-  app = await App.create({ config, log: silentLogger() });
-  await app.start();
+  app = await startApp(config);
 }, 60_000);
 
 afterAll(async () => {

@@ -1,15 +1,11 @@
 import { PassThrough } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.js';
-import { type Config, ConfigSchema } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/core/logger.js';
+import type { App } from '../../src/app.js';
 import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
 import { FakeHomeserver } from '../fakes/matrix/fake-homeserver.js';
 import { freePort, type RunningAlertmanager, startAlertmanager } from '../helpers/alertmanager.js';
-import { tempStateDir } from '../helpers/cli.js';
+import { discordChat, matrixChat, startApp, testConfig } from '../helpers/app-fixture.js';
 
-const APP = snowflake();
-const GUILD = snowflake();
 const ALERTS = snowflake();
 const ALICE = snowflake();
 const BOB = snowflake();
@@ -50,8 +46,6 @@ beforeAll(async () => {
   port = await freePort();
   [discord, hs, am] = await Promise.all([
     FakeDiscord.start({
-      appId: APP,
-      guildId: GUILD,
       channels: [{ id: ALERTS, name: 'alerts' }],
       users: [
         { id: ALICE, username: 'alice', roles: [ONCALL] },
@@ -72,19 +66,12 @@ beforeAll(async () => {
       groupInterval: '2s',
     }),
   ]);
-  const config: Config = ConfigSchema.parse({
-    state: { dir: tempStateDir() },
-    http: { port },
+  const config = testConfig({
+    http: { enabled: true, port },
     chat: {
       console: { enabled: true, user: 'root' },
-      discord: {
-        token: 'fake',
-        applicationId: APP,
-        guildIds: [GUILD],
-        apiUrl: `${discord.url}/api`,
-        registerOnStart: true,
-      },
-      matrix: { homeserverUrl: hs.url, accessToken: 'tok', rooms: [ROOM] },
+      discord: discordChat(discord),
+      matrix: matrixChat(hs, [ROOM]),
     },
     access: {
       roles: {
@@ -112,9 +99,7 @@ beforeAll(async () => {
   output.on('data', (d) => {
     consoleOut += d;
   });
-  app = await App.create({
-    config,
-    log: silentLogger(),
+  app = await startApp(config, {
     console: {
       user: { platform: 'console', id: 'root', displayName: 'root' },
       input: new PassThrough(),
@@ -122,7 +107,6 @@ beforeAll(async () => {
       interactive: false,
     },
   });
-  await app.start();
 }, 60_000);
 
 afterAll(async () => {

@@ -1,15 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.js';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/core/logger.js';
+import type { App } from '../../src/app.js';
 import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
 import { FakeHomeserver } from '../fakes/matrix/fake-homeserver.js';
-import { tempStateDir } from '../helpers/cli.js';
+import { discordChat, matrixChat, startApp, testConfig } from '../helpers/app-fixture.js';
 
 /** /argo through the real chat libraries: the same commands, progress edits and thread steps. */
-const APP = snowflake();
-const GUILD = snowflake();
 const OPS = snowflake();
 const ALICE = snowflake();
 const BOT = '@chatops:lab.test';
@@ -24,8 +20,6 @@ let app: App;
 beforeAll(async () => {
   [discord, hs, kube] = await Promise.all([
     FakeDiscord.start({
-      appId: APP,
-      guildId: GUILD,
       channels: [{ id: OPS, name: 'ops' }],
       users: [{ id: ALICE, username: 'alice' }],
     }),
@@ -48,27 +42,14 @@ beforeAll(async () => {
       ],
     }),
   ]);
-  const config = ConfigSchema.parse({
-    state: { dir: tempStateDir() },
-    http: { enabled: false },
-    chat: {
-      console: { enabled: false },
-      discord: {
-        token: 'fake',
-        applicationId: APP,
-        guildIds: [GUILD],
-        apiUrl: `${discord.url}/api`,
-        registerOnStart: true,
-      },
-      matrix: { homeserverUrl: hs.url, accessToken: 'tok', rooms: [ROOM] },
-    },
+  const config = testConfig({
+    chat: { discord: discordChat(discord), matrix: matrixChat(hs, [ROOM]) },
     access: {
       roles: { ops: { members: [`discord:${ALICE}`, `matrix:${MALICE}`], allow: ['argo.*'] } },
     },
     kube: { kubeconfig: kube.kubeconfigFile },
   });
-  app = await App.create({ config, log: silentLogger() });
-  await app.start();
+  app = await startApp(config);
 }, 60_000);
 
 afterAll(async () => {

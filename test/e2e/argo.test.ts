@@ -3,24 +3,20 @@
  * Kubernetes API with its simulated Argo CD controller.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.js';
-import { ConfigSchema } from '../../src/config/schema.js';
+import type { App } from '../../src/app.js';
 import { UserError } from '../../src/core/errors.js';
 import { Inventory } from '../../src/core/inventory.js';
-import type { ChatUser } from '../../src/core/invocation.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { Argo } from '../../src/infra/argo.js';
 import { Kube } from '../../src/infra/kube.js';
 import { FakeKube, type KObject, type RequestRecord } from '../fakes/kube/fake-kube.js';
 import { sha } from '../fakes/kube/seed.js';
-import { tempStateDir } from '../helpers/cli.js';
+import { consoleOps, runCommand, startApp, testConfig } from '../helpers/app-fixture.js';
 import { RecordingResponder } from '../helpers/dispatcher.js';
 
 let kube: FakeKube;
 let app: App;
-const ops: ChatUser = { platform: 'console', id: 'ops', displayName: 'ops' };
 const OPS_LABEL = 'console:ops (ops)';
-const here = { platform: 'console' as const, id: 'stdin' };
 const APPS = '/apis/argoproj.io/v1alpha1/namespaces/argocd/applications';
 
 beforeAll(async () => {
@@ -81,16 +77,12 @@ beforeAll(async () => {
       },
     ],
   });
-  const config = ConfigSchema.parse({
-    state: { dir: tempStateDir() },
-    http: { enabled: false },
-    chat: { console: { enabled: false } },
+  const config = testConfig({
     access: { roles: { admin: { members: ['console:*'], allow: ['*'] } } },
     kube: { kubeconfig: kube.kubeconfigFile },
     argo: { syncTimeoutSeconds: 20 },
   });
-  app = await App.create({ config, log: silentLogger() });
-  await app.start();
+  app = await startApp(config);
 }, 30_000);
 
 afterAll(async () => {
@@ -98,11 +90,7 @@ afterAll(async () => {
   await kube?.stop();
 });
 
-async function run(text: string): Promise<RecordingResponder> {
-  const r = new RecordingResponder();
-  await app.dispatcher.handleText(text, ops, here, r);
-  return r;
-}
+const run = (text: string) => runCommand(app, text);
 
 /**
  * Runs a command that asks for confirmation and confirms it: the proposal, and what the
@@ -113,7 +101,7 @@ async function runConfirmed(text: string) {
   const proposal = r.last();
   const code = proposal.confirm?.code;
   expect(code, JSON.stringify(proposal)).toBeDefined();
-  await app.dispatcher.confirm(code!, ops, new RecordingResponder());
+  await app.dispatcher.confirm(code!, consoleOps, new RecordingResponder());
   return { proposal, result: r };
 }
 

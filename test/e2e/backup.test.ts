@@ -3,20 +3,16 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.js';
-import { type Config, ConfigSchema } from '../../src/config/schema.js';
-import type { ChatUser } from '../../src/core/invocation.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { tempStateDir } from '../helpers/cli.js';
-import { RecordingResponder } from '../helpers/dispatcher.js';
+import type { App } from '../../src/app.js';
+import type { Config } from '../../src/config/schema.js';
+import { runCommand, startApp, testConfig } from '../helpers/app-fixture.js';
+import type { RecordingResponder } from '../helpers/dispatcher.js';
 import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
 let lab: SshLab;
 let app: App;
 let config: Config;
 let locker: ChildProcess | undefined;
-const ops: ChatUser = { platform: 'console', id: 'ops', displayName: 'ops' };
-const here = { platform: 'console' as const, id: 'stdin' };
 
 /** One env file for all nodes: the repository and password file depend on $LAB_NODE (set by sshd). */
 const repoOf = (node: string) => path.join(lab.dir, 'repos', node);
@@ -55,10 +51,7 @@ beforeAll(async () => {
       '',
     ].join('\n'),
   );
-  config = ConfigSchema.parse({
-    state: { dir: tempStateDir() },
-    http: { enabled: false },
-    chat: { console: { enabled: false } },
+  config = testConfig({
     inventory: { nodes: lab.inventory() },
     access: { roles: { admin: { members: ['console:*'], allow: ['*'] } } },
     ssh: {
@@ -68,8 +61,7 @@ beforeAll(async () => {
     },
     backup: { nodes: ['b1', 'b2', 'b3'], runWith: 'command', paths: [src], envFile },
   });
-  app = await App.create({ config, log: silentLogger() });
-  await app.start();
+  app = await startApp(config);
 }, 60_000);
 
 afterAll(async () => {
@@ -78,11 +70,7 @@ afterAll(async () => {
   await lab?.stop();
 });
 
-async function run(text: string): Promise<RecordingResponder> {
-  const r = new RecordingResponder();
-  await app.dispatcher.handleText(text, ops, here, r);
-  return r;
-}
+const run = (text: string) => runCommand(app, text);
 
 const dump = (r: RecordingResponder) => JSON.stringify(r.last(), null, 1);
 

@@ -2,11 +2,10 @@ import { execFile, execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.js';
+import type { App } from '../../src/app.js';
 import { loadConfig } from '../../src/config/load.js';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/core/logger.js';
 import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
+import { discordChat, startApp, testConfig } from '../helpers/app-fixture.js';
 import { tempStateDir } from '../helpers/cli.js';
 import { labCommand } from '../helpers/long-command.js';
 
@@ -37,28 +36,15 @@ beforeAll(async () => {
     roles: [{ id: OPERATOR, name: 'operator' }],
   });
   state = tempStateDir();
-  const demo = loadConfig({ env: {} }).config;
-  const config = ConfigSchema.parse({
+  const config = testConfig({
     state: { dir: state },
-    http: { enabled: false },
     confirm: { timeoutSeconds: 5 },
-    chat: {
-      console: { enabled: false },
-      discord: {
-        token: 'fake-token',
-        applicationId: APP,
-        guildIds: [GUILD],
-        channels: [OPS],
-        registerOnStart: true,
-        apiUrl: `${fake.url}/api`,
-      },
-    },
-    inventory: demo.inventory,
+    chat: { discord: discordChat(fake, { channels: [OPS] }) },
+    inventory: loadConfig({ env: {} }).config.inventory,
     access: { roles: { operators: { members: [`discord:${OPERATOR}`], allow: ['*'] } } },
     dryRun: { commands: ['node.*'] },
   });
-  app = await App.create({ config, log: silentLogger(), extraCommands: [labCommand] });
-  await app.start();
+  app = await startApp(config, { extraCommands: [labCommand] });
 });
 
 afterAll(async () => {

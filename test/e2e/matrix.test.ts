@@ -7,6 +7,7 @@ import { type Config, ConfigSchema } from '../../src/config/schema.js';
 import { UserError } from '../../src/core/errors.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { FakeHomeserver, type VisibleMessage } from '../fakes/matrix/fake-homeserver.js';
+import { matrixChat, startApp, testConfig } from '../helpers/app-fixture.js';
 import { tempStateDir } from '../helpers/cli.js';
 import { labCommand } from '../helpers/long-command.js';
 
@@ -23,28 +24,17 @@ let app: App;
 let state: string;
 
 function config(overrides: Partial<{ encryption: boolean }> = {}): Config {
-  return ConfigSchema.parse({
+  return testConfig({
     state: { dir: state },
-    http: { enabled: false },
-    chat: {
-      console: { enabled: false },
-      matrix: { homeserverUrl: hs.url, accessToken: 'tok', rooms: [OPS, LATER], ...overrides },
-    },
+    chat: { matrix: { ...matrixChat(hs, [OPS, LATER]), ...overrides } },
     inventory: loadConfig({ env: {} }).config.inventory,
     access: { roles: { operators: { members: [`matrix:${ALICE}`], allow: ['*'] } } },
     dryRun: { commands: ['node.*'] },
   });
 }
 
-async function startApp(): Promise<App> {
-  const a = await App.create({
-    config: config(),
-    log: silentLogger(),
-    extraCommands: [labCommand],
-  });
-  await a.start();
-  return a;
-}
+/** The bot as these tests run it: config() and the /lab command. */
+const startBot = () => startApp(config(), { extraCommands: [labCommand] });
 
 /** The bot's notice answering the command `eventId` (edits applied). */
 function answerTo(eventId: string, room = OPS): VisibleMessage | undefined {
@@ -72,7 +62,7 @@ beforeAll(async () => {
   state = tempStateDir();
   // An old command in the room's history: a fresh bot must never run it.
   hs.injectHistory(OPS, [{ sender: ALICE, body: '!task add title:"From history"', ageMs: 60_000 }]);
-  app = await startApp();
+  app = await startBot();
 });
 
 afterAll(async () => {
@@ -203,7 +193,7 @@ describe('Matrix adapter against a fake homeserver (real matrix-bot-sdk)', () =>
     const before = hs.visible(OPS).filter((m) => m.sender === BOT).length;
     await app.stop();
     hs.releaseSyncs();
-    app = await startApp();
+    app = await startBot();
     const ev = hs.sendMessage(OPS, BOB, '!help');
     await answer(ev, /Commands/);
     const resumed = hs.syncRequests.filter((r) => r.since !== undefined);
@@ -220,8 +210,7 @@ describe('Matrix adapter against a fake homeserver (real matrix-bot-sdk)', () =>
       ...base,
       access: { roles: { moderators: { members: ['matrix:powerlevel>=50'], allow: ['task.*'] } } },
     });
-    app = await App.create({ config: withPl, log: silentLogger(), extraCommands: [labCommand] });
-    await app.start();
+    app = await startApp(withPl, { extraCommands: [labCommand] });
     const denied = hs.sendMessage(OPS, BOB, '!task add title:"Before promotion"');
     await answer(denied, /Not allowed/);
     hs.setPowerLevel(OPS, BOB, 50);

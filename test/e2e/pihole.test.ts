@@ -2,34 +2,24 @@
  * /pihole end to end: the App in-process against three fake Pi-hole v6 APIs (pi1–pi3).
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.js';
-import { ConfigSchema } from '../../src/config/schema.js';
-import type { ChatUser } from '../../src/core/invocation.js';
-import { silentLogger } from '../../src/core/logger.js';
+import type { App } from '../../src/app.js';
 import { FakePihole } from '../fakes/pihole/fake-pihole.js';
-import { tempStateDir } from '../helpers/cli.js';
-import { RecordingResponder } from '../helpers/dispatcher.js';
+import { runCommand, startApp, testConfig } from '../helpers/app-fixture.js';
 
 let fakes: FakePihole[];
 let app: App | undefined;
-const ops: ChatUser = { platform: 'console', id: 'ops', displayName: 'ops' };
-const here = { platform: 'console' as const, id: 'stdin' };
 const NAMES = ['pi1', 'pi2', 'pi3'];
 
 beforeAll(async () => {
   fakes = await Promise.all(NAMES.map(() => FakePihole.start({ password: 'secret-pw' })));
-  const config = ConfigSchema.parse({
-    state: { dir: tempStateDir() },
-    http: { enabled: false },
-    chat: { console: { enabled: false } },
+  const config = testConfig({
     access: { roles: { admin: { members: ['console:*'], allow: ['*'] } } },
     pihole: {
       instances: NAMES.map((name, i) => ({ name, url: fakes[i]!.url, password: 'secret-pw' })),
       timeoutMs: 2000,
     },
   });
-  app = await App.create({ config, log: silentLogger() });
-  await app.start();
+  app = await startApp(config);
 }, 30_000);
 
 afterAll(async () => {
@@ -37,11 +27,7 @@ afterAll(async () => {
   await Promise.all((fakes ?? []).map((f) => f.close()));
 });
 
-async function run(text: string): Promise<RecordingResponder> {
-  const r = new RecordingResponder();
-  await app!.dispatcher.handleText(text, ops, here, r);
-  return r;
-}
+const run = (text: string) => runCommand(app!, text);
 
 const field = (reply: { fields?: { name: string; value: string }[] }, name: string) =>
   reply.fields?.find((f) => f.name === name)?.value ?? '';
