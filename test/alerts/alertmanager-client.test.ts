@@ -16,6 +16,7 @@ import {
 } from '../../src/alerts/alertmanager-client.js';
 import { UserError } from '../../src/core/errors.js';
 import { freePort, type RunningAlertmanager, startAlertmanager } from '../helpers/alertmanager.js';
+import { rejection } from '../helpers/rejection.js';
 
 /** The parts of a webhook notification (payload version 4) these tests read. */
 interface Notification {
@@ -83,15 +84,6 @@ async function waitFor<T>(
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
     await sleep(50);
   }
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 describe('parseDuration', () => {

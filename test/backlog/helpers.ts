@@ -41,8 +41,10 @@ export interface Lab {
   dir: string;
   bare: string;
   workDir: string;
-  /** A TaskStore on the lab's bare repo (retryPushMs 0 unless given). */
+  /** A TaskStore on the lab's bare repo (retryPushMs 0 unless given); not initialised. */
   store(extra?: Partial<TaskStoreOptions>): TaskStore;
+  /** `store(extra)`, initialised; closed by `cleanup()`. */
+  open(extra?: Partial<TaskStoreOptions>): Promise<TaskStore>;
   /** A second, plain clone (someone working by hand). */
   otherClone(): Promise<string>;
   /** Files of `tasks/` as they are on the remote now, from a fresh clone. */
@@ -51,6 +53,7 @@ export interface Lab {
   /** `git log` on the remote: subject + body of each commit, newest first. */
   remoteLog(format?: string): string[];
   commitCount(): number;
+  /** Closes the stores `open()` made, then removes the lab's directory. */
   cleanup(): Promise<void>;
 }
 
@@ -71,6 +74,7 @@ export async function makeLab(files: Record<string, string> = {}): Promise<Lab> 
   const workDir = join(dir, 'state', 'tasks-clone');
   let clones = 0;
   let clock = Date.parse('2025-02-03T10:00:00Z');
+  const opened: TaskStore[] = [];
   const lab: Lab = {
     dir,
     bare,
@@ -91,6 +95,12 @@ export async function makeLab(files: Record<string, string> = {}): Promise<Lab> 
         gitTimeoutMs: 10_000,
         ...extra,
       }),
+    async open(extra = {}) {
+      const store = lab.store(extra);
+      opened.push(store);
+      await store.init();
+      return store;
+    },
     async otherClone() {
       const target = join(dir, `other-${++clones}`);
       git(dir, 'clone', '--quiet', bare, target);
@@ -120,7 +130,10 @@ export async function makeLab(files: Record<string, string> = {}): Promise<Lab> 
     commitCount() {
       return Number(git(bare, 'rev-list', '--count', 'main').trim());
     },
-    cleanup: () => rm(dir, { recursive: true, force: true }),
+    async cleanup() {
+      for (const store of opened.splice(0)) await store.close();
+      await rm(dir, { recursive: true, force: true });
+    },
   };
   return lab;
 }

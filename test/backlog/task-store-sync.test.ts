@@ -1,38 +1,17 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TaskStore } from '../../src/backlog/task-store.js';
+import { rejection } from '../helpers/rejection.js';
 import { ALICE, BOB, type Lab, makeLab, pushByHand } from './helpers.js';
 
 // Rebasing on a moved remote, concurrency, an unreachable remote and restarts — all with real git.
 let lab: Lab;
-const stores: TaskStore[] = [];
-
-async function open(l: Lab, extra: Parameters<Lab['store']>[0] = {}): Promise<TaskStore> {
-  const store = l.store(extra);
-  stores.push(store);
-  await store.init();
-  return store;
-}
-
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  await lab?.cleanup();
-});
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+afterEach(() => lab?.cleanup());
 
 describe('TaskStore: concurrent writers', () => {
   it('rebuilds the change on the new head when another clone pushed first (id taken → next id)', async () => {
     lab = await makeLab();
-    const store = await open(lab);
+    const store = await lab.open();
     const other = await lab.otherClone();
     const backlog = await readFile(join(other, 'tasks/backlog.yaml'), 'utf8');
     const byHand = `${backlog}
@@ -62,10 +41,8 @@ describe('TaskStore: concurrent writers', () => {
 
   it('re-checks the change on the new head: starting a task someone else started is refused', async () => {
     lab = await makeLab();
-    const store = await open(lab);
-    const first = lab.store({ workDir: join(lab.dir, 'second-bot') });
-    stores.push(first);
-    await first.init();
+    const store = await lab.open();
+    const first = await lab.open({ workDir: join(lab.dir, 'second-bot') });
     await first.start('T-0001', BOB);
     const err = await rejection(store.start('T-0001', ALICE));
     expect(err.message).toMatch(/^T-0001 is already in progress/);
@@ -75,7 +52,7 @@ describe('TaskStore: concurrent writers', () => {
 
   it('10 concurrent adds get 10 distinct ids and 10 commits', async () => {
     lab = await makeLab();
-    const store = await open(lab);
+    const store = await lab.open();
     const before = lab.commitCount();
     const results = await Promise.all(
       Array.from({ length: 10 }, (_, i) => store.add({ title: `Task ${i}` }, ALICE)),
@@ -102,10 +79,8 @@ describe('TaskStore: concurrent writers', () => {
 
   it('two stores on two clones adding at the same time lose nothing', async () => {
     lab = await makeLab();
-    const a = await open(lab);
-    const b = lab.store({ workDir: join(lab.dir, 'second-bot') });
-    stores.push(b);
-    await b.init();
+    const a = await lab.open();
+    const b = await lab.open({ workDir: join(lab.dir, 'second-bot') });
     const results = await Promise.all([
       ...Array.from({ length: 4 }, (_, i) => a.add({ title: `A${i}` }, ALICE)),
       ...Array.from({ length: 4 }, (_, i) => b.add({ title: `B${i}` }, BOB)),
@@ -123,7 +98,7 @@ describe('TaskStore: concurrent writers', () => {
 describe('TaskStore: remote unreachable', () => {
   it('keeps the commit, says so, and the background timer pushes it when the remote is back', async () => {
     lab = await makeLab();
-    const store = await open(lab, { retryPushMs: 50 });
+    const store = await lab.open({ retryPushMs: 50 });
     const { rename } = await import('node:fs/promises');
     await rename(lab.bare, `${lab.bare}.away`);
     const r = await store.add({ title: 'Written while offline' }, ALICE);
@@ -139,7 +114,7 @@ describe('TaskStore: remote unreachable', () => {
 
   it('the next change pushes the pending one too', async () => {
     lab = await makeLab();
-    const store = await open(lab);
+    const store = await lab.open();
     const { rename } = await import('node:fs/promises');
     await rename(lab.bare, `${lab.bare}.away`);
     expect((await store.add({ title: 'first' }, ALICE)).pushed).toBe(false);
@@ -155,7 +130,7 @@ describe('TaskStore: remote unreachable', () => {
 
   it('after a restart, init() pushes what was saved, rebuilt on top of changes made meanwhile', async () => {
     lab = await makeLab();
-    const store = await open(lab);
+    const store = await lab.open();
     const { rename } = await import('node:fs/promises');
     await rename(lab.bare, `${lab.bare}.away`);
     const offline = await store.add({ title: 'Saved offline', node: 'pi3' }, ALICE);
@@ -181,7 +156,7 @@ describe('TaskStore: remote unreachable', () => {
       'by hand: T-0005, T-0001 critical',
     );
 
-    const restarted = await open(lab); // same workDir
+    const restarted = await lab.open(); // same workDir
     expect(await restarted.pendingPushes()).toBe(0);
     expect(lab.remoteLog('%s').slice(0, 3)).toEqual([
       'tasks: start T-0001 Replace SD card on pi4-b',
@@ -207,13 +182,13 @@ describe('TaskStore: remote unreachable', () => {
 describe('TaskStore: restart while the remote is still away', () => {
   it('starts offline from its clone, keeps the pending commit, pushes it once the remote is back', async () => {
     lab = await makeLab();
-    const store = await open(lab);
+    const store = await lab.open();
     const { rename } = await import('node:fs/promises');
     await rename(lab.bare, `${lab.bare}.away`);
     expect((await store.add({ title: 'Before the restart' }, ALICE)).pushed).toBe(false);
     await store.close();
 
-    const restarted = await open(lab, { retryPushMs: 50 });
+    const restarted = await lab.open({ retryPushMs: 50 });
     expect(await restarted.pendingPushes()).toBe(1);
     expect((await restarted.show('T-0005')).title).toBe('Before the restart');
     const second = await restarted.add({ title: 'After the restart' }, BOB);

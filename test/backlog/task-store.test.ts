@@ -1,39 +1,18 @@
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { TaskStore } from '../../src/backlog/task-store.js';
 import { UserError } from '../../src/core/errors.js';
+import { rejection } from '../helpers/rejection.js';
 import { HAND_EDITED_BACKLOG, NASTY_STRINGS } from './fixtures.js';
 import { ALICE, BOB, git, type Lab, lineDiff, makeLab, pushByHand } from './helpers.js';
 
 let lab: Lab;
-const stores: TaskStore[] = [];
-
-async function open(l: Lab, extra: Parameters<Lab['store']>[0] = {}): Promise<TaskStore> {
-  const store = l.store(extra);
-  stores.push(store);
-  await store.init();
-  return store;
-}
-
-afterEach(async () => {
-  for (const s of stores.splice(0)) await s.close();
-  await lab?.cleanup();
-});
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
-}
+afterEach(() => lab?.cleanup());
 
 describe('TaskStore: one commit per change, pushed', () => {
   it('add takes the next id over all files, commits with the trailer and the bot as author', async () => {
     lab = await makeLab();
-    const store = await open(lab);
+    const store = await lab.open();
     const before = lab.commitCount();
     const r = await store.add(
       { title: 'Replace SD card', priority: 'high', phase: 2, tags: ['hardware'], node: 'pi4-b' },
@@ -68,7 +47,7 @@ describe('TaskStore: one commit per change, pushed', () => {
 
   it('start, done, drop and edit move tasks between files, one commit each', async () => {
     lab = await makeLab();
-    const store = await open(lab);
+    const store = await lab.open();
     const start = await store.start('T-0002', BOB);
     expect(start).toMatchObject({
       status: 'in-progress',
@@ -132,7 +111,7 @@ describe('TaskStore: one commit per change, pushed', () => {
 
   it('refuses unknown ids (suggesting close ones), invalid moves and bad input, without committing', async () => {
     lab = await makeLab();
-    const store = await open(lab);
+    const store = await lab.open();
     const before = lab.commitCount();
     const unknown = await rejection(store.start('T-0009', ALICE));
     expect(unknown).toBeInstanceOf(UserError);
@@ -177,7 +156,7 @@ describe('TaskStore: one commit per change, pushed', () => {
 describe('TaskStore: hand-edited and broken files', () => {
   it('a commented, hand-edited backlog keeps everything but the lines a change touches', async () => {
     lab = await makeLab({ 'backlog.yaml': HAND_EDITED_BACKLOG });
-    const store = await open(lab);
+    const store = await lab.open();
     await store.edit('T-0002', { priority: 'high' }, ALICE);
     expect(lineDiff(HAND_EDITED_BACKLOG, await lab.remoteFile('backlog.yaml'))).toEqual({
       removed: ['    priority: medium'],
@@ -218,7 +197,7 @@ describe('TaskStore: hand-edited and broken files', () => {
       'title: "Move Longhorn backups to pi3',
     );
     await pushByHand(other, { 'backlog.yaml': broken }, 'oops');
-    const store = await open(lab);
+    const store = await lab.open();
     const before = lab.commitCount();
     const err = await rejection(store.add({ title: 'anything' }, ALICE));
     expect(err).toBeInstanceOf(UserError);
@@ -240,7 +219,7 @@ describe('TaskStore: hand-edited and broken files', () => {
     const good = await readFile(join(other, 'tasks/in-progress.yaml'), 'utf8');
     const bad = good.replace('priority: high', 'priority: urgent');
     await pushByHand(other, { 'in-progress.yaml': bad }, 'oops');
-    const store = await open(lab);
+    const store = await lab.open();
     const line = bad.split('\n').indexOf('    priority: urgent') + 1;
     const err = await rejection(store.add({ title: 'anything' }, ALICE));
     expect(err.message).toContain(`tasks/in-progress.yaml:${line}: task T-0003: field "priority"`);
@@ -254,7 +233,7 @@ describe('TaskStore: hand-edited and broken files', () => {
 describe('TaskStore: text from chat is stored verbatim', () => {
   it('nasty titles and descriptions read back identically from a fresh clone', async () => {
     lab = await makeLab();
-    const store = await open(lab);
+    const store = await lab.open();
     // A spread of the nasty strings (all of them, and random ones, go through yaml-edit's tests).
     const samples = NASTY_STRINGS.filter(
       (s, i) =>

@@ -15,6 +15,7 @@ import {
   type PodSpec,
 } from '../fakes/kube/fake-kube.js';
 import { podObject } from '../fakes/kube/seed.js';
+import { rejection } from '../helpers/rejection.js';
 
 const LAB: FakeKubeOptions = {
   nodes: [
@@ -53,15 +54,6 @@ afterEach(async () => {
 async function start(opts: FakeKubeOptions = LAB): Promise<{ fake: FakeKube; kube: Kube }> {
   fake = await FakeKube.start(opts);
   return { fake, kube: Kube.load({ kubeconfig: fake.kubeconfigFile }) };
-}
-
-async function rejection(p: Promise<unknown>): Promise<Error> {
-  try {
-    await p;
-  } catch (err) {
-    return err as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 const names = (pods: { namespace: string; name: string }[]) =>
