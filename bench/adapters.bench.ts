@@ -27,6 +27,7 @@ import {
   snowflake,
 } from '../test/fakes/discord/fake-discord.js';
 import { FakeHomeserver } from '../test/fakes/matrix/fake-homeserver.js';
+import { discordChat, matrixChat } from '../test/helpers/app-fixture.js';
 
 const N = Number(process.env.BENCH_N ?? 200);
 const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
@@ -36,8 +37,6 @@ const BOT_NODE_OPTIONS = process.env.BENCH_BOT_NODE_OPTIONS ?? '';
 const ANSWER_TIMEOUT_MS = 10_000;
 const CLI = path.resolve(import.meta.dirname, '../dist/src/main.js');
 
-const APP = snowflake();
-const GUILD = snowflake();
 const OPS_CHANNEL = snowflake();
 const ALICE = snowflake();
 const BOT_MXID = '@chatops:lab.test';
@@ -207,8 +206,6 @@ afterAll(async () => {
 it('command round trip through Discord and Matrix, and RSS with both connected', async () => {
   const loadAtStart = loadavg();
   discord = await FakeDiscord.start({
-    appId: APP,
-    guildId: GUILD,
     channels: [{ id: OPS_CHANNEL, name: 'ops' }],
     users: [{ id: ALICE, username: 'alice' }],
   });
@@ -264,15 +261,8 @@ it('command round trip through Discord and Matrix, and RSS with both connected',
       http: { enabled: false },
       chat: {
         console: { enabled: false },
-        discord: {
-          token: 'fake-token',
-          applicationId: APP,
-          guildIds: [GUILD],
-          channels: [OPS_CHANNEL],
-          apiUrl: `${fake.url}/api`,
-          registerOnStart: true,
-        },
-        matrix: { homeserverUrl: homeserver.url, accessToken: 'tok', rooms: [OPS_ROOM] },
+        discord: discordChat(fake, { channels: [OPS_CHANNEL] }),
+        matrix: matrixChat(homeserver, [OPS_ROOM]),
       },
       inventory: {
         nodes: [{ name: 'pi4-a', host: '127.0.0.1', os: 'raspios', k3sName: 'pi4-a' }],

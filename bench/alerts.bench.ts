@@ -57,6 +57,7 @@ import {
   type RunningAlertmanager,
   startAlertmanager,
 } from '../test/helpers/alertmanager.js';
+import { discordChat } from '../test/helpers/app-fixture.js';
 
 const DURATION_MS = Number(process.env.BENCH_DURATION_S ?? 10) * 1000;
 const WARMUP_MS = Number(process.env.BENCH_WARMUP_S ?? 2) * 1000;
@@ -83,8 +84,6 @@ const FIXTURE = path.resolve(
   '../test/fixtures/alertmanager/firing-critical.json',
 );
 const TOKEN = 'bench-hook-token';
-const APP = snowflake();
-const GUILD = snowflake();
 const ALERTS = snowflake();
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -219,12 +218,7 @@ async function startBot(
       http: { port },
       chat: {
         console: { enabled: false },
-        discord: {
-          token: 'fake-token',
-          applicationId: APP,
-          guildIds: [GUILD],
-          apiUrl: `${fake.url}/api`,
-        },
+        discord: discordChat(fake, { registerOnStart: false }),
       },
       alerts: {
         enabled: true,
@@ -548,11 +542,7 @@ const minPacedMs = (n: number) =>
   n === 0 ? 0 : (Math.ceil(n / DISCORD_LIMIT) - 1) * DISCORD_WINDOW_MS;
 
 async function storm(label: string, rollupThreshold?: number) {
-  const fake = await FakeDiscord.start({
-    appId: APP,
-    guildId: GUILD,
-    channels: [{ id: ALERTS, name: 'alerts' }],
-  });
+  const fake = await FakeDiscord.start({ channels: [{ id: ALERTS, name: 'alerts' }] });
   fakes.add(fake);
   fake.setRateLimit({
     route: 'POST /channels/:id/messages',
@@ -729,11 +719,7 @@ afterAll(async () => {
 it.skipIf(!PHASES.has('webhook'))(
   'webhook acknowledgement latency and throughput, bot RSS under load',
   async () => {
-    const fake = await FakeDiscord.start({
-      appId: APP,
-      guildId: GUILD,
-      channels: [{ id: ALERTS, name: 'alerts' }],
-    });
+    const fake = await FakeDiscord.start({ channels: [{ id: ALERTS, name: 'alerts' }] });
     fakes.add(fake);
     // Baseline: the outbox's durable write (temp file, fsync, rename, fsync of the dir) of one
     // payload, one after the other, on the state dir's filesystem, from this process.
