@@ -5,7 +5,7 @@ import type { CommandContext } from '../src/core/context.js';
 import { UserError } from '../src/core/errors.js';
 import { userLabel } from '../src/core/invocation.js';
 import { table } from '../src/core/table.js';
-import { evictedStep, evictedSummary, stayedSummary } from '../src/nodes/drain-report.js';
+import { drainSteps, evictedSummary, stayedSummary } from '../src/nodes/drain-report.js';
 import { requireKube, requireSsh, sshTarget } from '../src/nodes/node-ops.js';
 import { cordonPlan, drainPlan, rebootPlan } from '../src/nodes/plans.js';
 import { provisionNode, provisionPlan } from '../src/nodes/provision.js';
@@ -88,7 +88,7 @@ export const command = defineCommand({
       options: [],
       execute: async ({ inventory, services }) => {
         // K3s state from one API call when the API is configured; the inventory alone otherwise.
-        const k3s = await k3sStates(await services.nodeOps());
+        const k3s = await k3sStates(() => services.nodeOps());
         return {
           title: `${inventory.nodes.length} nodes`,
           code: table(
@@ -180,11 +180,7 @@ export const command = defineCommand({
             timeoutMs: ops.config.drainTimeoutSeconds * 1000,
             signal: ctx.signal,
             evictUnmanaged: ctx.args.evict_unmanaged,
-            onEvicted: (p) => void ctx.progress.step(evictedStep(p)),
-            onBlocked: (p, attempt, reason) =>
-              void ctx.progress.step(
-                `${p.namespace}/${p.name} blocked (attempt ${attempt}): ${reason}`,
-              ),
+            ...drainSteps(ctx.progress),
           });
           return {
             severity: 'success',

@@ -109,7 +109,11 @@ export class AppServices implements Services {
           ? { privateKeyFile: ssh.privateKeyFile, knownHostsFile: ssh.knownHostsFile }
           : undefined,
       };
-    })();
+    })().catch((err: unknown) => {
+      // Not cached: the next command tries again (e.g. a kubeconfig mounted late).
+      this.ops = undefined;
+      throw err;
+    });
     return this.ops;
   }
 

@@ -142,6 +142,9 @@ function describeIssue(issue: z.core.$ZodIssue): string {
         : `expected ${issue.expected}, got ${JSON.stringify(issue.input)}`;
     case 'invalid_value':
       return `expected one of ${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${JSON.stringify(issue.input)}`;
+    case 'invalid_key':
+      // A record key that failed its own schema: say why, not just "Invalid key".
+      return issue.issues.map(describeIssue).join('; ') || issue.message;
     default:
       return issue.message;
   }

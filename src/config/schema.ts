@@ -14,10 +14,17 @@ const backupPath = z
   .string()
   .regex(/^\/[^'"`\\\p{Cc}]*$/u, 'an absolute path without quotes or control characters');
 
+/** Variables the bot sets itself: how Ansible connects (host key pinning!), and K3s joining. */
+const RESERVED_ANSIBLE_VARS = new Set(['chatops_os', 'k3s_node_name', 'k3s_url', 'k3s_token']);
+
 /** Ansible variable names (also what the playbooks' `-e` files accept). */
 const ansibleVarName = z
   .string()
-  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an Ansible variable name like k3s_agent_args');
+  .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an Ansible variable name like k3s_agent_args')
+  .refine((name) => !name.startsWith('ansible_') && !RESERVED_ANSIBLE_VARS.has(name), {
+    message:
+      "set by the bot itself: ansible_* would change how Ansible connects (e.g. the pinned host keys); k3s_url and k3s_token come from nodeOps.k3s, k3s_node_name from the node's k3sName",
+  });
 /** Variables for the bot's playbooks; values are passed literally (never templated). */
 const ansibleVars = z.record(ansibleVarName, z.string());
 
@@ -250,7 +257,14 @@ export const ConfigSchema = z.strictObject({
           vars: ansibleVars.default({}),
           /** Tags to skip, e.g. [swap] to keep a Pi's swap. */
           skipTags: z
-            .array(z.string().regex(/^[A-Za-z0-9_.-]+$/, 'a tag name like swap'))
+            .array(
+              z
+                .string()
+                .regex(/^[A-Za-z0-9_.-]+$/, 'a tag name like swap')
+                .refine((t) => t !== 'always', {
+                  message: 'the always tag carries the reboot check; it cannot be skipped',
+                }),
+            )
             .default([]),
           /** Whole run of one playbook on one node. */
           timeoutSeconds: z.number().int().min(10).default(1800),

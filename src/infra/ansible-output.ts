@@ -141,6 +141,11 @@ export class PlaybookOutputParser {
     return out;
   }
 
+  /** Every host's last reboot marker (`REBOOT_REQUIRED=true|false`); hosts without one are absent. */
+  get rebootMarkers(): Record<string, boolean> {
+    return Object.fromEntries([...this.reboot].sort(([a], [b]) => a.localeCompare(b)));
+  }
+
   /** Hosts whose last reboot marker said `REBOOT_REQUIRED=true`, sorted. */
   get rebootRequired(): string[] {
     return [...this.reboot]

@@ -19,6 +19,8 @@ export interface PlaybookResult {
   failures: PlaybookFailure[];
   /** Hosts that printed the marker `REBOOT_REQUIRED=true` (a debug msg). */
   rebootRequired: string[];
+  /** Each host's last marker, true or false; a host that printed none is absent (unknown). */
+  rebootMarkers: Record<string, boolean>;
   durationMs: number;
   /** Ansible's own `ERROR! …` (bad playbook, bad options), when it stopped before running. */
   error?: string;
@@ -125,7 +127,7 @@ export function runPlaybookProcess(run: PlaybookProcess, log: Logger): Promise<P
       () =>
         stop(
           new UserError(
-            `ansible-playbook ${run.label} did not finish within ${Math.round(timeoutMs / 1000)} s; stopped it`,
+            `ansible-playbook ${run.label} did not finish within ${Math.round(timeoutMs / 1000)} s; stopped it here (a task already started on a node, e.g. apt, may still be running there)`,
           ),
         ),
       timeoutMs,
@@ -167,6 +169,7 @@ export function runPlaybookProcess(run: PlaybookProcess, log: Logger): Promise<P
         stats: parser.stats,
         failures: parser.failures,
         rebootRequired: parser.rebootRequired,
+        rebootMarkers: parser.rebootMarkers,
         durationMs: Date.now() - started,
       };
       const error = ansibleError(stderr);

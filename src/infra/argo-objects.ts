@@ -143,7 +143,9 @@ export function syncPatch(req: SyncRequest) {
     operation: {
       initiatedBy: { username: req.initiatedBy },
       sync: {
-        revision: req.revision ?? 'HEAD',
+        // Without one (a multi-source app given no revision), Argo CD syncs each source to its
+        // own targetRevision.
+        ...(req.revision ? { revision: req.revision } : {}),
         prune: req.prune ?? false,
         syncStrategy: { hook: {} },
       },

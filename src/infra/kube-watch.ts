@@ -12,7 +12,9 @@
  * too old to resume from: list again. The Watch never rejects; its promise resolves once the
  * answer's headers arrive (node-fetch gives up after 30 s without them).
  */
+
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
+import { beforeDeadline } from '../core/deadline.js';
 import type { Logger } from '../core/logger.js';
 import { isTransient, kubeStatus } from './kube-api.js';
 
@@ -172,30 +174,6 @@ function watchOnce<T extends WithVersion>(
         (err: unknown) => finish({ kind: 'error', err }),
       );
   });
-}
-
-async function beforeDeadline<T>(
-  p: Promise<T>,
-  deadline: number,
-  signal?: AbortSignal,
-): Promise<T | 'deadline'> {
-  let timer: ReturnType<typeof setTimeout> | undefined;
-  let onAbort: (() => void) | undefined;
-  try {
-    return await Promise.race([
-      p,
-      new Promise<'deadline'>((resolve) => {
-        timer = setTimeout(() => resolve('deadline'), Math.max(0, deadline - Date.now()));
-      }),
-      new Promise<never>((_, reject) => {
-        onAbort = () => reject(signal?.reason);
-        signal?.addEventListener('abort', onAbort, { once: true });
-      }),
-    ]);
-  } finally {
-    clearTimeout(timer);
-    if (onAbort) signal?.removeEventListener('abort', onAbort);
-  }
 }
 
 /** Waits `ms`, or rejects with the signal's reason when it aborts first. */

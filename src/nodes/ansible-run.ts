@@ -23,6 +23,8 @@ export async function runLabPlaybook(
     check?: boolean;
     extraVars?: Record<string, string>;
     secretVars?: Record<string, string>;
+    /** On top of nodeOps.ansible.skipTags. */
+    skipTags?: string[];
   },
 ): Promise<PlaybookResult> {
   if (!ops.sshFiles) {
@@ -47,7 +49,7 @@ export async function runLabPlaybook(
     check: opts.check,
     extraVars,
     secretVars: opts.secretVars,
-    skipTags: settings.skipTags,
+    skipTags: [...new Set([...settings.skipTags, ...(opts.skipTags ?? [])])],
     timeoutMs: settings.timeoutSeconds * 1000,
     ssh: ops.sshFiles,
     signal: ctx.signal,
@@ -70,7 +72,11 @@ export async function runLabPlaybook(
 }
 
 /** ok/changed/failed/unreachable per host, and what failed. */
-export function renderPlaybookResult(title: string, r: PlaybookResult): Reply {
+export function renderPlaybookResult(
+  title: string,
+  r: PlaybookResult,
+  opts: { check?: boolean } = {},
+): Reply {
   const failed = r.exitCode !== 0 || r.failures.length > 0;
   const rows = Object.entries(r.stats).map(([host, s]) => [
     host,
@@ -93,10 +99,20 @@ export function renderPlaybookResult(title: string, r: PlaybookResult): Reply {
         .map((f) => ({ name: `${f.host}: ${f.task}`, value: f.message.slice(0, 900) || 'failed' })),
       ...(r.rebootRequired.length
         ? [
-            {
-              name: 'Reboot required',
-              value: r.rebootRequired.map((n) => `${n} — when ready: /node reboot ${n}`).join('\n'),
-            },
+            opts.check
+              ? {
+                  // Check mode changed nothing: the handler only says what a real run would do.
+                  name: 'Would need a reboot',
+                  value: r.rebootRequired
+                    .map((n) => `${n} — after a real run (its kernel command line would change)`)
+                    .join('\n'),
+                }
+              : {
+                  name: 'Reboot required',
+                  value: r.rebootRequired
+                    .map((n) => `${n} — when ready: /node reboot ${n}`)
+                    .join('\n'),
+                },
           ]
         : []),
     ],

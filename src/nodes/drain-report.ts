@@ -1,5 +1,17 @@
 /** How /node drain and /node reboot tell what a drain did to each pod, and in sum. */
+import type { Progress } from '../core/context.js';
 import { isUnmanaged, type PodInfo, podName } from '../infra/kube-objects.js';
+
+/** The drain's callbacks: a step line per evicted pod and per blocked attempt. */
+export function drainSteps(progress: Progress) {
+  return {
+    onEvicted: (p: PodInfo) => void progress.step(evictedStep(p)),
+    onBlocked: (p: PodInfo, attempt: number, reason: string) =>
+      void progress.step(
+        `${podName(p)} blocked by a PodDisruptionBudget (attempt ${attempt}): ${reason}`,
+      ),
+  };
+}
 
 const notes = (p: PodInfo): string[] => [
   ...(isUnmanaged(p) ? ['no controller: gone for good'] : []),

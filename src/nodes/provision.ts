@@ -18,10 +18,13 @@ const NIXOS_REBUILD_TIMEOUT_MS = 60 * 60_000;
 const flakeOf = (config: Config, node: NodeConfig) =>
   `${config.nodeOps.nixosFlake}#${node.nixosHost ?? node.name}`;
 
+/** Only the Pis in K3s (with a k3sName) get the K3s agent; the others skip that part. */
+const extraSkips = (node: NodeConfig) => (node.k3sName ? [] : ['k3s']);
+
 /** Provisioning a Pi joins it to K3s: refuse up front when the bot cannot tell it how. */
 function checkK3sSettings(config: Config, node: NodeConfig): void {
   const { url, token } = config.nodeOps.k3s;
-  if (config.nodeOps.ansible.skipTags.includes('k3s') || (url && token)) return;
+  if (!node.k3sName || config.nodeOps.ansible.skipTags.includes('k3s') || (url && token)) return;
   const missing = [url ? undefined : 'nodeOps.k3s.url', token ? undefined : 'nodeOps.k3s.token'];
   throw new UserError(
     `Not provisioning ${node.name}: provision-pi.yml joins it to K3s and ${missing.filter(Boolean).join(' and ')} ${missing.filter(Boolean).length === 1 ? 'is' : 'are'} not set.`,
@@ -34,14 +37,28 @@ export function provisionPlan(ctx: CommandContext, node: NodeConfig, check: bool
   if (node.os === 'raspios') {
     if (!ctx.dryRun) checkK3sSettings(config, node);
     const { url } = config.nodeOps.k3s;
-    const { skipTags, vars } = config.nodeOps.ansible;
+    const { vars } = config.nodeOps.ansible;
+    const skipTags = [...new Set([...config.nodeOps.ansible.skipTags, ...extraSkips(node)])];
+    const joins = Boolean(node.k3sName);
     const varNames = [
-      ...new Set([...Object.keys(vars), ...Object.keys(node.ansibleVars ?? {}), 'k3s_url']),
+      ...new Set([
+        ...Object.keys(vars),
+        ...Object.keys(node.ansibleVars ?? {}),
+        ...(joins ? ['k3s_url'] : []),
+      ]),
     ];
+    const varFiles = [
+      ...(varNames.length ? [` --extra-vars @<vars: ${varNames.join(', ')}>`] : []),
+      ...(joins ? [' --extra-vars @<0600 file: k3s_token>'] : []),
+    ].join('');
     return {
-      summary: `${check ? 'Check (change nothing)' : 'Run'} provision-pi.yml on ${node.name}: base packages, cgroups for K3s, the K3s agent joining ${url ?? '<nodeOps.k3s.url>'}.`,
+      summary: `${check ? 'Check (change nothing)' : 'Run'} provision-pi.yml on ${node.name}: base packages, cgroups for K3s, ${
+        node.k3sName
+          ? `the K3s agent joining ${url ?? '<nodeOps.k3s.url>'}`
+          : `no K3s agent (${node.name} has no k3sName: not a K3s node)`
+      }.`,
       steps: [
-        `ansible-playbook -i <inventory generated from the bot's, StrictHostKeyChecking=yes> playbooks/provision-pi.yml --limit ${node.name}${check ? ' --check' : ''}${skipTags.length ? ` --skip-tags ${skipTags.join(',')}` : ''} --extra-vars @<vars: ${varNames.join(', ')}> --extra-vars @<0600 file: k3s_token>`,
+        `ansible-playbook -i <inventory generated from the bot's, StrictHostKeyChecking=yes> playbooks/provision-pi.yml --limit ${node.name}${check ? ' --check' : ''}${skipTags.length ? ` --skip-tags ${skipTags.join(',')}` : ''}${varFiles}`,
       ],
       warnings: check
         ? []
@@ -51,11 +68,20 @@ export function provisionPlan(ctx: CommandContext, node: NodeConfig, check: bool
     };
   }
   const flake = flakeOf(config, node);
+  const onlyControlPlane =
+    node.roles.includes('control-plane') &&
+    ctx.inventory.nodes.filter((n) => n.roles.includes('control-plane')).length === 1;
   return {
     summary: `${check ? 'Show what nixos-rebuild would change on' : 'Switch'} ${node.name} ${check ? 'for' : 'to'} ${flake}.`,
     steps: [
       `${sshLine(node)} -- sudo -n nixos-rebuild ${check ? 'dry-activate' : 'switch'} --flake ${flake}`,
     ],
+    warnings:
+      onlyControlPlane && !check
+        ? [
+            `${node.name} is the only control-plane node: if the new configuration restarts k3s, the Kubernetes API is away for a moment (running pods keep running).`,
+          ]
+        : [],
   };
 }
 
@@ -87,10 +113,15 @@ async function provisionPi(
     playbook: 'provision-pi.yml',
     nodes: [node],
     check,
-    extraVars: url ? { k3s_url: url } : undefined,
-    secretVars: token ? { k3s_token: token } : undefined,
+    extraVars: url && node.k3sName ? { k3s_url: url } : undefined,
+    secretVars: token && node.k3sName ? { k3s_token: token } : undefined,
+    skipTags: extraSkips(node),
   });
-  return renderPlaybookResult(`provision-pi.yml on ${node.name}${check ? ' (check mode)' : ''}`, r);
+  return renderPlaybookResult(
+    `provision-pi.yml on ${node.name}${check ? ' (check mode)' : ''}`,
+    r,
+    { check },
+  );
 }
 
 async function rebuildNixos(

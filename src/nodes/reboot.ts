@@ -4,7 +4,7 @@ import { isUserError, UserError } from '../core/errors.js';
 import { userLabel } from '../core/invocation.js';
 import type { Reply } from '../core/reply.js';
 import { UnmanagedPodsError } from '../infra/kube.js';
-import { evictedStep, evictedSummary, stayedSummary } from './drain-report.js';
+import { drainSteps, evictedSummary, stayedSummary } from './drain-report.js';
 import { type NodeOps, requireSsh, sshTarget } from './node-ops.js';
 import { rebootWarnings } from './plans.js';
 
@@ -82,11 +82,7 @@ export async function rebootNode(
           timeoutMs: seconds(ops.config.drainTimeoutSeconds),
           signal,
           evictUnmanaged: opts.evictUnmanaged,
-          onEvicted: (p) => void progress.step(evictedStep(p)),
-          onBlocked: (p, attempt, reason) =>
-            void progress.step(
-              `${p.namespace}/${p.name} blocked by a PodDisruptionBudget (attempt ${attempt}): ${reason}`,
-            ),
+          ...drainSteps(progress),
         });
         return `drained ${k3s}: ${evictedSummary(r.evicted)}, ${stayedSummary(r.skipped)}`;
       },
@@ -159,7 +155,8 @@ export async function rebootNode(
           title: `Reboot of ${node.name} stopped at step ${i + 1} of ${steps.length}: ${step.label}`,
           text: isUserError(err) && err.hint ? `${why}\n${err.hint}` : why,
           fields: [{ name: 'State now', value: state }],
-          nodeUnchanged: i === 0,
+          // Only a refusal is known to have changed nothing (an API error might come after the cordon).
+          nodeUnchanged: i === 0 && err instanceof UnmanagedPodsError,
         };
       }
       if (note) await progress.step(note);

@@ -1,4 +1,5 @@
 import type { NodeConfig } from '../config/schema.js';
+import { beforeDeadline } from '../core/deadline.js';
 import type { Reply } from '../core/reply.js';
 import { table } from '../core/table.js';
 import { type NodeOps, sshTarget } from './node-ops.js';
@@ -88,23 +89,16 @@ async function probe(node: NodeConfig, ops: NodeOps, timeoutMs: number): Promise
 export async function nodeStatuses(nodes: NodeConfig[], ops: NodeOps): Promise<NodeStatus[]> {
   const timeoutMs = ops.config.statusTimeoutSeconds * 1000;
   return Promise.all(
-    nodes.map((n) =>
-      Promise.race([
-        probe(n, ops, timeoutMs),
-        new Promise<NodeStatus>((resolve) => {
-          const t = setTimeout(
-            () =>
-              resolve({
-                node: n.name,
-                reachable: false,
-                error: `no answer within ${ops.config.statusTimeoutSeconds} s`,
-              }),
-            timeoutMs + 1000,
-          );
-          t.unref();
-        }),
-      ]),
-    ),
+    nodes.map(async (n) => {
+      const r = await beforeDeadline(probe(n, ops, timeoutMs), Date.now() + timeoutMs + 1000);
+      return r === 'deadline'
+        ? {
+            node: n.name,
+            reachable: false,
+            error: `no answer within ${ops.config.statusTimeoutSeconds} s`,
+          }
+        : r;
+    }),
   );
 }
 
@@ -123,7 +117,7 @@ export function renderStatuses(statuses: NodeStatus[]): Reply {
       ? '-'
       : 'error' in s.k3s
         ? 'API error'
-        : `${s.k3s.ready ? 'Ready' : 'NotReady'}${s.k3s.unschedulable ? ',cordoned' : ''} ${s.k3s.version} ${s.k3s.pods} pods`;
+        : `${k3sLabel(s.k3s)} ${s.k3s.pods} pods`;
     const pct = (v?: number) => (v === undefined ? '-' : `${v}%`);
     return [
       s.node,
@@ -152,34 +146,39 @@ export function renderStatuses(statuses: NodeStatus[]): Reply {
  * within the status timeout.
  */
 export async function k3sStates(
-  ops: NodeOps,
+  getOps: () => Promise<NodeOps>,
 ): Promise<{ states?: Map<string, string>; error?: string }> {
-  if (!ops.kube) return {};
-  let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => {
-    timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `no answer from the Kubernetes API within ${ops.config.statusTimeoutSeconds} s`,
-          ),
-        ),
-      ops.config.statusTimeoutSeconds * 1000,
-    );
-  });
+  let ops: NodeOps;
   try {
-    const nodes = await Promise.race([ops.kube.nodes(), timeout]);
+    ops = await getOps();
+  } catch (err) {
+    return { error: (err as Error).message };
+  }
+  if (!ops.kube) return {};
+  try {
+    const nodes = await beforeDeadline(
+      ops.kube.nodes(),
+      Date.now() + ops.config.statusTimeoutSeconds * 1000,
+    );
+    if (nodes === 'deadline') {
+      return {
+        error: `no answer from the Kubernetes API within ${ops.config.statusTimeoutSeconds} s`,
+      };
+    }
     return {
       states: new Map(
         nodes.map((n) => [
           n.name,
-          `${n.ready ? 'Ready' : 'NotReady'}${n.unschedulable ? ',cordoned' : ''} ${n.kubeletVersion}`,
+          k3sLabel({ ready: n.ready, unschedulable: n.unschedulable, version: n.kubeletVersion }),
         ]),
       ),
     };
   } catch (err) {
     return { error: (err as Error).message };
-  } finally {
-    clearTimeout(timer);
   }
+}
+
+/** `Ready v1.31.4+k3s1`, `NotReady,cordoned v1.31.4+k3s1` */
+function k3sLabel(k: { ready: boolean; unschedulable: boolean; version: string }): string {
+  return `${k.ready ? 'Ready' : 'NotReady'}${k.unschedulable ? ',cordoned' : ''} ${k.version}`;
 }

@@ -6,9 +6,10 @@
  */
 import type { NodeConfig } from '../config/schema.js';
 import type { CommandContext } from '../core/context.js';
-import { UserError } from '../core/errors.js';
+import { isUserError, UserError } from '../core/errors.js';
 import { userLabel } from '../core/invocation.js';
 import type { Plan, Reply } from '../core/reply.js';
+import type { PlaybookResult } from '../infra/ansible.js';
 import { renderPlaybookResult, runLabPlaybook } from './ansible-run.js';
 import type { NodeOps } from './node-ops.js';
 import { rebootWarnings } from './plans.js';
@@ -36,12 +37,15 @@ export function updatePlan(ctx: CommandContext, target: string): Plan {
     ]),
     warnings: [
       'The first node that fails stops the update; the nodes after it are not touched.',
-      ...nodes
-        .filter((n) => n.roles.includes('bot-host') || n.roles.includes('control-plane'))
-        .map(
-          (n) =>
-            `${n.name} is not rebooted automatically (${n.roles.includes('bot-host') ? 'it runs this bot' : 'control plane'}); if it asks for a reboot you are told.`,
-        ),
+      ...nodes.flatMap((n) => {
+        const risks = rebootWarnings(n, ctx.inventory.nodes);
+        return risks.length > 0
+          ? [
+              `${n.name} is not rebooted automatically (${risks.join(' ')}); if it asks for a reboot you are told.`,
+            ]
+          : [];
+      }),
+      ...(skip.length > 0 ? [`Skipped tags (nodeOps.ansible.skipTags): ${skip.join(', ')}.`] : []),
     ],
   };
 }
@@ -57,6 +61,7 @@ export async function updateNodes(
   );
   const lines: string[] = [];
   const pending: string[] = [];
+  const unknown: string[] = [];
   try {
     for (const [i, node] of nodes.entries()) {
       const notTouched = nodes
@@ -73,9 +78,28 @@ export async function updateNodes(
           .filter(Boolean)
           .join('\n'),
       });
-      const r = await runLabPlaybook(ctx, ops, { playbook: 'update.yml', nodes: [node] });
+      let r: PlaybookResult;
+      try {
+        r = await runLabPlaybook(ctx, ops, { playbook: 'update.yml', nodes: [node] });
+      } catch (err) {
+        // A timeout, an abort, Ansible missing: still say what was done and what was not.
+        if (!isUserError(err)) throw err;
+        return stopped({
+          severity: 'error',
+          title: `update.yml on ${node.name}: ${err.message}`,
+          text: err.hint,
+        });
+      }
       if (r.exitCode !== 0) return stopped(renderPlaybookResult(`update.yml on ${node.name}`, r));
-      if (!r.rebootRequired.includes(node.name)) {
+      const marker = r.rebootMarkers[node.name];
+      if (marker === undefined) {
+        lines.push(
+          `${node.name}: updated, but it did not say whether it needs a reboot (no REBOOT_REQUIRED line); check /var/run/reboot-required on it`,
+        );
+        unknown.push(node.name);
+        continue;
+      }
+      if (!marker) {
         lines.push(`${node.name}: updated, no reboot needed`);
         continue;
       }
@@ -98,6 +122,7 @@ export async function updateNodes(
         );
         pending.push(node.name);
       } else {
+        lines.push(`${node.name}: updated; the reboot it asked for failed (below)`);
         return stopped(reboot);
       }
     }
@@ -105,9 +130,15 @@ export async function updateNodes(
     release();
   }
   const n = nodes.length;
+  const notes = [
+    ...(pending.length > 0
+      ? [`${pending.join(', ')} still need${pending.length === 1 ? 's' : ''} a reboot`]
+      : []),
+    ...(unknown.length > 0 ? [`${unknown.join(', ')} may need a reboot`] : []),
+  ];
   return {
-    severity: pending.length > 0 ? 'warning' : 'success',
-    title: `Updated ${n} node${n === 1 ? '' : 's'}${pending.length > 0 ? `; ${pending.join(', ')} still need${pending.length === 1 ? 's' : ''} a reboot` : ''}`,
+    severity: notes.length > 0 ? 'warning' : 'success',
+    title: `Updated ${n} node${n === 1 ? '' : 's'}${notes.map((t) => `; ${t}`).join('')}`,
     text: lines.join('\n'),
   };
 }

@@ -135,4 +135,33 @@ describe('config loading', () => {
       'inventory.nodes[1].name: duplicate node name pi1',
     );
   });
+
+  it('refuses Ansible variables the bot sets itself, and skipping the always tag', () => {
+    const f = file(
+      'ansible.yaml',
+      [
+        'nodeOps:',
+        '  ansible:',
+        '    vars:',
+        '      ansible_host_key_checking: "false"',
+        '      k3s_version: v1.31.4+k3s1',
+        '    skipTags: [always]',
+        'inventory:',
+        '  nodes:',
+        '    - name: pi4-a',
+        '      host: 192.168.1.21',
+        '      os: raspios',
+        '      ansibleVars: { k3s_token: oops, k3s_agent_args: --node-label=a=b }',
+        '',
+      ].join('\n'),
+    );
+    const text = problemsOf(() => loadConfig({ file: f, env: {} }));
+    expect(text).toMatch(
+      /nodeOps\.ansible\.vars\.ansible_host_key_checking: set by the bot itself: ansible_\* would change how Ansible connects/,
+    );
+    expect(text).toMatch(/inventory\.nodes\[0\]\.ansibleVars\.k3s_token: set by the bot itself/);
+    expect(text).toContain('nodeOps.ansible.skipTags[0]: the always tag carries the reboot check');
+    expect(text).not.toContain('k3s_version');
+    expect(text).not.toContain('k3s_agent_args');
+  });
 });

@@ -11,16 +11,21 @@
  * in that node's directory instead of /boot/firmware/cmdline.txt, /usr/local/bin and
  * /var/run/reboot-required. The K3s installer comes from a local server: a script that writes
  * what it was given where the real one writes its service env file.
+ *
+ * The tests tell one story in order, as a lab owner would live it: check, provision, provision
+ * again (idempotent), update (the provisioned Pi asks for a reboot), … Each test says what it
+ * relies on from the one before.
  */
 import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
+import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { App } from '../../src/app.js';
 import { ConfigSchema } from '../../src/config/schema.js';
 import type { ChatUser } from '../../src/core/invocation.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { createLogger } from '../../src/core/logger.js';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
 import { tempStateDir } from '../helpers/cli.js';
 import { RecordingResponder } from '../helpers/dispatcher.js';
@@ -46,6 +51,9 @@ let lab: SshLab;
 let kube: FakeKube;
 let app: App;
 let installer: Server;
+/** Everything the bot logged (JSON lines), to check that the token never shows up there. */
+const logged: string[] = [];
+const becomeBefore = process.env.ANSIBLE_BECOME_ALLOW_SAME_USER;
 const downloads: string[] = [];
 const ops: ChatUser = { platform: 'console', id: 'ops', displayName: 'ops' };
 const here = { platform: 'console' as const, id: 'stdin' };
@@ -86,6 +94,7 @@ beforeAll(async () => {
           groups: ['k3s', 'pis'],
         },
         { name: 'pi-c', os: 'raspios', roles: ['worker'], k3sName: 'pi-c', groups: ['k3s'] },
+        { name: 'pi-d', os: 'raspios', roles: ['support'] }, // Pi-hole: not in K3s
       ],
     }),
     FakeKube.start({
@@ -151,7 +160,16 @@ beforeAll(async () => {
       },
     },
   });
-  app = await App.create({ config, log: silentLogger() });
+  const log = createLogger({
+    level: 'debug',
+    destination: new Writable({
+      write(chunk, _enc, done) {
+        logged.push(String(chunk));
+        done();
+      },
+    }),
+  });
+  app = await App.create({ config, log });
   await app.start();
 }, 60_000);
 
@@ -159,6 +177,8 @@ afterAll(async () => {
   await app?.stop();
   await Promise.all([lab?.stop(), kube?.stop()]);
   await new Promise((r) => installer?.close(r));
+  if (becomeBefore === undefined) delete process.env.ANSIBLE_BECOME_ALLOW_SAME_USER;
+  else process.env.ANSIBLE_BECOME_ALLOW_SAME_USER = becomeBefore;
 });
 
 async function run(text: string, confirm = true): Promise<RecordingResponder> {
@@ -184,8 +204,8 @@ describe('/node provision and /node update with real ansible-playbook', () => {
     expect(reply.code).toMatch(/^HOST\s+OK\s+CHANGED\s+FAILED\s+UNREACHABLE\s+SKIPPED\n/);
     expect(reply.code).toMatch(/pi-a\s+\d+\s+[1-9]\d*\s+0\s+0\s+\d+/);
     expect(reply.fields).toContainEqual({
-      name: 'Reboot required',
-      value: 'pi-a — when ready: /node reboot pi-a',
+      name: 'Would need a reboot',
+      value: 'pi-a — after a real run (its kernel command line would change)',
     });
     // Progress per task; every result in the step log.
     expect(r.progressed.map((p) => p.text)).toContain(
@@ -242,8 +262,30 @@ describe('/node provision and /node update with real ansible-playbook', () => {
       value: 'pi-a — when ready: /node reboot pi-a',
     });
     expect(JSON.stringify([r.sent, r.progressed, r.steps])).not.toContain(TOKEN);
+    // …nor in the bot's log, which did record the run (and the secret's name).
+    const log = logged.join('');
+    expect(log).toContain('running ansible-playbook');
+    expect(log).toContain('k3s_token');
+    expect(log).not.toContain(TOKEN);
   }, 120_000);
 
+  it('a Pi outside K3s (no k3sName) is provisioned without the K3s part and needs no join token', async () => {
+    const r = await run('/node provision pi-d check:true');
+    const proposal = JSON.stringify(r.sent[0]);
+    expect(proposal).toContain('no K3s agent (pi-d has no k3sName: not a K3s node)');
+    expect(proposal).toContain('--skip-tags packages,apt,k3s');
+    expect(proposal).not.toContain('k3s_url');
+    const reply = r.last();
+    expect(reply.severity, JSON.stringify(reply)).toBe('success');
+    expect(r.steps).toContain(
+      'changed: [pi-d] Enable the memory cgroup K3s needs — (item=cgroup_memory=1)',
+    );
+    expect(r.steps.some((s) => /Install the K3s agent|Download the K3s installer/.test(s))).toBe(
+      false,
+    );
+  }, 120_000);
+
+  // Relies on the real provision above: the agent is installed, the cmdline has the cgroups.
   it('a second provision changes nothing', async () => {
     const r = await run('/node provision pi-a');
     expect(r.last().severity, JSON.stringify(r.last())).toBe('success');
@@ -251,10 +293,12 @@ describe('/node provision and /node update with real ansible-playbook', () => {
     expect(r.steps.filter((s) => s.startsWith('changed:'))).toEqual([]);
   }, 120_000);
 
+  // Relies on the provision above: pi-a has the reboot-required mark, pi-b none.
   it('updates one node at a time and reboots the one that asks, through the safe path', async () => {
     // pi-a still has the reboot-required mark from provisioning; pi-b has none.
     const a = lab.node('pi-a');
     const b = lab.node('pi-b');
+    const [rebootsA, rebootsB] = [a.reboots(), b.reboots()];
     a.clearCalls();
     b.clearCalls();
     const r = await run('/node update pis');
@@ -272,10 +316,19 @@ describe('/node provision and /node update with real ansible-playbook', () => {
       at(/^ok: \[pi-b\] Report whether a reboot is required — REBOOT_REQUIRED=false$/),
     ).toBeGreaterThan(-1);
     // pi-a: cordoned, drained, rebooted, back, uncordoned — before pi-b was touched.
-    expect(at(/^cordoned pi-a$/)).toBeLessThan(at(/^evicted default\/web-7d9f-abcde$/));
-    expect(at(/^uncordoned pi-a$/)).toBeLessThan(at(/\[pi-b\]/));
-    expect(a.reboots()).toBe(1);
-    expect(b.reboots()).toBe(0);
+    const cordon = at(/^cordoned pi-a$/);
+    const evicted = at(/^evicted default\/web-7d9f-abcde$/);
+    const uncordon = at(/^uncordoned pi-a$/);
+    const piB = at(/\[pi-b\]/);
+    expect(
+      [cordon, evicted, uncordon, piB].every((i) => i > -1),
+      r.steps.join('\n'),
+    ).toBe(true);
+    expect(cordon).toBeLessThan(evicted);
+    expect(evicted).toBeLessThan(uncordon);
+    expect(uncordon).toBeLessThan(piB);
+    expect(a.reboots()).toBe(rebootsA + 1);
+    expect(b.reboots()).toBe(rebootsB);
     expect(b.calls('systemctl').filter((c) => c.argv[1] === 'reboot')).toEqual([]);
     expect(cordoned('pi-a')).toBe(false);
     // The reboot cleared the mark (run/ is a tmpfs on the node).
@@ -284,6 +337,7 @@ describe('/node provision and /node update with real ansible-playbook', () => {
 
   it('does not reboot the bot host on its own; says why and how', async () => {
     const b = lab.node('pi-b');
+    const rebootsB = b.reboots();
     writeFileSync(files(b).rebootRequired, '*** System restart required ***\n');
     const r = await run('/node update pi-b');
     const reply = r.last();
@@ -292,12 +346,13 @@ describe('/node provision and /node update with real ansible-playbook', () => {
     expect(reply.text).toBe(
       'pi-b: updated; needs a reboot, not done automatically: pi-b runs this bot: the bot goes down with it and cannot report the last steps. When it suits: /node reboot pi-b force:true',
     );
-    expect(b.reboots()).toBe(0);
+    expect(b.reboots()).toBe(rebootsB);
     expect(cordoned('pi-b')).toBe(false);
     rmSync(files(b).rebootRequired);
   }, 120_000);
 
   it('a Pi whose reboot would delete a bare pod is left updated and unrebooted; the next Pi goes ahead', async () => {
+    const rebootsA = lab.node('pi-a').reboots();
     kube.addPod({ namespace: 'default', name: 'debug-shell', node: 'pi-a' });
     writeFileSync(files(lab.node('pi-a')).rebootRequired, '*** System restart required ***\n');
     try {
@@ -309,13 +364,14 @@ describe('/node provision and /node update with real ansible-playbook', () => {
         /^pi-a: updated; needs a reboot, not done — Not draining pi-a: 1 pod has no controller .*default\/debug-shell\..*\npi-b: updated, no reboot needed/,
       );
       expect(cordoned('pi-a')).toBe(false);
-      expect(lab.node('pi-a').reboots()).toBe(1); // only the earlier one
+      expect(lab.node('pi-a').reboots()).toBe(rebootsA);
     } finally {
       kube.deletePod('default', 'debug-shell');
     }
   }, 120_000);
 
   it('one node operation at a time: a reboot asked for during a provision is refused, with who and what', async () => {
+    const rebootsA = lab.node('pi-a').reboots();
     const provision = run('/node provision pi-c check:true');
     // Wait until Ansible is running (the lock is taken before it starts).
     await expect.poll(() => lab.node('pi-c').logins(), { timeout: 30_000 }).toBeGreaterThan(0);
@@ -331,7 +387,7 @@ describe('/node provision and /node update with real ansible-playbook', () => {
     } finally {
       expect((await provision).last().severity).toBe('success');
     }
-    expect(lab.node('pi-a').reboots()).toBe(1);
+    expect(lab.node('pi-a').reboots()).toBe(rebootsA);
   }, 120_000);
 
   it('stops the rolling update at a node that does not answer, and says which were not touched', async () => {

@@ -95,6 +95,7 @@ beforeAll(async () => {
       ansible: { skipTags: ['packages', 'apt'] },
     },
   });
+  // Ansible skips become when logged in as the become user (the lab's own user).
   process.env.ANSIBLE_BECOME_ALLOW_SAME_USER = 'true';
   app = await App.create({ config, log: silentLogger() });
   await app.start();
@@ -103,6 +104,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await app?.stop();
   await Promise.all([discord?.stop(), lab?.stop(), kube?.stop()]);
+  delete process.env.ANSIBLE_BECOME_ALLOW_SAME_USER;
 });
 
 describe('/node reboot from Discord', () => {
