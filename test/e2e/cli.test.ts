@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { CLI, runCli, tempStateDir } from '../helpers/cli.js';
+import { CLI, runCli, runDemo, tempStateDir } from '../helpers/cli.js';
 
 function audit(stateDir: string): Record<string, unknown>[] {
   return readFileSync(path.join(stateDir, 'audit.jsonl'), 'utf8')
@@ -13,10 +13,7 @@ function audit(stateDir: string): Record<string, unknown>[] {
 
 describe('the console bot (real CLI, piped input)', () => {
   it('answers /help, lists nodes, shows dry-run plans, exits 0 at end of input', async () => {
-    const state = tempStateDir();
-    const r = await runCli('/help\n!node list\n/node reboot pi4-a\n', {
-      env: { CHATOPS_STATE_DIR: state },
-    });
+    const { state, ...r } = await runDemo('/help\n!node list\n/node reboot pi4-a\n');
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('/node — Operate the lab');
     expect(r.stdout).toMatch(/pi4-a\s+192\.168\.1\.21\s+raspios\s+worker\s+pi4-a/);
@@ -42,8 +39,7 @@ describe('the console bot (real CLI, piped input)', () => {
   });
 
   it('in the demo every /node action shows its dry-run plan; read-only ones say what to configure', async () => {
-    const state = tempStateDir();
-    const r = await runCli(
+    const { state, ...r } = await runDemo(
       [
         '/node drain pi4-a',
         '/node cordon pi4-a',
@@ -55,7 +51,6 @@ describe('the console bot (real CLI, piped input)', () => {
         '/node logs pi4-a k3s-agent',
         '/node provision pi4-b dry_run:false',
       ].join('\n'),
-      { env: { CHATOPS_STATE_DIR: state } },
     );
     expect(r.code).toBe(0);
     for (const c of [
@@ -91,8 +86,7 @@ describe('the console bot (real CLI, piped input)', () => {
   });
 
   it('explains bad input without a stack trace and keeps going', async () => {
-    const state = tempStateDir();
-    const r = await runCli(
+    const { state, ...r } = await runDemo(
       [
         '/nod list',
         '/node reboot pi9',
@@ -101,7 +95,6 @@ describe('the console bot (real CLI, piped input)', () => {
         '/node reboot pi4-a dry_run:maybe',
         '/help',
       ].join('\n'),
-      { env: { CHATOPS_STATE_DIR: state } },
     );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('✖ Unknown command "nod". Did you mean "node"?');
@@ -123,12 +116,8 @@ describe('the console bot (real CLI, piped input)', () => {
   });
 
   it('asks for confirmation and takes the next line as the answer', async () => {
-    const state = tempStateDir();
-    const r = await runCli(
+    const { state, ...r } = await runDemo(
       '/node drain pi4-b dry_run:false\nn\n/node drain pi4-b dry_run:false\n/help\n/node drain pi4-b dry_run:false\n',
-      {
-        env: { CHATOPS_STATE_DIR: state },
-      },
     );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('⚠ Confirm: /node drain pi4-b dry_run:false');
@@ -146,10 +135,7 @@ describe('the console bot (real CLI, piped input)', () => {
   });
 
   it('runs a confirmed command once y is typed', async () => {
-    const state = tempStateDir();
-    const r = await runCli('/node reboot pi4-a dry_run:false\ny\n', {
-      env: { CHATOPS_STATE_DIR: state },
-    });
+    const { state, ...r } = await runDemo('/node reboot pi4-a dry_run:false\ny\n');
     expect(r.code).toBe(0);
     // Node actions are not connected in the demo: it says so instead of pretending.
     expect(r.stdout).toContain(

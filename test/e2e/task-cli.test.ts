@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { runCli, tempStateDir } from '../helpers/cli.js';
+import { runCli, runDemo, tempStateDir } from '../helpers/cli.js';
 
 function git(cwd: string, ...args: string[]): string {
   return execFileSync('git', args, {
@@ -23,10 +23,7 @@ function cloneOf(remote: string): string {
 
 describe('/task through the console CLI', () => {
   it('commits a task to the demo repo <state dir>/lab.git, seeded on first start', async () => {
-    const state = tempStateDir();
-    const r = await runCli('/task add title:"Replace SD card" priority:high\n', {
-      env: { CHATOPS_STATE_DIR: state },
-    });
+    const { state, ...r } = await runDemo('/task add title:"Replace SD card" priority:high\n');
     expect(r.code).toBe(0);
     const id = /✔ Added (T-\d{4}): Replace SD card/.exec(r.stdout)?.[1];
     expect(id, r.stdout + r.stderr).toBeDefined();
@@ -49,8 +46,7 @@ describe('/task through the console CLI', () => {
   });
 
   it('moves a task through start and done, one commit each, and lists it', async () => {
-    const state = tempStateDir();
-    const r = await runCli(
+    const { state, ...r } = await runDemo(
       [
         '/task add "Flash the new image" node:pi1 tags:hardware',
         '/task start 5',
@@ -58,7 +54,6 @@ describe('/task through the console CLI', () => {
         '/task list status:done',
         '/task show 5',
       ].join('\n'),
-      { env: { CHATOPS_STATE_DIR: state } },
     );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('✔ Added T-0005: Flash the new image');
@@ -79,9 +74,8 @@ describe('/task through the console CLI', () => {
   });
 
   it('refuses bad input with a clear error and commits nothing', async () => {
-    const state = tempStateDir();
     const long = 'x'.repeat(201);
-    const r = await runCli(
+    const { state, ...r } = await runDemo(
       [
         `/task add title:${long}`,
         '/task add title:"ok" node:pi9',
@@ -89,7 +83,6 @@ describe('/task through the console CLI', () => {
         '/task start T-0999',
         '/task show banana',
       ].join('\n'),
-      { env: { CHATOPS_STATE_DIR: state } },
     );
     expect(r.code).toBe(0);
     expect(r.stdout).toContain('The title is 201 characters long; the limit is 200.');

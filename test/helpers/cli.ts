@@ -38,3 +38,12 @@ export function runCli(
     child.stdin.end(input);
   });
 }
+
+/**
+ * `runCli` with no config file (the demo config) on a new temporary state dir
+ * (`CHATOPS_STATE_DIR`); the result comes with that dir, for the audit log and lab.git in it.
+ */
+export async function runDemo(input: string): Promise<CliResult & { state: string }> {
+  const state = tempStateDir();
+  return { ...(await runCli(input, { env: { CHATOPS_STATE_DIR: state } })), state };
+}
