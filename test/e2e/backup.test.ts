@@ -5,7 +5,7 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import type { Config } from '../../src/config/schema.js';
-import { runCommand, startApp, testConfig } from '../helpers/app-fixture.js';
+import { labOverrides, runCommand, startApp, testConfig } from '../helpers/app-fixture.js';
 import type { RecordingResponder } from '../helpers/dispatcher.js';
 import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
@@ -52,13 +52,7 @@ beforeAll(async () => {
     ].join('\n'),
   );
   config = testConfig({
-    inventory: { nodes: lab.inventory() },
-    access: { roles: { admin: { members: ['console:*'], allow: ['*'] } } },
-    ssh: {
-      privateKeyFile: lab.privateKeyFile,
-      knownHostsFile: lab.knownHostsFile,
-      connectTimeoutMs: 3000,
-    },
+    ...labOverrides(lab),
     backup: { nodes: ['b1', 'b2', 'b3'], runWith: 'command', paths: [src], envFile },
   });
   app = await startApp(config);

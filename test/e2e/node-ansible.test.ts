@@ -22,13 +22,17 @@ import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.js';
-import { ConfigSchema } from '../../src/config/schema.js';
-import type { ChatUser } from '../../src/core/invocation.js';
+import type { App } from '../../src/app.js';
 import { createLogger } from '../../src/core/logger.js';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
-import { tempStateDir } from '../helpers/cli.js';
-import { RecordingResponder } from '../helpers/dispatcher.js';
+import {
+  labOverrides,
+  runCommand,
+  runConfirmed,
+  startApp,
+  testConfig,
+} from '../helpers/app-fixture.js';
+import type { RecordingResponder } from '../helpers/dispatcher.js';
 import { type LabNode, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
 const TOKEN = 'K10f00dfeedc0ffee0123456789abcdef::server:5e3c7e7';
@@ -55,8 +59,6 @@ let installer: Server;
 const logged: string[] = [];
 const becomeBefore = process.env.ANSIBLE_BECOME_ALLOW_SAME_USER;
 const downloads: string[] = [];
-const ops: ChatUser = { platform: 'console', id: 'ops', displayName: 'ops' };
-const here = { platform: 'console' as const, id: 'stdin' };
 
 /** Where a node's playbook files are (its ansibleVars point there). */
 const files = (node: LabNode) => ({
@@ -124,10 +126,8 @@ beforeAll(async () => {
     node.setUnitState('k3s-agent', 'inactive');
     node.setUnitEnabled('k3s-agent', 'disabled');
   }
-  const config = ConfigSchema.parse({
-    state: { dir: tempStateDir() },
-    http: { enabled: false },
-    chat: { console: { enabled: false } },
+  const config = testConfig({
+    ...labOverrides(lab, kube),
     inventory: {
       nodes: lab.inventory().map((n) => {
         if (n.os !== 'raspios') return n;
@@ -142,13 +142,6 @@ beforeAll(async () => {
         };
       }),
     },
-    access: { roles: { admin: { members: ['console:*'], allow: ['*'] } } },
-    ssh: {
-      privateKeyFile: lab.privateKeyFile,
-      knownHostsFile: lab.knownHostsFile,
-      connectTimeoutMs: 3000,
-    },
-    kube: { kubeconfig: kube.kubeconfigFile },
     nodeOps: {
       drainTimeoutSeconds: 10,
       rebootTimeoutSeconds: 20,
@@ -169,8 +162,7 @@ beforeAll(async () => {
       },
     }),
   });
-  app = await App.create({ config, log });
-  await app.start();
+  app = await startApp(config, { log });
 }, 60_000);
 
 afterAll(async () => {
@@ -182,14 +174,7 @@ afterAll(async () => {
 });
 
 async function run(text: string, confirm = true): Promise<RecordingResponder> {
-  const r = new RecordingResponder();
-  await app.dispatcher.handleText(text, ops, here, r);
-  if (confirm) {
-    const code = r.last().confirm?.code;
-    expect(code, JSON.stringify(r.last())).toBeDefined();
-    await app.dispatcher.confirm(code!, ops, r);
-  }
-  return r;
+  return confirm ? (await runConfirmed(app, text)).result : runCommand(app, text);
 }
 
 const cordoned = (name: string) =>

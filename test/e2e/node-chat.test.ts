@@ -1,12 +1,9 @@
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.js';
-import { ConfigSchema } from '../../src/config/schema.js';
-import { silentLogger } from '../../src/core/logger.js';
+import type { App } from '../../src/app.js';
 import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
 import type { InteractionView } from '../fakes/discord/views.js';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
-import { tempStateDir } from '../helpers/cli.js';
+import { discordChat, labOverrides, startApp, testConfig } from '../helpers/app-fixture.js';
 import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
 /**
@@ -59,35 +56,10 @@ beforeAll(async () => {
     }),
   ]);
   kube.evictionBehaviour = { deleteAfterMs: 50, reschedule: false };
-  const config = ConfigSchema.parse({
-    state: { dir: tempStateDir() },
-    http: { enabled: false },
-    chat: {
-      console: { enabled: false },
-      discord: {
-        token: 'fake',
-        applicationId: APP,
-        guildIds: [GUILD],
-        apiUrl: `${discord.url}/api`,
-        registerOnStart: true,
-      },
-    },
-    inventory: {
-      nodes: lab.inventory().map((n) =>
-        n.os === 'raspios'
-          ? {
-              ...n,
-              // The playbooks' files in the node's directory (see node-ansible.test.ts).
-              ansibleVars: {
-                pi_reboot_required_file: path.join(lab.node(n.name).dir, 'run', 'reboot-required'),
-              },
-            }
-          : n,
-      ),
-    },
+  const config = testConfig({
+    ...labOverrides(lab, kube),
+    chat: { discord: discordChat(discord) },
     access: { roles: { admins: { members: [`discord:${ADMINS}`], allow: ['node.*'] } } },
-    ssh: { privateKeyFile: lab.privateKeyFile, knownHostsFile: lab.knownHostsFile },
-    kube: { kubeconfig: kube.kubeconfigFile },
     nodeOps: {
       rebootTimeoutSeconds: 20,
       readyTimeoutSeconds: 20,
@@ -97,8 +69,7 @@ beforeAll(async () => {
   });
   // Ansible skips become when logged in as the become user (the lab's own user).
   process.env.ANSIBLE_BECOME_ALLOW_SAME_USER = 'true';
-  app = await App.create({ config, log: silentLogger() });
-  await app.start();
+  app = await startApp(config);
 }, 60_000);
 
 afterAll(async () => {

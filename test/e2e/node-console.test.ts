@@ -10,6 +10,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
+import { labOverrides } from '../helpers/app-fixture.js';
 import { runCli, tempStateDir } from '../helpers/cli.js';
 import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
@@ -59,25 +60,7 @@ beforeAll(async () => {
       log: { level: 'warn' }, // stderr: warnings and errors only
       http: { enabled: false },
       chat: { console: { enabled: true } },
-      inventory: {
-        nodes: lab.inventory().map((n) =>
-          n.os === 'raspios'
-            ? {
-                ...n,
-                ansibleVars: {
-                  pi_reboot_required_file: path.join(
-                    lab.node(n.name).dir,
-                    'run',
-                    'reboot-required',
-                  ),
-                },
-              }
-            : n,
-        ),
-      },
-      access: { roles: { admin: { members: ['console:*'], allow: ['*'] } } },
-      ssh: { privateKeyFile: lab.privateKeyFile, knownHostsFile: lab.knownHostsFile },
-      kube: { kubeconfig: kube.kubeconfigFile },
+      ...labOverrides(lab, kube),
       nodeOps: {
         drainTimeoutSeconds: 10,
         rebootTimeoutSeconds: 20,

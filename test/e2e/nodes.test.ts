@@ -1,18 +1,19 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { App } from '../../src/app.js';
-import { ConfigSchema } from '../../src/config/schema.js';
-import type { ChatUser } from '../../src/core/invocation.js';
-import { silentLogger } from '../../src/core/logger.js';
+import type { App } from '../../src/app.js';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
-import { tempStateDir } from '../helpers/cli.js';
-import { RecordingResponder } from '../helpers/dispatcher.js';
+import {
+  labOverrides,
+  runCommand,
+  runConfirmed,
+  startApp,
+  testConfig,
+} from '../helpers/app-fixture.js';
+import type { RecordingResponder } from '../helpers/dispatcher.js';
 import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
 let lab: SshLab;
 let kube: FakeKube;
 let app: App;
-const ops: ChatUser = { platform: 'console', id: 'ops', displayName: 'ops' };
-const here = { platform: 'console' as const, id: 'stdin' };
 
 beforeAll(async () => {
   [lab, kube] = await Promise.all([
@@ -70,27 +71,17 @@ beforeAll(async () => {
     }),
   ]);
   kube.evictionBehaviour = { deleteAfterMs: 50, reschedule: true };
-  const config = ConfigSchema.parse({
-    state: { dir: tempStateDir() },
-    http: { enabled: false },
-    chat: { console: { enabled: false } },
-    inventory: { nodes: lab.inventory() },
-    access: { roles: { admin: { members: ['console:*'], allow: ['*'] } } },
-    ssh: {
-      privateKeyFile: lab.privateKeyFile,
-      knownHostsFile: lab.knownHostsFile,
-      connectTimeoutMs: 3000,
-    },
-    kube: { kubeconfig: kube.kubeconfigFile },
-    nodeOps: {
-      drainTimeoutSeconds: 10,
-      rebootTimeoutSeconds: 20,
-      readyTimeoutSeconds: 20,
-      statusTimeoutSeconds: 3,
-    },
-  });
-  app = await App.create({ config, log: silentLogger() });
-  await app.start();
+  app = await startApp(
+    testConfig({
+      ...labOverrides(lab, kube),
+      nodeOps: {
+        drainTimeoutSeconds: 10,
+        rebootTimeoutSeconds: 20,
+        readyTimeoutSeconds: 20,
+        statusTimeoutSeconds: 3,
+      },
+    }),
+  );
 }, 60_000);
 
 afterAll(async () => {
@@ -102,14 +93,7 @@ const cordoned = (name: string) =>
   (kube.node(name)?.spec as { unschedulable?: boolean } | undefined)?.unschedulable;
 
 async function run(text: string, confirm = false): Promise<RecordingResponder> {
-  const r = new RecordingResponder();
-  await app.dispatcher.handleText(text, ops, here, r);
-  if (confirm) {
-    const code = r.last().confirm?.code;
-    expect(code, JSON.stringify(r.last())).toBeDefined();
-    await app.dispatcher.confirm(code!, ops, new RecordingResponder());
-  }
-  return r;
+  return confirm ? (await runConfirmed(app, text)).result : runCommand(app, text);
 }
 
 describe('node operations against real sshd nodes and a fake Kubernetes API', () => {

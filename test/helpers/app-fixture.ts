@@ -6,14 +6,18 @@
  * Nothing here registers hooks or keeps state: each test still starts its own fakes, keeps the
  * App it gets and stops it in its own afterAll.
  */
+import path from 'node:path';
 import { App, type AppOptions } from '../../src/app.js';
 import { type Config, type ConfigInput, ConfigSchema } from '../../src/config/schema.js';
 import type { ChatUser, Conversation } from '../../src/core/invocation.js';
 import { silentLogger } from '../../src/core/logger.js';
+import type { Reply } from '../../src/core/reply.js';
 import type { FakeDiscord } from '../fakes/discord/fake-discord.js';
+import type { FakeKube } from '../fakes/kube/fake-kube.js';
 import type { FakeHomeserver } from '../fakes/matrix/fake-homeserver.js';
 import { tempStateDir } from './cli.js';
 import { RecordingResponder } from './dispatcher.js';
+import type { SshLab } from './ssh-lab.js';
 
 type Overrides<T> = T extends readonly unknown[]
   ? T
@@ -78,12 +82,12 @@ export function matrixChat(hs: FakeHomeserver, rooms: string[]) {
 }
 
 /**
- * Creates the App (silent logger) and starts it. If starting fails, what did start is stopped
+ * Creates the App (a silent logger unless `opts.log`) and starts it. If starting fails, what did start is stopped
  * before the error is thrown, since the caller never gets the App to stop.
  */
 export async function startApp(
   config: Config,
-  opts: Omit<AppOptions, 'config' | 'log'> = {},
+  opts: Partial<Omit<AppOptions, 'config'>> = {},
 ): Promise<App> {
   const app = await App.create({ config, log: silentLogger(), ...opts });
   try {
@@ -108,4 +112,51 @@ export async function runCommand(
   const r = new RecordingResponder();
   await app.dispatcher.handleText(text, user, consoleHere, r);
   return r;
+}
+
+/**
+ * Runs a command that asks for confirmation and confirms it as the same user; the proposal,
+ * and the responder the answers went to (the invocation's own, as in chat).
+ */
+export async function runConfirmed(
+  app: App,
+  text: string,
+  user: ChatUser = consoleOps,
+): Promise<{ proposal: Reply; result: RecordingResponder }> {
+  const r = await runCommand(app, text, user);
+  const proposal = r.last();
+  const code = proposal.confirm?.code;
+  if (!code) throw new Error(`expected a confirmation, got ${JSON.stringify(proposal)}`);
+  await app.dispatcher.confirm(code, user, new RecordingResponder());
+  return { proposal, result: r };
+}
+
+/**
+ * What a bot acting on an ssh lab needs, as overrides for `testConfig`: the lab's inventory,
+ * its key and pinned host keys, `console:*` as admin, and the fake Kubernetes API when given.
+ * The Pis' playbook runs look for reboot-required in the node's run/ (emptied by a reboot, as
+ * /run is) instead of the test machine's /var/run.
+ */
+export function labOverrides(lab: SshLab, kube?: FakeKube): ConfigOverrides {
+  return {
+    inventory: {
+      nodes: lab.inventory().map((n) =>
+        n.os === 'raspios'
+          ? {
+              ...n,
+              ansibleVars: {
+                pi_reboot_required_file: path.join(lab.node(n.name).dir, 'run', 'reboot-required'),
+              },
+            }
+          : n,
+      ),
+    },
+    access: { roles: { admin: { members: ['console:*'], allow: ['*'] } } },
+    ssh: {
+      privateKeyFile: lab.privateKeyFile,
+      knownHostsFile: lab.knownHostsFile,
+      connectTimeoutMs: 3000,
+    },
+    ...(kube ? { kube: { kubeconfig: kube.kubeconfigFile } } : {}),
+  };
 }
