@@ -3,34 +3,52 @@ import type { App } from '../../src/app.js';
 import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
 import type { InteractionView } from '../fakes/discord/views.js';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
-import { discordChat, labOverrides, startApp, testConfig } from '../helpers/app-fixture.js';
+import { FakeHomeserver } from '../fakes/matrix/fake-homeserver.js';
+import {
+  discordChat,
+  labOverrides,
+  matrixChat,
+  startApp,
+  testConfig,
+} from '../helpers/app-fixture.js';
 import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
 /**
  * Every /node command as a Discord user does it, through the real discord.js against the fake
  * Discord, real sshd nodes and the fake Kubernetes API: `/node reboot pi4-a` (proposal, Confirm
  * button, progress, thread), then list, status, logs, cordon/uncordon, drain, provision of the
- * NixOS server and update of a Pi with the real ansible-playbook.
+ * NixOS server and update of a Pi with the real ansible-playbook; then `!node reboot pi4-a`
+ * from Matrix (real matrix-bot-sdk against the fake homeserver) confirmed with ✅.
  */
 const APP = snowflake();
 const GUILD = snowflake();
 const OPS = snowflake();
 const ALICE = snowflake();
 const ADMINS = snowflake();
+const BOT = '@chatops:lab.test';
+const MX_ALICE = '@alice:lab.test';
+const MX_BOB = '@bob:lab.test';
+const ROOM = '!ops:lab.test';
 
 let discord: FakeDiscord;
+let hs: FakeHomeserver;
 let lab: SshLab;
 let kube: FakeKube;
 let app: App;
 
 beforeAll(async () => {
-  [discord, lab, kube] = await Promise.all([
+  [discord, hs, lab, kube] = await Promise.all([
     FakeDiscord.start({
       appId: APP,
       guildId: GUILD,
       channels: [{ id: OPS, name: 'ops' }],
       users: [{ id: ALICE, username: 'alice', roles: [ADMINS] }],
       roles: [{ id: ADMINS, name: 'admins' }],
+    }),
+    FakeHomeserver.start({
+      botUserId: BOT,
+      accessToken: 'tok',
+      rooms: [{ roomId: ROOM, members: [MX_ALICE, MX_BOB] }],
     }),
     startSshLab({
       rebootDelayMs: 1000,
@@ -58,8 +76,12 @@ beforeAll(async () => {
   kube.evictionBehaviour = { deleteAfterMs: 50, reschedule: false };
   const config = testConfig({
     ...labOverrides(lab, kube),
-    chat: { discord: discordChat(discord) },
-    access: { roles: { admins: { members: [`discord:${ADMINS}`], allow: ['node.*'] } } },
+    chat: { discord: discordChat(discord), matrix: matrixChat(hs, [ROOM]) },
+    access: {
+      roles: {
+        admins: { members: [`discord:${ADMINS}`, `matrix:${MX_ALICE}`], allow: ['node.*'] },
+      },
+    },
     nodeOps: {
       rebootTimeoutSeconds: 20,
       readyTimeoutSeconds: 20,
@@ -74,7 +96,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await app?.stop();
-  await Promise.all([discord?.stop(), lab?.stop(), kube?.stop()]);
+  await Promise.all([discord?.stop(), hs?.stop(), lab?.stop(), kube?.stop()]);
   delete process.env.ANSIBLE_BECOME_ALLOW_SAME_USER;
 });
 
@@ -272,4 +294,32 @@ describe('the other /node commands from Discord', () => {
     );
     expect(lab.node('pi4-a').reboots()).toBe(rebootsBefore);
   }, 120_000);
+});
+
+describe('/node reboot from Matrix', () => {
+  it('proposes with the plan, runs on the invoker’s ✅ only, edits progress, steps in a thread', async () => {
+    const pi = lab.node('pi4-a');
+    const rebootsBefore = pi.reboots();
+    const ev = hs.sendMessage(ROOM, MX_ALICE, '!node reboot pi4-a');
+    const answer = (re: RegExp) =>
+      hs.waitFor(() => {
+        const m = hs.visible(ROOM).find((v) => v.sender === BOT && v.replyTo === ev);
+        return m && re.test(m.body) ? m : undefined;
+      }, 30_000);
+    const proposal = await answer(/Confirm: \/node reboot pi4-a/);
+    expect(proposal.body).toContain('sudo -n systemctl reboot');
+    // Bob has no role: his ✅ does nothing.
+    hs.react(ROOM, MX_BOB, proposal.eventId, '✅');
+    await new Promise((r) => setTimeout(r, 300));
+    expect(pi.reboots()).toBe(rebootsBefore);
+    hs.react(ROOM, MX_ALICE, proposal.eventId, '✅');
+    const done = await answer(/pi4-a rebooted/);
+    expect(done.edits).toBeGreaterThan(1);
+    const steps = done.thread.map((t) => t.body).join('\n');
+    expect(steps).toContain('› cordoned pi4-a');
+    expect(steps).toContain('› pi4-a went down');
+    expect(steps).toContain('› uncordoned pi4-a');
+    expect(pi.reboots()).toBe(rebootsBefore + 1);
+    expect(cordoned('pi4-a')).toBe(false);
+  }, 60_000);
 });
