@@ -104,7 +104,9 @@ export class AppServices implements Services {
         kube: kubeApi,
         lock: this.lock,
         config: nodeOps,
-        playbooksDir: path.join(projectRoot(), 'playbooks'),
+        playbooksDir: nodeOps.ansible.playbooksDir
+          ? path.resolve(nodeOps.ansible.playbooksDir)
+          : path.join(projectRoot(), 'playbooks'),
         sshFiles: ssh
           ? { privateKeyFile: ssh.privateKeyFile, knownHostsFile: ssh.knownHostsFile }
           : undefined,

@@ -268,6 +268,11 @@ export const ConfigSchema = z.strictObject({
             .default([]),
           /** Whole run of one playbook on one node. */
           timeoutSeconds: z.number().int().min(10).default(1800),
+          /**
+           * Your own copies of provision-pi.yml and update.yml (same names, same REBOOT_REQUIRED
+           * marker); default: the bot's playbooks/.
+           */
+          playbooksDir: z.string().min(1).optional(),
         })
         .prefault({}),
     })

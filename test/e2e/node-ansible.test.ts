@@ -16,9 +16,18 @@
  * again (idempotent), update (the provisioned Pi asks for a reboot), … Each test says what it
  * relies on from the one before.
  */
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  cpSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -126,6 +135,20 @@ beforeAll(async () => {
     node.setUnitState('k3s-agent', 'inactive');
     node.setUnitEnabled('k3s-agent', 'disabled');
   }
+  // The lab's own copy of the playbooks (nodeOps.ansible.playbooksDir), with one extra task.
+  const playbooks = mkdtempSync(path.join(tmpdir(), 'chatops-playbooks-'));
+  cpSync('playbooks', playbooks, { recursive: true });
+  appendFileSync(
+    path.join(playbooks, 'update.yml'),
+    [
+      '',
+      "    - name: The lab's own step",
+      '      ansible.builtin.debug:',
+      '        msg: from the copy in nodeOps.ansible.playbooksDir',
+      '      tags: [always]',
+      '',
+    ].join('\n'),
+  );
   const config = testConfig({
     ...labOverrides(lab, kube),
     inventory: {
@@ -150,6 +173,7 @@ beforeAll(async () => {
       ansible: {
         vars: { k3s_install_script_url: installerUrl, k3s_version: 'v1.31.4+k3s1' },
         skipTags: ['packages', 'apt'],
+        playbooksDir: playbooks,
       },
     },
   });
@@ -315,6 +339,10 @@ describe('/node provision and /node update with real ansible-playbook', () => {
     expect(a.reboots()).toBe(rebootsA + 1);
     expect(b.reboots()).toBe(rebootsB);
     expect(b.calls('systemctl').filter((c) => c.argv[1] === 'reboot')).toEqual([]);
+    // The playbooks came from nodeOps.ansible.playbooksDir.
+    expect(r.steps).toContain(
+      "ok: [pi-b] The lab's own step — from the copy in nodeOps.ansible.playbooksDir",
+    );
     expect(cordoned('pi-a')).toBe(false);
     // The reboot cleared the mark (run/ is a tmpfs on the node).
     expect(() => readFileSync(files(a).rebootRequired)).toThrow();
