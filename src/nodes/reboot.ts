@@ -15,6 +15,9 @@ interface Step {
   ifFails: string | ((err: unknown) => string);
 }
 
+/** SSH came back, but with the same boot id: the node did not actually reboot. */
+class NotRebootedError extends UserError {}
+
 export interface RebootOptions {
   /** Also evict pods no controller will recreate (deleted for good). Default: refuse to drain. */
   evictUnmanaged?: boolean;
@@ -58,6 +61,21 @@ export async function rebootNode(
   const target = sshTarget(node);
   const { signal, progress } = ctx;
   const seconds = (n: number) => n * 1000;
+  /** The node's boot id, or undefined when it cannot be read (then the check is skipped). */
+  const bootId = async (): Promise<string | undefined> => {
+    try {
+      const r = await ssh.exec(target, ['cat', '/proc/sys/kernel/random/boot_id'], {
+        timeoutMs: 10_000,
+        signal,
+      });
+      const id = r.stdout.trim();
+      return r.code === 0 && /^[0-9a-f-]{36}$/.test(id) ? id : undefined;
+    } catch (err) {
+      if (signal.aborted) throw err;
+      return undefined;
+    }
+  };
+  let bootBefore: string | undefined;
   const release = opts.underLock
     ? () => {}
     : ops.lock.acquire(`Reboot of ${node.name}`, userLabel(ctx.invocation.user));
@@ -92,6 +110,7 @@ export async function rebootNode(
   steps.push({
     label: 'reboot over SSH',
     run: async () => {
+      bootBefore = await bootId();
       await ssh.execDetached(target, ['sudo', '-n', 'systemctl', 'reboot']);
       return `sent systemctl reboot to ${node.user}@${node.host}`;
     },
@@ -112,9 +131,20 @@ export async function rebootNode(
     label: 'wait for SSH to come back',
     run: async () => {
       await ssh.waitForUp(target, { timeoutMs: seconds(ops.config.rebootTimeoutSeconds), signal });
-      return `${node.name} answers SSH again (pinned host key)`;
+      // Proof that it rebooted rather than, say, sshd restarting: a new boot id.
+      const bootAfter = await bootId();
+      if (bootBefore && bootAfter && bootBefore === bootAfter) {
+        throw new NotRebootedError(
+          `${node.name} answers SSH again but did not reboot: its boot id is still ${bootBefore.slice(0, 8)}….`,
+          `Something held the reboot back (systemd-inhibit --list shows inhibitors) or only sshd restarted.`,
+        );
+      }
+      return `${node.name} answers SSH again (pinned host key${bootAfter && bootBefore ? ', new boot id' : ''})`;
     },
-    ifFails: `${node.name} has not come back${kube ? ' and is still cordoned' : ''}. Check its console/power; once it is back${kube ? ` and Ready, run /node uncordon ${node.name}` : ', nothing else is needed'}.`,
+    ifFails: (err) =>
+      err instanceof NotRebootedError
+        ? `${node.name} is up, not rebooted${kube ? ' and still cordoned' : ''}. Try /node reboot ${node.name} again${kube ? `, or /node uncordon ${node.name} to give up` : ''}.`
+        : `${node.name} has not come back${kube ? ' and is still cordoned' : ''}. Check its console/power; once it is back${kube ? ` and Ready, run /node uncordon ${node.name}` : ', nothing else is needed'}.`,
   });
   if (kube) {
     steps.push({

@@ -130,7 +130,7 @@ describe('/node from the console (the real CLI)', () => {
     expect(out).toContain('pi4-a drained');
     expect(out).toContain('⚠ Confirm: /node reboot pi4-a');
     expect(out).toContain('› sent systemctl reboot to');
-    expect(out).toContain('› pi4-a answers SSH again (pinned host key)');
+    expect(out).toContain('› pi4-a answers SSH again (pinned host key, new boot id)');
     expect(out).toContain('✔ pi4-a rebooted');
     expect(out).toContain('› building the system configuration...');
     expect(out).toContain('nixos-rebuild dry-activate on x86 done');

@@ -123,7 +123,7 @@ describe('node operations against real sshd nodes and a fake Kubernetes API', ()
       'drained pi4-a: 2 pods evicted, 1 pod stays (DaemonSet, mirror or finished)',
       `sent systemctl reboot to root@${node.host}`,
       'pi4-a went down',
-      'pi4-a answers SSH again (pinned host key)',
+      'pi4-a answers SSH again (pinned host key, new boot id)',
       expect.stringMatching(/^pi4-a is Ready/),
       'uncordoned pi4-a',
     ]);
@@ -139,6 +139,36 @@ describe('node operations against real sshd nodes and a fake Kubernetes API', ()
         .map((e) => e.name)
         .sort(),
     ).toEqual(['home-assistant-0', 'web-7d9f-abcde']);
+    expect(cordoned('pi4-a') ?? false).toBe(false);
+  }, 60_000);
+
+  it('notices a node that answers again without having rebooted (same boot id)', async () => {
+    const node = lab.node('pi4-a');
+    // sshd goes down and comes back, but the kernel's boot id says it never rebooted.
+    const stuck = node.bootId();
+    node.setScript(
+      'cat',
+      `if [ "$1" = /proc/sys/kernel/random/boot_id ]; then echo ${stuck}; exit 0; fi\nexec /bin/cat "$@"`,
+    );
+    try {
+      const r = await run('/node reboot pi4-a', true);
+      const reply = r.last();
+      expect(reply.severity).toBe('error');
+      expect(reply.title).toBe('Reboot of pi4-a stopped at step 5 of 7: wait for SSH to come back');
+      expect(reply.text).toContain(
+        `pi4-a answers SSH again but did not reboot: its boot id is still ${stuck.slice(0, 8)}….`,
+      );
+      expect(reply.fields?.[0]?.value).toBe(
+        'pi4-a is up, not rebooted and still cordoned. Try /node reboot pi4-a again, or /node uncordon pi4-a to give up.',
+      );
+      expect(cordoned('pi4-a')).toBe(true);
+    } finally {
+      node.setScript(
+        'cat',
+        `if [ $# -eq 1 ] && [ "$1" = /proc/sys/kernel/random/boot_id ]; then exec /bin/cat "$LAB_NODE_DIR/boot_id"; fi\nexec /bin/cat "$@"`,
+      );
+      await run('/node uncordon pi4-a');
+    }
     expect(cordoned('pi4-a') ?? false).toBe(false);
   }, 60_000);
 

@@ -28,13 +28,15 @@
  * Stand-ins (in every node's PATH; `standIns` add or replace by name, `setScript` at any time):
  * `systemctl` (reboot, poweroff, is-active/status/show from `setUnitState`, is-enabled,
  * enable/disable/start/stop/restart change that state — enough for Ansible's systemd module),
- * `reboot`, `swapoff` (no-op), `journalctl -u <unit> -n <n>` (canned lines), `sudo` (requires
+ * `reboot`, `swapoff` (no-op), `cat` (the node's own /proc/sys/kernel/random/boot_id, new after
+ * each reboot; otherwise the real cat), `journalctl -u <unit> -n <n>` (canned lines), `sudo` (requires
  * `-n`, takes Ansible's become flags `-H -S -u root`, runs the rest with LAB_SUDO=1 so the
  * calls under it are recorded with `sudo: true`), raspios: `vcgencmd`
  * (`measure_temp` → `temp=48.3'C`, `get_throttled`), `pihole`; nixos: `nixos-rebuild`.
- * `uptime`, `cat`, `free`, `df`, `sh` … are the real ones; restic is not stubbed.
+ * `uptime`, `free`, `df`, `sh` … are the real ones; restic is not stubbed.
  */
 import { type ChildProcess, execFileSync, spawn, spawnSync } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import {
   existsSync,
   mkdirSync,
@@ -108,6 +110,8 @@ export interface LabNode {
   rebootDelayMs: number;
   /** How many times the node came back from a stand-in reboot. */
   reboots(): number;
+  /** What `cat /proc/sys/kernel/random/boot_id` answers: new after each stand-in reboot. */
+  bootId(): string;
   /** Powers the node off: sshd and every session on it. Cancels a pending reboot. */
   stop(): Promise<void>;
   /** Starts sshd (no-op when up); resolves when it listens. */
@@ -315,18 +319,18 @@ lab_poweroff() {
 }
 lab_unit_state() {
   u=\${1%.service}
-  if [ -f "$LAB_NODE_DIR/units/$u" ]; then cat "$LAB_NODE_DIR/units/$u"; else echo active; fi
+  if [ -f "$LAB_NODE_DIR/units/$u" ]; then /bin/cat "$LAB_NODE_DIR/units/$u"; else echo active; fi
 }
 lab_unit_enabled() {
   u=\${1%.service}
-  if [ -f "$LAB_NODE_DIR/units/$u.enabled" ]; then cat "$LAB_NODE_DIR/units/$u.enabled"; else echo enabled; fi
+  if [ -f "$LAB_NODE_DIR/units/$u.enabled" ]; then /bin/cat "$LAB_NODE_DIR/units/$u.enabled"; else echo enabled; fi
 }
 `;
 
 /** Kills the listener and every session under it; run detached by the reboot stand-ins. */
 const REBOOT_SH = (dir: string) => `#!/bin/sh
 sleep 0.1
-root=$(cat ${q(`${dir}/sshd.pid`)} 2>/dev/null) || exit 0
+root=$(/bin/cat ${q(`${dir}/sshd.pid`)} 2>/dev/null) || exit 0
 tree=$(for f in /proc/[0-9]*/status; do
   p=\${f#/proc/}; p=\${p%/status}
   while read -r k v; do
@@ -415,6 +419,11 @@ case "$cmd" in
 esac
 exit 0`,
     swapoff: 'exit 0',
+    // The node's own boot id (new after each lab reboot); any other cat is the real one.
+    cat: `if [ $# -eq 1 ] && [ "$1" = /proc/sys/kernel/random/boot_id ]; then
+  exec /bin/cat "$LAB_NODE_DIR/boot_id"
+fi
+exec /bin/cat "$@"`,
     reboot: 'lab_reboot\nexit 0',
     journalctl: `unit=unknown
 n=10
@@ -545,6 +554,7 @@ class NodeImpl implements LabNode {
       mkdirSync(path.join(this.dir, sub), { recursive: true });
     }
     writeFileSync(path.join(this.dir, 'calls.log'), '');
+    this.newBootId();
     writeFileSync(path.join(this.dir, 'lib.sh'), LIB_SH(this.dir));
     writeFileSync(path.join(this.dir, 'lab-reboot.sh'), REBOOT_SH(this.dir), { mode: 0o755 });
     this.generateHostKeys();
@@ -593,6 +603,7 @@ class NodeImpl implements LabNode {
 
   clearCalls(): void {
     writeFileSync(path.join(this.dir, 'calls.log'), '');
+    this.newBootId();
   }
 
   setScript(name: string, body: string): void {
@@ -625,6 +636,14 @@ ${body}
 
   reboots(): number {
     return this.rebootCount;
+  }
+
+  bootId(): string {
+    return readFileSync(path.join(this.dir, 'boot_id'), 'utf8').trim();
+  }
+
+  private newBootId(): void {
+    writeFileSync(path.join(this.dir, 'boot_id'), `${randomUUID()}\n`);
   }
 
   isUp(): boolean {
@@ -748,10 +767,11 @@ ${body}
     const marker = path.join(this.dir, 'reboot-requested');
     if (this.stopping || !existsSync(marker)) return;
     unlinkSync(marker);
-    // Like /run, the node's run/ is a tmpfs: empty after a reboot.
+    // Like /run, the node's run/ is a tmpfs: empty after a reboot. And a new boot id.
     const run = path.join(this.dir, 'run');
     rmSync(run, { recursive: true, force: true });
     mkdirSync(run);
+    this.newBootId();
     this.restartTimer = setTimeout(() => {
       this.restartTimer = undefined;
       this.start().then(
