@@ -150,6 +150,7 @@ export class App {
       stateDir: config.state.dir,
       routes: config.alerts,
       rollupThreshold: config.alerts.rollupThreshold,
+      maxBacklog: config.alerts.maxBacklog,
       publisher: (platform) => this.publisher(platform),
       alertmanager: alertmanager.url
         ? new AlertmanagerClient({

@@ -28,6 +28,15 @@ export interface AlertServiceOptions {
   now?: () => Date;
   limits?: DeliveryOptions['limits'];
   settleMs?: number;
+  /** Accepted but not yet applied notifications allowed; more are refused (BacklogFullError). */
+  maxBacklog?: number;
+}
+
+/** Too many notifications wait to be applied: the webhook answers 503 + Retry-After. */
+export class BacklogFullError extends Error {
+  constructor(readonly waiting: number) {
+    super(`${waiting} notifications are waiting to be applied`);
+  }
 }
 
 const newView = (dest: RoutedDestination): DestinationView => ({
@@ -49,6 +58,8 @@ export class AlertService {
   readonly store: AlertStore;
   readonly delivery: Delivery;
   private queue: Promise<void> = Promise.resolve();
+  /** Accepted (or being stored) and not applied yet. */
+  private backlog = 0;
   /** Delivery waits for start(): the chat adapters must be connected first. */
   private started = false;
   private readonly now: () => Date;
@@ -89,10 +100,31 @@ export class AlertService {
 
   /** Durably accepts a notification; resolves once it is on disk. */
   async accept(payload: WebhookPayload): Promise<void> {
-    const id = await this.outbox.put(payload);
-    void this.serialized(() => this.apply(id, payload)).catch((err) =>
-      this.log.error({ err, id }, 'applying an alert notification failed; it stays in the outbox'),
-    );
+    const max = this.opts.maxBacklog ?? Number.POSITIVE_INFINITY;
+    if (this.backlog >= max) throw new BacklogFullError(this.backlog);
+    this.backlog++;
+    let id: string;
+    try {
+      id = await this.outbox.put(payload);
+    } catch (err) {
+      this.backlog--;
+      throw err;
+    }
+    void this.serialized(() => this.apply(id, payload))
+      .catch((err) =>
+        this.log.error(
+          { err, id },
+          'applying an alert notification failed; it stays in the outbox',
+        ),
+      )
+      .finally(() => {
+        this.backlog--;
+      });
+  }
+
+  /** Notifications accepted and not applied yet. */
+  waiting(): number {
+    return this.backlog;
   }
 
   /** Waits until everything accepted so far is applied and delivered (tests, benchmarks). */

@@ -2,6 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
 import { send } from '../http/server.js';
+import { BacklogFullError } from './alert-service.js';
 import { parsePayload } from './payload.js';
 import type { WebhookPayload } from './types.js';
 
@@ -68,7 +69,8 @@ const json = (res: ServerResponse, status: number, body: unknown) =>
 /**
  * POST /hooks/alertmanager. 4xx only for requests that can never succeed (Alertmanager does
  * not retry them): 401 bad auth, 413 too large, 400 not a version-4 payload. 200 once the
- * notification is durably in the outbox; 503 when it cannot be stored (Alertmanager retries).
+ * notification is durably in the outbox; 503 when it cannot be stored, or (with Retry-After)
+ * while too many wait to be applied (Alertmanager retries).
  */
 export function webhookHandler(opts: WebhookOptions) {
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
@@ -110,6 +112,12 @@ export function webhookHandler(opts: WebhookOptions) {
     try {
       await opts.accept(result.payload);
     } catch (err) {
+      if (err instanceof BacklogFullError) {
+        // Back-pressure: Alertmanager retries 5xx with backoff and re-sends the group later.
+        opts.log.warn({ waiting: err.waiting }, 'alert backlog full; asking Alertmanager to retry');
+        res.setHeader('retry-after', '30');
+        return reply(503, { error: `busy: ${err.message}; retry later` });
+      }
       opts.log.error({ err }, 'could not store an alert notification');
       return reply(503, { error: 'could not store the notification; retry' });
     }

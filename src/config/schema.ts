@@ -161,6 +161,11 @@ export const ConfigSchema = z.strictObject({
       .prefault({}),
     /** More new groups than this at once for one destination are posted as one roll-up. */
     rollupThreshold: z.number().int().min(1).default(10),
+    /**
+     * Notifications stored but not applied yet; above this the webhook answers 503 with
+     * Retry-After and Alertmanager sends again later (nothing is lost, the disk stays bounded).
+     */
+    maxBacklog: z.number().int().min(1).default(2000),
   }).prefault({}),
   /** SSH to the nodes. Without it, node actions can only show their plans. */
   ssh: z

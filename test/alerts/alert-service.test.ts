@@ -1,9 +1,12 @@
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { AlertService } from '../../src/alerts/alert-service.js';
+import { AlertService, BacklogFullError } from '../../src/alerts/alert-service.js';
 import { AlertRoutesSchema } from '../../src/alerts/router.js';
 import type { WebhookPayload } from '../../src/alerts/types.js';
+import { webhookHandler } from '../../src/alerts/webhook.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { tempStateDir } from '../helpers/cli.js';
 import { RecordingPublisher } from '../helpers/recording-publisher.js';
@@ -23,9 +26,11 @@ function service(
   publisher: RecordingPublisher,
   rollupThreshold = 10,
   minTime = 0,
+  maxBacklog?: number,
 ) {
   return new AlertService({
     stateDir,
+    maxBacklog,
     routes,
     rollupThreshold,
     publisher: () => publisher,
@@ -149,5 +154,62 @@ describe('alert service (outbox → state → delivery)', () => {
     ).toBeGreaterThanOrEqual(40);
     expect(chat.current(rollup.id)).not.toEqual(rollup.reply);
     await s.stop();
+  });
+});
+
+describe('back-pressure', () => {
+  it('refuses notifications beyond maxBacklog until the waiting ones are applied; none is lost', async () => {
+    const chat = new RecordingPublisher();
+    const s = service(tempStateDir(), chat, 10, 0, 3);
+    await s.start();
+    const results = await Promise.allSettled(
+      ['A', 'B', 'C', 'D', 'E'].map((name) => s.accept(group(name, 1))),
+    );
+    expect(results.map((r) => r.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'rejected',
+    ]);
+    expect((results[3] as PromiseRejectedResult).reason).toBeInstanceOf(BacklogFullError);
+    await s.settled();
+    expect(s.waiting()).toBe(0);
+    // Alertmanager sends the refused ones again later: now they are taken.
+    await s.accept(group('D', 1));
+    await s.accept(group('E', 1));
+    await s.settled();
+    expect(chat.roots.map((r) => r.reply.title).sort()).toEqual(
+      ['A', 'B', 'C', 'D', 'E'].map((n) => `[FIRING:1] ${n} (lab)`),
+    );
+    await s.stop();
+  });
+
+  it('the webhook answers 503 with Retry-After while the backlog is full', async () => {
+    const server = createServer(
+      webhookHandler({
+        auth: { token: 't' },
+        maxBodyBytes: 1 << 20,
+        accept: async () => {
+          throw new BacklogFullError(2000);
+        },
+        log: silentLogger(),
+      }),
+    );
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    try {
+      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
+        method: 'POST',
+        headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
+        body: JSON.stringify(group('Busy', 1)),
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('30');
+      expect(await res.json()).toEqual({
+        error: 'busy: 2000 notifications are waiting to be applied; retry later',
+      });
+    } finally {
+      await new Promise((r) => server.close(r));
+    }
   });
 });
