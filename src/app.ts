@@ -91,6 +91,7 @@ export class App {
             auth: config.alerts.webhook,
             maxBodyBytes: config.alerts.webhook.maxBodyBytes,
             accept: (payload) => alerts.accept(payload),
+            backlogFull: () => alerts.backlogFull(),
             log,
             onResult: (status) => this.metrics.webhookRequests.inc({ status: String(status) }),
           }),

@@ -100,8 +100,7 @@ export class AlertService {
 
   /** Durably accepts a notification; resolves once it is on disk. */
   async accept(payload: WebhookPayload): Promise<void> {
-    const max = this.opts.maxBacklog ?? Number.POSITIVE_INFINITY;
-    if (this.backlog >= max) throw new BacklogFullError(this.backlog);
+    if (this.backlogFull() !== undefined) throw new BacklogFullError(this.backlog);
     this.backlog++;
     let id: string;
     try {
@@ -125,6 +124,13 @@ export class AlertService {
   /** Notifications accepted and not applied yet. */
   waiting(): number {
     return this.backlog;
+  }
+
+  /** `waiting()` when no more are taken (maxBacklog reached), else undefined. */
+  backlogFull(): number | undefined {
+    return this.backlog >= (this.opts.maxBacklog ?? Number.POSITIVE_INFINITY)
+      ? this.backlog
+      : undefined;
   }
 
   /** Waits until everything accepted so far is applied and delivered (tests, benchmarks). */

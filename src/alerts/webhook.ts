@@ -18,7 +18,12 @@ export interface WebhookOptions {
   accept: (payload: WebhookPayload) => Promise<void>;
   log: Logger;
   onResult?: (status: number) => void;
+  /** How many notifications wait when no more are taken (back-pressure); undefined otherwise. */
+  backlogFull?: () => number | undefined;
 }
+
+/** Back-pressure answers are logged at most this often (with how many there were). */
+const BUSY_LOG_EVERY_MS = 10_000;
 
 /** Constant-time comparison that does not leak the length through an early return. */
 export function safeEqual(given: string, expected: string): boolean {
@@ -73,10 +78,29 @@ const json = (res: ServerResponse, status: number, body: unknown) =>
  * while too many wait to be applied (Alertmanager retries).
  */
 export function webhookHandler(opts: WebhookOptions) {
+  let busySince = 0;
+  let busyCount = 0;
   return async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const reply = (status: number, body: unknown) => {
       opts.onResult?.(status);
       json(res, status, body);
+    };
+    /** Back-pressure: Alertmanager retries 5xx with backoff and re-sends the group later. */
+    const busy = (waiting: number) => {
+      busyCount++;
+      const now = Date.now();
+      if (now - busySince >= BUSY_LOG_EVERY_MS) {
+        opts.log.warn(
+          { waiting, refused: busyCount },
+          'alert backlog full; asking Alertmanager to retry',
+        );
+        busySince = now;
+        busyCount = 0;
+      }
+      res.setHeader('retry-after', '30');
+      return reply(503, {
+        error: `busy: ${waiting} notifications are waiting to be applied; retry later`,
+      });
     };
     if (!authorized(req.headers.authorization, opts.auth)) {
       res.setHeader(
@@ -85,6 +109,12 @@ export function webhookHandler(opts: WebhookOptions) {
       );
       req.resume();
       return reply(401, { error: 'unauthorized: send the configured Bearer token or basic auth' });
+    }
+    const full = opts.backlogFull?.();
+    if (full !== undefined) {
+      // Cheap: the body is not read into memory nor parsed.
+      req.resume();
+      return busy(full);
     }
     let body: Buffer;
     try {
@@ -112,12 +142,7 @@ export function webhookHandler(opts: WebhookOptions) {
     try {
       await opts.accept(result.payload);
     } catch (err) {
-      if (err instanceof BacklogFullError) {
-        // Back-pressure: Alertmanager retries 5xx with backoff and re-sends the group later.
-        opts.log.warn({ waiting: err.waiting }, 'alert backlog full; asking Alertmanager to retry');
-        res.setHeader('retry-after', '30');
-        return reply(503, { error: `busy: ${err.message}; retry later` });
-      }
+      if (err instanceof BacklogFullError) return busy(err.waiting);
       opts.log.error({ err }, 'could not store an alert notification');
       return reply(503, { error: 'could not store the notification; retry' });
     }

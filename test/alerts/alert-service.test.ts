@@ -185,29 +185,51 @@ describe('back-pressure', () => {
     await s.stop();
   });
 
-  it('the webhook answers 503 with Retry-After while the backlog is full', async () => {
+  it('the webhook answers 503 with Retry-After while the backlog is full, without reading the body', async () => {
+    let full: number | undefined = 2000;
+    const accepted: string[] = [];
     const server = createServer(
       webhookHandler({
         auth: { token: 't' },
         maxBodyBytes: 1 << 20,
-        accept: async () => {
-          throw new BacklogFullError(2000);
+        backlogFull: () => full,
+        accept: async (p) => {
+          accepted.push(p.groupKey);
+          // Filled up between the check and the store: the same answer.
+          if (accepted.length === 2) throw new BacklogFullError(2001);
         },
         log: silentLogger(),
       }),
     );
     await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
-    try {
-      const res = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
+    const post = () =>
+      fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
         method: 'POST',
         headers: { authorization: 'Bearer t', 'content-type': 'application/json' },
         body: JSON.stringify(group('Busy', 1)),
       });
+    try {
+      const res = await post();
       expect(res.status).toBe(503);
       expect(res.headers.get('retry-after')).toBe('30');
       expect(await res.json()).toEqual({
         error: 'busy: 2000 notifications are waiting to be applied; retry later',
       });
+      expect(accepted).toEqual([]);
+      full = undefined;
+      expect((await post()).status).toBe(200);
+      const raced = await post();
+      expect(raced.status).toBe(503);
+      expect(((await raced.json()) as { error: string }).error).toBe(
+        'busy: 2001 notifications are waiting to be applied; retry later',
+      );
+      // Unauthenticated requests are still refused first.
+      full = 5;
+      const anon = await fetch(`http://127.0.0.1:${(server.address() as AddressInfo).port}/`, {
+        method: 'POST',
+        body: '{}',
+      });
+      expect(anon.status).toBe(401);
     } finally {
       await new Promise((r) => server.close(r));
     }
