@@ -570,8 +570,9 @@ describe('with real ansible-playbook and sshd', () => {
 });
 
 /** The matching processes still there after up to 2 s (an exiting process may linger briefly). */
+/** Waits (up to 10 s: ssh masters exit slowly on a loaded machine) until none match. */
 async function gone(match: (cmd: string) => boolean): Promise<string[]> {
-  for (let i = 0; i < 20; i++) {
+  for (let i = 0; i < 100; i++) {
     if (processesMatching(match).length === 0) return [];
     await new Promise((r) => setTimeout(r, 100));
   }
