@@ -13,6 +13,8 @@ export interface NodeStatus {
   memUsedPct?: number;
   diskUsedPct?: number;
   tempC?: number;
+  /** Raspberry Pi power/thermal flags from `vcgencmd get_throttled`, when any is set. */
+  power?: { now: string[]; sinceBoot: string[] };
   k3s?:
     | { ready: boolean; version: string; unschedulable: boolean; pods: number }
     | { error: string };
@@ -70,19 +72,43 @@ async function probe(node: NodeConfig, ops: NodeOps, timeoutMs: number): Promise
         { timeoutMs },
       );
       Object.assign(status, parseProbe(base.stdout), { reachable: true });
-      const temp =
+      const [temp, throttled] = await Promise.all([
         node.os === 'raspios'
-          ? await ops.ssh.exec(target, ['vcgencmd', 'measure_temp'], { timeoutMs })
-          : await ops.ssh.exec(target, ['cat', '/sys/class/thermal/thermal_zone0/temp'], {
-              timeoutMs,
-            });
+          ? ops.ssh.exec(target, ['vcgencmd', 'measure_temp'], { timeoutMs })
+          : ops.ssh.exec(target, ['cat', '/sys/class/thermal/thermal_zone0/temp'], { timeoutMs }),
+        node.os === 'raspios'
+          ? ops.ssh.exec(target, ['vcgencmd', 'get_throttled'], { timeoutMs })
+          : undefined,
+      ]);
       status.tempC = temp.code === 0 ? parseTemp(temp.stdout) : undefined;
+      if (throttled?.code === 0) status.power = parseThrottled(throttled.stdout);
     } catch (err) {
       status.error = (err as Error).message;
     }
   } else status.error = 'SSH not configured';
   if (k3s) status.k3s = await k3s;
   return status;
+}
+
+/** The bits of `vcgencmd get_throttled` (Raspberry Pi firmware), now and since boot. */
+const THROTTLE_BITS: [number, string][] = [
+  [0, 'under-voltage'],
+  [1, 'ARM frequency capped'],
+  [2, 'throttled'],
+  [3, 'soft temperature limit'],
+];
+
+/**
+ * `throttled=0x50005` → `{ now: ['under-voltage', 'throttled'], sinceBoot: ['under-voltage',
+ * 'throttled'] }`; undefined when nothing is set or the output is not understood. Pure.
+ */
+export function parseThrottled(out: string): NodeStatus['power'] {
+  const m = /throttled=0x([0-9a-f]+)/i.exec(out);
+  if (!m) return undefined;
+  const v = Number.parseInt(m[1]!, 16);
+  const now = THROTTLE_BITS.filter(([bit]) => v & (1 << bit)).map(([, name]) => name);
+  const sinceBoot = THROTTLE_BITS.filter(([bit]) => v & (1 << (bit + 16))).map(([, name]) => name);
+  return now.length || sinceBoot.length ? { now, sinceBoot } : undefined;
 }
 
 /** Every node in parallel, each with its own timeout: a dead node never holds up the others. */
@@ -130,13 +156,25 @@ export function renderStatuses(statuses: NodeStatus[]): Reply {
       k3s,
     ];
   });
+  const power = statuses.filter((s) => s.power);
+  const powerNow = power.filter((s) => s.power!.now.length > 0);
   return {
-    severity: down.length ? 'warning' : 'success',
-    title: down.length
-      ? `${down.length} of ${statuses.length} nodes unreachable`
-      : `${statuses.length} nodes up`,
+    severity: down.length || powerNow.length ? 'warning' : 'success',
+    title: [
+      down.length
+        ? `${down.length} of ${statuses.length} nodes unreachable`
+        : `${statuses.length} node${statuses.length === 1 ? '' : 's'} up`,
+      ...(powerNow.length
+        ? [
+            `${powerNow.map((s) => s.node).join(', ')}: ${powerNow.length === 1 ? 'a power or heat problem' : 'power or heat problems'} now`,
+          ]
+        : []),
+    ].join('; '),
     code: table(['NODE', 'SSH', 'UPTIME', 'LOAD', 'MEM', 'DISK', 'TEMP', 'K3S'], rows),
-    fields: down.map((s) => ({ name: s.node, value: s.error ?? 'unreachable' })),
+    fields: [
+      ...down.map((s) => ({ name: s.node, value: s.error ?? 'unreachable' })),
+      ...power.map((s) => ({ name: `${s.node}: power and heat`, value: powerAdvice(s.power!) })),
+    ],
   };
 }
 
@@ -181,4 +219,21 @@ export async function k3sStates(
 /** `Ready v1.31.4+k3s1`, `NotReady,cordoned v1.31.4+k3s1` */
 function k3sLabel(k: { ready: boolean; unschedulable: boolean; version: string }): string {
   return `${k.ready ? 'Ready' : 'NotReady'}${k.unschedulable ? ',cordoned' : ''} ${k.version}`;
+}
+
+/** What `get_throttled` flags mean for the owner, and what to do. */
+function powerAdvice(p: NonNullable<NodeStatus['power']>): string {
+  const parts = [
+    ...(p.now.length ? [`now: ${p.now.join(', ')}`] : []),
+    ...(p.sinceBoot.length ? [`since boot: ${p.sinceBoot.join(', ')}`] : []),
+  ];
+  const hints = [
+    ...(p.now.includes('under-voltage') || p.sinceBoot.includes('under-voltage')
+      ? ['check the power supply and cable (Pi 4: 5.1 V 3 A, Pi 5: 5.1 V 5 A)']
+      : []),
+    ...(p.now.some((f) => f !== 'under-voltage') || p.sinceBoot.some((f) => f !== 'under-voltage')
+      ? ['check cooling (heatsink, fan, case airflow)']
+      : []),
+  ];
+  return `${parts.join('; ')} (vcgencmd get_throttled) — ${hints.join('; ')}.`;
 }

@@ -110,6 +110,35 @@ describe('node operations against real sshd nodes and a fake Kubernetes API', ()
     await lab.node('pi1').start();
   }, 20_000);
 
+  it('tells a Pi running on a weak power supply, and what to check', async () => {
+    lab.node('pi1').setScript(
+      'vcgencmd',
+      `case "$1" in
+  measure_temp) echo "temp=71.2'C" ;;
+  get_throttled) echo "throttled=0x50005" ;;
+esac`,
+    );
+    const reply = (await run('/node status pi1')).last();
+    expect(reply.severity).toBe('warning');
+    expect(reply.title).toBe('1 node up; pi1: a power or heat problem now');
+    expect(reply.code).toMatch(/pi1\s+up\s+.*71\.2°C/);
+    expect(reply.fields).toEqual([
+      {
+        name: 'pi1: power and heat',
+        value: expect.stringMatching(
+          /^now: under-voltage, throttled; since boot: under-voltage, throttled \(vcgencmd get_throttled\) — check the power supply/,
+        ),
+      },
+    ]);
+    expect(
+      lab
+        .node('pi1')
+        .calls('vcgencmd')
+        .map((c) => c.argv[1])
+        .sort(),
+    ).toEqual(['get_throttled', 'measure_temp']);
+  });
+
   it('reboots a worker safely: cordon, drain, reboot, wait, Ready, uncordon — step by step', async () => {
     const node = lab.node('pi4-a');
     node.clearCalls();
