@@ -5,7 +5,7 @@ import type { CommandContext } from '../src/core/context.js';
 import { UserError } from '../src/core/errors.js';
 import { userLabel } from '../src/core/invocation.js';
 import { table } from '../src/core/table.js';
-import { drainSteps, evictedSummary, stayedSummary } from '../src/nodes/drain-report.js';
+import { drainProgress, evictedSummary, stayedSummary } from '../src/nodes/drain-report.js';
 import { requireKube, requireSsh, sshTarget } from '../src/nodes/node-ops.js';
 import { cordonPlan, drainPlan, rebootPlan } from '../src/nodes/plans.js';
 import { provisionNode, provisionPlan } from '../src/nodes/provision.js';
@@ -180,7 +180,7 @@ export const command = defineCommand({
             timeoutMs: ops.config.drainTimeoutSeconds * 1000,
             signal: ctx.signal,
             evictUnmanaged: ctx.args.evict_unmanaged,
-            ...drainSteps(ctx.progress),
+            ...drainProgress(ctx.progress),
           });
           return {
             severity: 'success',

@@ -1,11 +1,21 @@
 import path from 'node:path';
-import type { NodeConfig } from '../config/schema.js';
+import type { Config, NodeConfig } from '../config/schema.js';
 import type { CommandContext } from '../core/context.js';
 import { UserError } from '../core/errors.js';
 import type { Reply } from '../core/reply.js';
 import { table } from '../core/table.js';
 import type { PlaybookResult } from '../infra/ansible.js';
 import type { NodeOps } from './node-ops.js';
+
+/** The tags a run skips: `nodeOps.ansible.skipTags` plus the run's own. */
+export function playbookSkipTags(config: Config, extra: readonly string[] = []): string[] {
+  return [...new Set([...config.nodeOps.ansible.skipTags, ...extra])];
+}
+
+/** ` --skip-tags a,b` for a plan's command line, or nothing. */
+export function skipTagsArg(tags: readonly string[]): string {
+  return tags.length > 0 ? ` --skip-tags ${tags.join(',')}` : '';
+}
 
 /**
  * Runs one of the bot's playbooks on some nodes with progress per task: the current task in
@@ -49,7 +59,7 @@ export async function runLabPlaybook(
     check: opts.check,
     extraVars,
     secretVars: opts.secretVars,
-    skipTags: [...new Set([...settings.skipTags, ...(opts.skipTags ?? [])])],
+    skipTags: playbookSkipTags(ctx.config, opts.skipTags),
     timeoutMs: settings.timeoutSeconds * 1000,
     ssh: ops.sshFiles,
     signal: ctx.signal,

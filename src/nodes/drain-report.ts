@@ -3,7 +3,7 @@ import type { Progress } from '../core/context.js';
 import { isUnmanaged, type PodInfo, podName } from '../infra/kube-objects.js';
 
 /** The drain's callbacks: a step line per evicted pod and per blocked attempt. */
-export function drainSteps(progress: Progress) {
+export function drainProgress(progress: Progress) {
   return {
     onEvicted: (p: PodInfo) => void progress.step(evictedStep(p)),
     onBlocked: (p: PodInfo, attempt: number, reason: string) =>

@@ -15,26 +15,20 @@ export function cordonStep(node: NodeConfig, unschedulable: boolean): string {
 export interface DrainPlanOptions {
   /** evict_unmanaged:true — pods no controller recreates are evicted (deleted for good). */
   evictUnmanaged?: boolean;
-  /** The configured timeouts the plan quotes (nodeOps); the defaults otherwise. */
-  timeouts?: {
+  /** The configured timeouts the plan quotes (nodeOps). */
+  timeouts: {
     drainTimeoutSeconds: number;
     rebootTimeoutSeconds: number;
     readyTimeoutSeconds: number;
   };
 }
 
-const DEFAULT_TIMEOUTS = {
-  drainTimeoutSeconds: 300,
-  rebootTimeoutSeconds: 600,
-  readyTimeoutSeconds: 600,
-};
-
 /** `5 min`, `90 s` */
 function duration(seconds: number): string {
   return seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
-export function drainSteps(node: NodeConfig, opts: DrainPlanOptions = {}): string[] {
+export function drainSteps(node: NodeConfig, opts: DrainPlanOptions): string[] {
   return [
     `GET /api/v1/pods?fieldSelector=spec.nodeName=${node.k3sName} (skip DaemonSet, mirror and finished pods; ${
       opts.evictUnmanaged
@@ -42,7 +36,7 @@ export function drainSteps(node: NodeConfig, opts: DrainPlanOptions = {}): strin
         : 'a pod without a controller stops the drain here, before anything changes'
     })`,
     cordonStep(node, true),
-    `POST /api/v1/namespaces/{namespace}/pods/{pod}/eviction for each of them (emptyDir data goes with its pod); retry with backoff while a PodDisruptionBudget answers 429, give up after ${duration((opts.timeouts ?? DEFAULT_TIMEOUTS).drainTimeoutSeconds)}`,
+    `POST /api/v1/namespaces/{namespace}/pods/{pod}/eviction for each of them (emptyDir data goes with its pod); retry with backoff while a PodDisruptionBudget answers 429, give up after ${duration(opts.timeouts.drainTimeoutSeconds)}`,
     `wait until no evictable pod is left on ${node.k3sName}`,
   ];
 }
@@ -56,6 +50,14 @@ function drainWarnings(node: NodeConfig, opts: DrainPlanOptions): string[] {
     : [];
 }
 
+/** The node is the cluster's one control-plane node: the Kubernetes API goes with it. */
+export function isOnlyControlPlane(node: NodeConfig, inventory: readonly NodeConfig[]): boolean {
+  return (
+    node.roles.includes('control-plane') &&
+    inventory.filter((n) => n.roles.includes('control-plane')).length === 1
+  );
+}
+
 /** Why rebooting this node is riskier than usual; `force:true` territory. */
 export function rebootWarnings(node: NodeConfig, inventory: readonly NodeConfig[]): string[] {
   const warnings: string[] = [];
@@ -64,8 +66,7 @@ export function rebootWarnings(node: NodeConfig, inventory: readonly NodeConfig[
       `${node.name} runs this bot: the bot goes down with it and cannot report the last steps.`,
     );
   }
-  const controlPlanes = inventory.filter((n) => n.roles.includes('control-plane'));
-  if (node.roles.includes('control-plane') && controlPlanes.length === 1) {
+  if (isOnlyControlPlane(node, inventory)) {
     warnings.push(
       `${node.name} is the only control-plane node: the Kubernetes API is down until it is back.`,
     );
@@ -76,10 +77,10 @@ export function rebootWarnings(node: NodeConfig, inventory: readonly NodeConfig[
 export function rebootPlan(
   node: NodeConfig,
   inventory: readonly NodeConfig[],
-  opts: DrainPlanOptions = {},
+  opts: DrainPlanOptions,
 ): Plan {
   const inCluster = Boolean(node.k3sName);
-  const t = opts.timeouts ?? DEFAULT_TIMEOUTS;
+  const t = opts.timeouts;
   const steps = [
     ...(inCluster ? drainSteps(node, opts) : []),
     `${sshTarget(node)} -- sudo -n systemctl reboot`,
@@ -100,7 +101,7 @@ export function rebootPlan(
   };
 }
 
-export function drainPlan(node: NodeConfig, opts: DrainPlanOptions = {}): Plan {
+export function drainPlan(node: NodeConfig, opts: DrainPlanOptions): Plan {
   const warnings = drainWarnings(node, opts);
   return {
     summary: `Cordon ${node.name} and evict its pods.`,

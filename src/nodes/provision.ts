@@ -8,9 +8,14 @@ import type { CommandContext } from '../core/context.js';
 import { UserError } from '../core/errors.js';
 import { userLabel } from '../core/invocation.js';
 import type { Plan, Reply } from '../core/reply.js';
-import { renderPlaybookResult, runLabPlaybook } from './ansible-run.js';
+import {
+  playbookSkipTags,
+  renderPlaybookResult,
+  runLabPlaybook,
+  skipTagsArg,
+} from './ansible-run.js';
 import { type NodeOps, requireSsh, sshTarget } from './node-ops.js';
-import { sshTarget as sshLine } from './plans.js';
+import { isOnlyControlPlane, sshTarget as sshLine } from './plans.js';
 
 /** A rebuild that compiles a kernel on the server can take a while. */
 const NIXOS_REBUILD_TIMEOUT_MS = 60 * 60_000;
@@ -38,7 +43,7 @@ export function provisionPlan(ctx: CommandContext, node: NodeConfig, check: bool
     if (!ctx.dryRun) checkK3sSettings(config, node);
     const { url } = config.nodeOps.k3s;
     const { vars } = config.nodeOps.ansible;
-    const skipTags = [...new Set([...config.nodeOps.ansible.skipTags, ...extraSkips(node)])];
+    const skipTags = playbookSkipTags(config, extraSkips(node));
     const joins = Boolean(node.k3sName);
     const varNames = [
       ...new Set([
@@ -58,7 +63,7 @@ export function provisionPlan(ctx: CommandContext, node: NodeConfig, check: bool
           : `no K3s agent (${node.name} has no k3sName: not a K3s node)`
       }.`,
       steps: [
-        `ansible-playbook -i <inventory generated from the bot's, StrictHostKeyChecking=yes> playbooks/provision-pi.yml --limit ${node.name}${check ? ' --check' : ''}${skipTags.length ? ` --skip-tags ${skipTags.join(',')}` : ''}${varFiles}`,
+        `ansible-playbook -i <inventory generated from the bot's, StrictHostKeyChecking=yes> playbooks/provision-pi.yml --limit ${node.name}${check ? ' --check' : ''}${skipTagsArg(skipTags)}${varFiles}`,
       ],
       warnings: check
         ? []
@@ -68,16 +73,13 @@ export function provisionPlan(ctx: CommandContext, node: NodeConfig, check: bool
     };
   }
   const flake = flakeOf(config, node);
-  const onlyControlPlane =
-    node.roles.includes('control-plane') &&
-    ctx.inventory.nodes.filter((n) => n.roles.includes('control-plane')).length === 1;
   return {
     summary: `${check ? 'Show what nixos-rebuild would change on' : 'Switch'} ${node.name} ${check ? 'for' : 'to'} ${flake}.`,
     steps: [
       `${sshLine(node)} -- sudo -n nixos-rebuild ${check ? 'dry-activate' : 'switch'} --flake ${flake}`,
     ],
     warnings:
-      onlyControlPlane && !check
+      isOnlyControlPlane(node, ctx.inventory.nodes) && !check
         ? [
             `${node.name} is the only control-plane node: if the new configuration restarts k3s, the Kubernetes API is away for a moment (running pods keep running).`,
           ]

@@ -4,7 +4,7 @@ import { isUserError, UserError } from '../core/errors.js';
 import { userLabel } from '../core/invocation.js';
 import type { Reply } from '../core/reply.js';
 import { UnmanagedPodsError } from '../infra/kube.js';
-import { drainSteps, evictedSummary, stayedSummary } from './drain-report.js';
+import { drainProgress, evictedSummary, stayedSummary } from './drain-report.js';
 import { type NodeOps, requireSsh, sshTarget } from './node-ops.js';
 import { rebootWarnings } from './plans.js';
 
@@ -100,7 +100,7 @@ export async function rebootNode(
           timeoutMs: seconds(ops.config.drainTimeoutSeconds),
           signal,
           evictUnmanaged: opts.evictUnmanaged,
-          ...drainSteps(progress),
+          ...drainProgress(progress),
         });
         return `drained ${k3s}: ${evictedSummary(r.evicted)}, ${stayedSummary(r.skipped)}`;
       },

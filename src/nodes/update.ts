@@ -10,7 +10,12 @@ import { isUserError, UserError } from '../core/errors.js';
 import { userLabel } from '../core/invocation.js';
 import type { Plan, Reply } from '../core/reply.js';
 import type { PlaybookResult } from '../infra/ansible.js';
-import { renderPlaybookResult, runLabPlaybook } from './ansible-run.js';
+import {
+  playbookSkipTags,
+  renderPlaybookResult,
+  runLabPlaybook,
+  skipTagsArg,
+} from './ansible-run.js';
 import type { NodeOps } from './node-ops.js';
 import { rebootWarnings } from './plans.js';
 import { rebootNode } from './reboot.js';
@@ -28,11 +33,11 @@ export function updateTargets(ctx: CommandContext, target: string): NodeConfig[]
 
 export function updatePlan(ctx: CommandContext, target: string): Plan {
   const nodes = updateTargets(ctx, target);
-  const skip = ctx.config.nodeOps.ansible.skipTags;
+  const skip = playbookSkipTags(ctx.config);
   return {
     summary: `Update ${nodes.map((n) => n.name).join(', ')} one at a time; reboot (safely) those that ask for it.`,
     steps: nodes.flatMap((n) => [
-      `ansible-playbook playbooks/update.yml --limit ${n.name}${skip.length ? ` --skip-tags ${skip.join(',')}` : ''}`,
+      `ansible-playbook playbooks/update.yml --limit ${n.name}${skipTagsArg(skip)}`,
       `if ${n.name} reports REBOOT_REQUIRED=true: /node reboot ${n.name} (cordon, drain, reboot, Ready, uncordon)`,
     ]),
     warnings: [

@@ -35,6 +35,7 @@ import type { App } from '../../src/app.js';
 import { createLogger } from '../../src/core/logger.js';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
 import {
+  kubeNodesFor,
   labOverrides,
   runCommand,
   runConfirmed,
@@ -42,7 +43,7 @@ import {
   testConfig,
 } from '../helpers/app-fixture.js';
 import type { RecordingResponder } from '../helpers/dispatcher.js';
-import { type LabNode, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+import { type LabNode, type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
 const TOKEN = 'K10f00dfeedc0ffee0123456789abcdef::server:5e3c7e7';
 const ORIGINAL_CMDLINE =
@@ -59,6 +60,20 @@ printf '#!/bin/sh\\necho uninstalled\\n' > "$dir/k3s-agent-uninstall.sh"
 chmod 755 "$dir/k3s-agent-uninstall.sh"
 echo "[INFO]  systemd: Creating service file k3s-agent.service"
 `;
+
+const NODES: LabNodeSpec[] = [
+  { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
+  { name: 'pi-a', os: 'raspios', roles: ['worker'], k3sName: 'pi-a', groups: ['k3s', 'pis'] },
+  {
+    name: 'pi-b',
+    os: 'raspios',
+    roles: ['worker', 'bot-host'],
+    k3sName: 'pi-b',
+    groups: ['k3s', 'pis'],
+  },
+  { name: 'pi-c', os: 'raspios', roles: ['worker'], k3sName: 'pi-c', groups: ['k3s'] },
+  { name: 'pi-d', os: 'raspios', roles: ['support'] }, // Pi-hole: not in K3s
+];
 
 let lab: SshLab;
 let kube: FakeKube;
@@ -94,27 +109,10 @@ beforeAll(async () => {
   [lab, kube] = await Promise.all([
     startSshLab({
       rebootDelayMs: 1000,
-      nodes: [
-        { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
-        { name: 'pi-a', os: 'raspios', roles: ['worker'], k3sName: 'pi-a', groups: ['k3s', 'pis'] },
-        {
-          name: 'pi-b',
-          os: 'raspios',
-          roles: ['worker', 'bot-host'],
-          k3sName: 'pi-b',
-          groups: ['k3s', 'pis'],
-        },
-        { name: 'pi-c', os: 'raspios', roles: ['worker'], k3sName: 'pi-c', groups: ['k3s'] },
-        { name: 'pi-d', os: 'raspios', roles: ['support'] }, // Pi-hole: not in K3s
-      ],
+      nodes: NODES,
     }),
     FakeKube.start({
-      nodes: ['x86', 'pi-a', 'pi-b', 'pi-c'].map((name) => ({
-        name,
-        ready: true,
-        roles: [name === 'x86' ? 'control-plane' : 'worker'],
-        version: 'v1.31.4+k3s1',
-      })),
+      nodes: kubeNodesFor(NODES),
       pods: [
         {
           namespace: 'default',

@@ -6,12 +6,13 @@ import { FakeKube } from '../fakes/kube/fake-kube.js';
 import { FakeHomeserver } from '../fakes/matrix/fake-homeserver.js';
 import {
   discordChat,
+  kubeNodesFor,
   labOverrides,
   matrixChat,
   startApp,
   testConfig,
 } from '../helpers/app-fixture.js';
-import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+import { type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
 /**
  * Every /node command as a Discord user does it, through the real discord.js against the fake
@@ -29,6 +30,11 @@ const BOT = '@chatops:lab.test';
 const MX_ALICE = '@alice:lab.test';
 const MX_BOB = '@bob:lab.test';
 const ROOM = '!ops:lab.test';
+
+const NODES: LabNodeSpec[] = [
+  { name: 'pi4-a', os: 'raspios', roles: ['worker'], k3sName: 'pi4-a', groups: ['k3s'] },
+  { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
+];
 
 let discord: FakeDiscord;
 let hs: FakeHomeserver;
@@ -52,16 +58,10 @@ beforeAll(async () => {
     }),
     startSshLab({
       rebootDelayMs: 1000,
-      nodes: [
-        { name: 'pi4-a', os: 'raspios', roles: ['worker'], k3sName: 'pi4-a', groups: ['k3s'] },
-        { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
-      ],
+      nodes: NODES,
     }),
     FakeKube.start({
-      nodes: [
-        { name: 'pi4-a', ready: true, roles: ['worker'], version: 'v1.31.4+k3s1' },
-        { name: 'x86', ready: true, roles: ['control-plane'], version: 'v1.31.4+k3s1' },
-      ],
+      nodes: kubeNodesFor(NODES),
       pods: [
         {
           namespace: 'default',

@@ -10,9 +10,20 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
-import { labOverrides } from '../helpers/app-fixture.js';
+import { kubeNodesFor, labOverrides } from '../helpers/app-fixture.js';
 import { runCli, tempStateDir } from '../helpers/cli.js';
-import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+import { type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+
+const NODES: LabNodeSpec[] = [
+  { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
+  {
+    name: 'pi4-a',
+    os: 'raspios',
+    roles: ['worker'],
+    k3sName: 'pi4-a',
+    groups: ['k3s', 'pis'],
+  },
+];
 
 let lab: SshLab;
 let kube: FakeKube;
@@ -22,24 +33,10 @@ beforeAll(async () => {
   [lab, kube] = await Promise.all([
     startSshLab({
       rebootDelayMs: 1000,
-      nodes: [
-        { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
-        {
-          name: 'pi4-a',
-          os: 'raspios',
-          roles: ['worker'],
-          k3sName: 'pi4-a',
-          groups: ['k3s', 'pis'],
-        },
-      ],
+      nodes: NODES,
     }),
     FakeKube.start({
-      nodes: ['x86', 'pi4-a'].map((name) => ({
-        name,
-        ready: true,
-        roles: [name === 'x86' ? 'control-plane' : 'worker'],
-        version: 'v1.31.4+k3s1',
-      })),
+      nodes: kubeNodesFor(NODES),
       pods: [
         {
           namespace: 'default',

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
 import {
+  kubeNodesFor,
   labOverrides,
   runCommand,
   runConfirmed,
@@ -9,7 +10,26 @@ import {
   testConfig,
 } from '../helpers/app-fixture.js';
 import type { RecordingResponder } from '../helpers/dispatcher.js';
-import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+import { type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+
+const NODES: LabNodeSpec[] = [
+  { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
+  {
+    name: 'pi5',
+    os: 'raspios',
+    roles: ['worker', 'bot-host'],
+    k3sName: 'pi5',
+    groups: ['k3s', 'pis'],
+  },
+  {
+    name: 'pi4-a',
+    os: 'raspios',
+    roles: ['worker'],
+    k3sName: 'pi4-a',
+    groups: ['k3s', 'pis'],
+  },
+  { name: 'pi1', os: 'raspios', roles: ['support'], groups: ['pis'] },
+];
 
 let lab: SshLab;
 let kube: FakeKube;
@@ -19,32 +39,10 @@ beforeAll(async () => {
   [lab, kube] = await Promise.all([
     startSshLab({
       rebootDelayMs: 1500,
-      nodes: [
-        { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
-        {
-          name: 'pi5',
-          os: 'raspios',
-          roles: ['worker', 'bot-host'],
-          k3sName: 'pi5',
-          groups: ['k3s', 'pis'],
-        },
-        {
-          name: 'pi4-a',
-          os: 'raspios',
-          roles: ['worker'],
-          k3sName: 'pi4-a',
-          groups: ['k3s', 'pis'],
-        },
-        { name: 'pi1', os: 'raspios', roles: ['support'], groups: ['pis'] },
-      ],
+      nodes: NODES,
     }),
     FakeKube.start({
-      nodes: ['x86', 'pi5', 'pi4-a'].map((name) => ({
-        name,
-        ready: true,
-        roles: [name === 'x86' ? 'control-plane' : 'worker'],
-        version: 'v1.31.4+k3s1',
-      })),
+      nodes: kubeNodesFor(NODES),
       pods: [
         {
           namespace: 'home-assistant',

@@ -14,10 +14,11 @@ import { silentLogger } from '../../src/core/logger.js';
 import type { Reply } from '../../src/core/reply.js';
 import type { FakeDiscord } from '../fakes/discord/fake-discord.js';
 import type { FakeKube } from '../fakes/kube/fake-kube.js';
+import type { NodeSpec } from '../fakes/kube/seed.js';
 import type { FakeHomeserver } from '../fakes/matrix/fake-homeserver.js';
 import { tempStateDir } from './cli.js';
 import { RecordingResponder } from './dispatcher.js';
-import type { SshLab } from './ssh-lab.js';
+import type { LabNodeSpec, SshLab } from './ssh-lab.js';
 
 type Overrides<T> = T extends readonly unknown[]
   ? T
@@ -159,4 +160,19 @@ export function labOverrides(lab: SshLab, kube?: FakeKube): ConfigOverrides {
     },
     ...(kube ? { kube: { kubeconfig: kube.kubeconfigFile } } : {}),
   };
+}
+
+/**
+ * The fake Kubernetes API's nodes for an ssh lab: every lab node with a k3sName, Ready, on
+ * K3s v1.31.4, a control-plane or a worker as its roles say.
+ */
+export function kubeNodesFor(specs: readonly LabNodeSpec[]): NodeSpec[] {
+  return specs
+    .filter((s) => s.k3sName)
+    .map((s) => ({
+      name: s.k3sName!,
+      ready: true,
+      roles: [s.roles?.includes('control-plane') ? 'control-plane' : 'worker'],
+      version: 'v1.31.4+k3s1',
+    }));
 }
