@@ -27,7 +27,9 @@ export function memberMatches(member: string, user: ChatUser): boolean {
   if (platform !== user.platform) return false;
   if (id === '*' || id === user.id) return true;
   if (user.platform === 'matrix') {
-    // matrix:powerlevel>=50 — everyone with at least that power level in the room.
+    // matrix:powerlevel>=50 — everyone with at least that power level in the room. The Matrix
+    // adapter sets powerLevel only in the configured rooms (chat.matrix.rooms): anyone can make
+    // a room of her own, where she has level 100.
     const pl = /^powerlevel>=(\d+)$/.exec(id);
     return pl !== null && user.powerLevel !== undefined && user.powerLevel >= Number(pl[1]);
   }

@@ -54,6 +54,7 @@ export class MatrixAdapter implements ChatAdapter {
   private userId = '';
   private startedAt = 0;
   private stopped = false;
+  /** The configured rooms (`chat.matrix.rooms`, aliases resolved); empty = any joined room. */
   private allowedRooms = new Set<string>();
   /** Proposal event id → confirmation code, for ✅ reactions. */
   private readonly proposals = new Map<string, string>();
@@ -82,6 +83,10 @@ export class MatrixAdapter implements ChatAdapter {
       const id = room.startsWith('#') ? await client.resolveRoom(room) : room;
       this.allowedRooms.add(id);
     }
+    if (this.opts.access.usesPowerLevels() && this.allowedRooms.size === 0)
+      this.log.warn(
+        'matrix:powerlevel>= roles count only in the rooms listed in chat.matrix.rooms; none are listed, so they grant nothing',
+      );
     this.startedAt = this.now();
     client.on(
       'room.invite',
@@ -154,7 +159,9 @@ export class MatrixAdapter implements ChatAdapter {
       this.names.set(userId, (profile?.displayname as string | undefined) ?? userId);
     }
     const user: ChatUser = { platform: 'matrix', id: userId, displayName: this.names.get(userId)! };
-    if (this.opts.access.usesPowerLevels()) {
+    // A power level is what the room's admins granted. Only the configured rooms' admins are
+    // trusted: in a room anyone can create and invite the bot into, she has level 100.
+    if (this.opts.access.usesPowerLevels() && this.allowedRooms.has(roomId)) {
       const levels = await this.client!.getRoomStateEvent(roomId, 'm.room.power_levels', '').catch(
         () => undefined,
       );
