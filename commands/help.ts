@@ -11,7 +11,7 @@ import { usage } from '../src/core/resolve.js';
 import { didYouMean } from '../src/core/suggest.js';
 
 function kind(action: Action): string {
-  if (!action.sideEffects) return 'read-only';
+  if (!action.sideEffects) return action.needsRole ? 'read-only, needs a role' : 'read-only';
   return action.confirm ? 'changes things, asks for confirmation' : 'changes things';
 }
 

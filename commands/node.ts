@@ -212,6 +212,8 @@ export const command = defineCommand({
       name: 'logs',
       description: "A systemd unit's journal on a node",
       sideEffects: false,
+      // Any unit's journal, read with sudo: secrets and addresses end up there.
+      needsRole: true,
       options: [
         nodeOption,
         {

@@ -1,4 +1,5 @@
 import type { Config } from '../config/schema.js';
+import type { Action } from './command.js';
 import type { ChatUser } from './invocation.js';
 
 export interface AccessDecision {
@@ -36,10 +37,13 @@ export function memberMatches(member: string, user: ChatUser): boolean {
   return user.platform === 'discord' && (user.roles ?? []).includes(id);
 }
 
+/** What the policy needs to know about an action: does it change things, or need a role anyway. */
+export type Guarded = Pick<Action, 'sideEffects' | 'needsRole'>;
+
 /**
  * Who may do what. Roles map members per platform to permission patterns. Read-only
- * actions are open to everyone unless `access.readOnly: roles`; side-effecting ones always
- * need a role whose `allow` matches.
+ * actions are open to everyone unless `access.readOnly: roles`; side-effecting ones, and
+ * read-only ones marked `needsRole`, always need a role whose `allow` matches.
  */
 export class AccessPolicy {
   constructor(private readonly access: Config['access']) {}
@@ -64,9 +68,10 @@ export class AccessPolicy {
       .map(([name]) => name);
   }
 
-  check(user: ChatUser, permission: string, sideEffects: boolean): AccessDecision {
+  check(user: ChatUser, permission: string, action: Guarded): AccessDecision {
     const roles = this.rolesOf(user);
-    if (!sideEffects && this.access.readOnly === 'open') return { allowed: true, roles };
+    const open = this.access.readOnly === 'open';
+    if (!action.sideEffects && !action.needsRole && open) return { allowed: true, roles };
     const granting = roles.filter((r) =>
       this.access.roles[r]!.allow.some((p) => matchesPattern(p, permission)),
     );
@@ -83,6 +88,10 @@ export class AccessPolicy {
       could.length > 0
         ? `Roles that allow it: ${could.join(', ')}. An admin can add "${who}" to one of them under access.roles.<role>.members.`
         : `No role allows ${permission}; an admin can add it to a role's allow list in access.roles.`;
-    return { allowed: false, roles, reason: `${yours} ${fix}` };
+    const why =
+      !action.sideEffects && open
+        ? ` ${permission} needs a role although it changes nothing: it shows what only operators should see.`
+        : '';
+    return { allowed: false, roles, reason: `${yours}${why} ${fix}` };
   }
 }

@@ -43,6 +43,11 @@ export interface Action<A extends Args = Args> {
    * accept `dry_run:true`, and must provide `plan`.
    */
   sideEffects: boolean;
+  /**
+   * Read-only, but shows what only operators should see (e.g. any unit's journal, read with
+   * sudo): needs a role that allows it even under `access.readOnly: open`.
+   */
+  needsRole?: boolean;
   /** Destructive actions are proposed with their plan and run only once the same user confirms. */
   confirm?: boolean | ((args: A) => boolean);
   /** What will happen, exactly: the commands and API calls. Required when `sideEffects`. */

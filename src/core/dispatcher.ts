@@ -195,7 +195,7 @@ export class Dispatcher {
     const { args, dryRun: explicitDryRun } = validateArgs(command, action, raw);
     inv.args = args;
     const permission = permissionId(command.name, command.action ? undefined : action.name);
-    const decision = this.deps.access.check(inv.user, permission, action.sideEffects);
+    const decision = this.deps.access.check(inv.user, permission, action);
     if (!decision.allowed) {
       await responder.send(
         { severity: 'error', title: `Not allowed: /${label(inv)}`, text: decision.reason },
