@@ -3,12 +3,12 @@ import { defineAction, defineCommand, type OptionDef } from '../src/core/command
 import type { CommandContext } from '../src/core/context.js';
 import { UserError } from '../src/core/errors.js';
 import { userLabel } from '../src/core/invocation.js';
-import type { Plan, Reply, ReplyField, Severity } from '../src/core/reply.js';
+import { type OutcomeWording, outcomeReply } from '../src/core/outcome-reply.js';
+import type { Plan } from '../src/core/reply.js';
 import {
   type ApiCall,
   callLine,
   type DomainList,
-  type InstanceResult,
   type PiholeClient,
   type PiholeStatus,
   piholeCalls,
@@ -70,6 +70,13 @@ type InstanceArgs = { instance?: string };
 type DisableArgs = InstanceArgs & { duration?: string };
 type DomainArgs = { domain: string };
 
+/** How a multi-instance action is reported: `done`/`notDone` as in {@link OutcomeWording}. */
+const said = (done: string, notDone: string): OutcomeWording => ({
+  done,
+  notDone,
+  noun: 'Pi-hole',
+});
+
 const client = (ctx: CommandContext): PiholeClient => ctx.services.pihole();
 
 /** The exact calls for each targeted instance (with the login the first call needs). */
@@ -92,31 +99,6 @@ function plan(
     warnings: [
       'Each call carries the instance session (X-FTL-SID); a session is opened first when there is none (POST /api/auth).',
     ],
-  };
-}
-
-/** One field per instance, ✔ or ✖, and a severity from how many succeeded. */
-function perInstance<T>(
-  title: string,
-  results: InstanceResult<T>[],
-  ok: (value: T) => string,
-): Reply {
-  const fields: ReplyField[] = results.map((r) => ({
-    name: r.instance,
-    value: r.ok ? `✔ ${ok(r.value)}` : `✖ ${r.error}${r.hint ? `\n${r.hint}` : ''}`,
-    inline: false,
-  }));
-  const failed = results.filter((r) => !r.ok).length;
-  const severity: Severity =
-    failed === 0 ? 'success' : failed === results.length ? 'error' : 'warning';
-  return {
-    severity,
-    title,
-    text:
-      failed === 0
-        ? undefined
-        : `${failed} of ${results.length} Pi-hole${results.length === 1 ? '' : 's'} failed; the others were acted on.`,
-    fields,
   };
 }
 
@@ -169,15 +151,19 @@ function domainAction(
       const p = client(ctx);
       if (remove) {
         const results = await p.removeDomain(list, domain);
-        return perInstance(`${domain}: removed from the ${listName(list)}`, results, (v) =>
-          v.removed ? 'removed' : `was not on the ${listName(list)}`,
+        return outcomeReply(
+          results,
+          said(
+            `${domain} removed from the ${listName(list)}`,
+            `${domain} was not removed from the ${listName(list)}`,
+          ),
+          (v) => (v.removed ? 'removed' : `was not on the ${listName(list)}`),
         );
       }
       const results = await p.addDomain(list, domain, comment(ctx));
-      return perInstance(
-        `${domain}: ${list === 'deny' ? 'blocked' : 'allowed'} on every Pi-hole`,
-        results,
-        (v) => (v.added ? `added to the ${listName(list)}` : `already on the ${listName(list)}`),
+      const verb = list === 'deny' ? 'blocked' : 'allowed';
+      return outcomeReply(results, said(`${domain} ${verb}`, `${domain} was not ${verb}`), (v) =>
+        v.added ? `added to the ${listName(list)}` : `already on the ${listName(list)}`,
       );
     },
   });
@@ -201,7 +187,11 @@ export const command = defineCommand({
       execute: async (ctx) => {
         const results = await client(ctx).status();
         const now = Date.now();
-        const reply = perInstance('Pi-hole status', results, (s) => statusLine(s, now));
+        const reply = outcomeReply(
+          results,
+          { done: 'Pi-hole status', notDone: 'No status', noun: 'Pi-hole', readOnly: true },
+          (s) => statusLine(s, now),
+        );
         const off = results.filter((r) => r.ok && r.value.blocking !== 'enabled').length;
         if (off && reply.severity === 'success') reply.severity = 'warning';
         return reply;
@@ -232,10 +222,12 @@ export const command = defineCommand({
       execute: async (ctx) => {
         const secs = parseDuration(ctx.args.duration ?? '5m');
         const results = await client(ctx).setBlocking(false, secs, ctx.args.instance);
-        return perInstance(`Blocking disabled for ${formatSeconds(secs)}`, results, (v) =>
-          v.blocking === 'disabled'
-            ? `disabled${v.timer ? `, back on in ${formatSeconds(v.timer)}` : ''}`
-            : `blocking is ${v.blocking}`,
+        return outcomeReply(
+          results,
+          said(`Blocking disabled for ${formatSeconds(secs)}`, 'Blocking was not disabled'),
+          (v) => `disabled${v.timer ? `, back on in ${formatSeconds(v.timer)}` : ''}`,
+          (v) =>
+            v.blocking === 'disabled' ? undefined : `it still reports blocking ${v.blocking}`,
         );
       },
     }),
@@ -253,8 +245,11 @@ export const command = defineCommand({
         ),
       execute: async (ctx) => {
         const results = await client(ctx).setBlocking(true, null, ctx.args.instance);
-        return perInstance('Blocking enabled', results, (v) =>
-          v.blocking === 'enabled' ? 'enabled' : `blocking is ${v.blocking}`,
+        return outcomeReply(
+          results,
+          said('Blocking enabled', 'Blocking was not enabled'),
+          () => 'enabled',
+          (v) => (v.blocking === 'enabled' ? undefined : `it still reports blocking ${v.blocking}`),
         );
       },
     }),
@@ -294,7 +289,11 @@ export const command = defineCommand({
         });
         done = names.length;
         await chain;
-        return perInstance('Gravity updated', results, (v) => `done (${v.lines} lines of output)`);
+        return outcomeReply(
+          results,
+          said('Gravity updated', 'Gravity was not updated'),
+          (v) => `done (${v.lines} lines of output)`,
+        );
       },
     }),
   ],

@@ -86,6 +86,7 @@ describe('/pihole against three fake Pi-hole v6 APIs', () => {
     try {
       const reply = (await run('/pihole disable 5m')).last();
       expect(reply.severity).toBe('warning');
+      expect(reply.title).toBe('Blocking disabled for 5m on pi1, pi2; not on pi3');
       expect(reply.text).toBe('1 of 3 Pi-holes failed; the others were acted on.');
       expect(field(reply, 'pi3')).toMatch(
         /^✖ cannot reach http:\/\/127\.0\.0\.1:\d+ \((ECONNREFUSED|UND_ERR_SOCKET)\)/,
@@ -98,6 +99,41 @@ describe('/pihole against three fake Pi-hole v6 APIs', () => {
     } finally {
       await pi('pi3').listen();
       await run('/pihole enable');
+    }
+    expect(fakes.every((f) => f.blocking)).toBe(true);
+  });
+
+  it('reports a failure, not "Blocking disabled", when no Pi-hole could act', async () => {
+    await Promise.all(fakes.map((f) => f.stop()));
+    const down = /cannot reach http:\/\/127\.0\.0\.1:\d+ \((ECONNREFUSED|UND_ERR_SOCKET)\)/.source;
+    try {
+      const off = (await run('/pihole disable 5m')).last();
+      expect(off.severity).toBe('error');
+      expect(off.title).toMatch(
+        new RegExp(
+          `^Blocking was not disabled on any Pi-hole: pi1: ${down}, pi2: ${down}, pi3: ${down}$`,
+        ),
+      );
+      expect(JSON.stringify(off)).not.toContain('Blocking disabled');
+      for (const n of NAMES) expect(field(off, n)).toMatch(new RegExp(`^✖ ${down}`));
+
+      const on = (await run('/pihole enable')).last();
+      expect(on.severity).toBe('error');
+      expect(on.title).toMatch(/^Blocking was not enabled on any Pi-hole: pi1: cannot reach/);
+
+      const one = (await run('/pihole disable 5m pi2')).last();
+      expect(one.severity).toBe('error');
+      expect(one.title).toMatch(new RegExp(`^Blocking was not disabled on pi2: ${down}$`));
+
+      const block = (await run('/pihole block ads.example.net')).last();
+      expect(block.severity).toBe('error');
+      expect(block.title).toMatch(/^ads\.example\.net was not blocked on any Pi-hole: pi1: /);
+
+      const status = (await run('/pihole status')).last();
+      expect(status.severity).toBe('error');
+      expect(status.title).toMatch(/^No status from any Pi-hole: pi1: cannot reach/);
+    } finally {
+      await Promise.all(fakes.map((f) => f.listen()));
     }
     expect(fakes.every((f) => f.blocking)).toBe(true);
   });
