@@ -90,8 +90,9 @@ export class App {
           webhookHandler({
             auth: config.alerts.webhook,
             maxBodyBytes: config.alerts.webhook.maxBodyBytes,
-            accept: (payload) => alerts.accept(payload),
+            accept: (payload, body) => alerts.accept(payload, body),
             backlogFull: () => alerts.backlogFull(),
+            isRepeatBody: (body) => alerts.isRepeatBody(body),
             log,
             onResult: (status) => this.metrics.webhookRequests.inc({ status: String(status) }),
           }),
@@ -152,6 +153,7 @@ export class App {
       routes: config.alerts,
       rollupThreshold: config.alerts.rollupThreshold,
       maxBacklog: config.alerts.maxBacklog,
+      onDeadLetter: () => this.metrics.alertDeadLetters.inc(),
       publisher: (platform) => this.publisher(platform),
       alertmanager: alertmanager.url
         ? new AlertmanagerClient({

@@ -6,11 +6,16 @@ import { userLabel } from '../core/invocation.js';
 import type { Logger } from '../core/logger.js';
 import { AlertStore, type DestinationView, type StoredGroup } from './alert-store.js';
 import { type AlertmanagerClient, groupMatchers } from './alertmanager-client.js';
+import { DeadLetterFile } from './dead-letter.js';
 import { Delivery, type DeliveryOptions } from './delivery.js';
 import { applyNotification, isEmptyChange } from './group-state.js';
 import { Outbox } from './outbox.js';
+import { parsePayload } from './payload.js';
+import { emptyRecord, own } from './records.js';
 import { renderChange, renderRollup, renderRoot } from './render.js';
+import { notificationDigest, RepeatFilter } from './repeat-filter.js';
 import { type AlertRoutesConfig, route } from './router.js';
+import { moveAside } from './state-files.js';
 import {
   destinationKey,
   type GroupState,
@@ -30,6 +35,8 @@ export interface AlertServiceOptions {
   settleMs?: number;
   /** Accepted but not yet applied notifications allowed; more are refused (BacklogFullError). */
   maxBacklog?: number;
+  /** Called for each notification moved to the dead-letter file (a metric). */
+  onDeadLetter?: () => void;
 }
 
 /** Too many notifications wait to be applied: the webhook answers 503 + Retry-After. */
@@ -39,9 +46,12 @@ export class BacklogFullError extends Error {
   }
 }
 
+/** Waiting notifications are kept in memory up to this many bytes, then read back from the outbox. */
+const PAYLOAD_MEMORY_BYTES = 32 * 1024 * 1024;
+
 const newView = (dest: RoutedDestination): DestinationView => ({
   dest,
-  shown: {},
+  shown: emptyRecord(),
   shownRefires: 0,
   notes: [],
   dirty: true,
@@ -50,16 +60,24 @@ const newView = (dest: RoutedDestination): DestinationView => ({
 /**
  * Alertmanager notifications in, alert threads out. `accept` stores a notification durably
  * (the webhook answers 2xx only after it returns); applying it to the group's state and
- * delivering to chat happen after, in order, and resume after a restart. A notification
- * that changes nothing (Alertmanager's retries and repeats) posts nothing.
+ * delivering to chat happen after, in order, and resume after a restart: what a previous run
+ * left in the outbox is applied before anything accepted since. A notification that changes
+ * nothing (Alertmanager's retries and repeats) posts nothing; one identical to the last one
+ * accepted for its group is not even stored. One that cannot be applied goes to
+ * `alerts/dead-letter.jsonl` (logged, counted) and holds up nothing.
  */
 export class AlertService {
   private readonly outbox: Outbox<WebhookPayload>;
   readonly store: AlertStore;
   readonly delivery: Delivery;
+  readonly deadLetters: DeadLetterFile;
+  private readonly repeats = new RepeatFilter();
   private queue: Promise<void> = Promise.resolve();
-  /** Accepted (or being stored) and not applied yet. */
+  private recovering?: Promise<void>;
+  /** Accepted (or being stored, or left by the previous run) and not applied yet. */
   private backlog = 0;
+  /** Bytes of waiting payloads held in memory. */
+  private held = 0;
   /** Delivery waits for start(): the chat adapters must be connected first. */
   private started = false;
   private readonly now: () => Date;
@@ -67,10 +85,11 @@ export class AlertService {
 
   constructor(private readonly opts: AlertServiceOptions) {
     const dir = path.join(opts.stateDir, 'alerts');
-    this.outbox = new Outbox(path.join(dir, 'outbox'));
-    this.store = new AlertStore(path.join(dir, 'groups.json'));
-    this.now = opts.now ?? (() => new Date());
     this.log = opts.log.child({ component: 'alerts' });
+    this.outbox = new Outbox(path.join(dir, 'outbox'));
+    this.store = new AlertStore(dir, this.log);
+    this.deadLetters = new DeadLetterFile(path.join(dir, 'dead-letter.jsonl'));
+    this.now = opts.now ?? (() => new Date());
     this.delivery = new Delivery({
       store: this.store,
       publisher: opts.publisher,
@@ -83,12 +102,32 @@ export class AlertService {
     });
   }
 
-  /** Applies notifications left in the outbox by a previous run, then resumes delivery. */
+  /**
+   * Applies the notifications a previous run left in the outbox (once; before any accepted
+   * since, which wait for it). Never throws: an entry that fails goes to the dead letters.
+   */
+  recover(): Promise<void> {
+    if (!this.recovering) {
+      const left = this.outbox.leftover();
+      this.backlog += left.length;
+      this.recovering = this.serialized(async () => {
+        await this.store.save().catch((err) => this.log.error({ err }, 'alert state not written'));
+        if (left.length) this.log.info({ waiting: left.length }, 'applying the alert outbox');
+        for (const id of left) {
+          try {
+            await this.applyStored(id);
+          } finally {
+            this.backlog--;
+          }
+        }
+      });
+    }
+    return this.recovering;
+  }
+
+  /** Applies what a previous run left in the outbox, then resumes delivery. */
   async start(): Promise<void> {
-    const pending = await this.outbox.pending((id, err) =>
-      this.log.error({ err, id }, 'unreadable outbox entry skipped'),
-    );
-    for (const entry of pending) await this.serialized(() => this.apply(entry.id, entry.value));
+    await this.recover();
     this.started = true;
     this.delivery.kickAll();
   }
@@ -98,27 +137,48 @@ export class AlertService {
     await this.delivery.stop();
   }
 
-  /** Durably accepts a notification; resolves once it is on disk. */
-  async accept(payload: WebhookPayload): Promise<void> {
+  /**
+   * Durably accepts a notification; resolves once it is on disk, or at once when it is
+   * identical to the last one accepted for its group. `body` is the request body's digest.
+   */
+  async accept(payload: WebhookPayload, body?: string): Promise<'accepted' | 'repeat'> {
+    const digest = notificationDigest(payload);
+    if (this.repeats.isRepeat(payload.groupKey, digest)) {
+      if (body) this.repeats.record(payload.groupKey, digest, body);
+      return 'repeat';
+    }
     if (this.backlogFull() !== undefined) throw new BacklogFullError(this.backlog);
     this.backlog++;
-    let id: string;
+    let stored: { id: string; bytes: number };
     try {
-      id = await this.outbox.put(payload);
+      stored = await this.outbox.put(payload);
     } catch (err) {
       this.backlog--;
       throw err;
     }
-    void this.serialized(() => this.apply(id, payload))
-      .catch((err) =>
-        this.log.error(
-          { err, id },
-          'applying an alert notification failed; it stays in the outbox',
-        ),
-      )
-      .finally(() => {
+    this.repeats.record(payload.groupKey, digest, body);
+    const { id, bytes } = stored;
+    // Past the budget, the payload is read back from the outbox when its turn comes.
+    const keep = this.held + bytes <= PAYLOAD_MEMORY_BYTES;
+    if (keep) this.held += bytes;
+    let held: WebhookPayload | undefined = keep ? payload : undefined;
+    void this.recover();
+    void this.serialized(async () => {
+      try {
+        if (held) await this.applyEntry(id, held);
+        else await this.applyStored(id);
+      } finally {
+        held = undefined;
+        if (keep) this.held -= bytes;
         this.backlog--;
-      });
+      }
+    });
+    return 'accepted';
+  }
+
+  /** A request body identical to the last notification accepted for its group (see RepeatFilter). */
+  isRepeatBody(body: string): boolean {
+    return this.repeats.isRepeatBody(body);
   }
 
   /** Notifications accepted and not applied yet. */
@@ -145,29 +205,93 @@ export class AlertService {
     return next;
   }
 
+  /** An entry read back from the outbox: unparsable → moved aside; invalid → dead letter. */
+  private async applyStored(id: string): Promise<void> {
+    let raw: unknown;
+    try {
+      raw = await this.outbox.read(id);
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
+      moveAside(this.outbox.file(id), (err as Error).message, this.log, 'alert outbox entry');
+      return;
+    }
+    const parsed = parsePayload(raw);
+    if (!parsed.ok) {
+      const groupKey = (raw as { groupKey?: unknown } | null)?.groupKey;
+      await this.deadLetter(id, typeof groupKey === 'string' ? groupKey : undefined, raw, {
+        message: `not an Alertmanager notification: ${parsed.reason}`,
+      });
+      return;
+    }
+    this.repeats.record(parsed.payload.groupKey, notificationDigest(parsed.payload));
+    await this.applyEntry(id, parsed.payload);
+  }
+
+  /** Applies one entry; if that throws, the entry goes to the dead letters. Never throws. */
+  private async applyEntry(id: string, payload: WebhookPayload): Promise<void> {
+    try {
+      await this.apply(id, payload);
+    } catch (err) {
+      this.repeats.forget(payload.groupKey);
+      await this.deadLetter(id, payload.groupKey, payload, err as Error);
+    }
+  }
+
+  private async deadLetter(
+    id: string,
+    groupKey: string | undefined,
+    payload: unknown,
+    err: Error | { message: string },
+  ): Promise<void> {
+    const reason = err.message;
+    try {
+      await this.deadLetters.add({ id, groupKey, reason, payload });
+      await this.outbox.remove(id);
+    } catch (writeErr) {
+      this.log.error(
+        { err: writeErr, id, groupKey, reason },
+        'an alert notification that cannot be applied could not be moved to the dead letters; it stays in the outbox',
+      );
+      return;
+    }
+    this.opts.onDeadLetter?.();
+    this.log.error(
+      {
+        ...(err instanceof Error ? { err } : {}),
+        id,
+        groupKey,
+        reason,
+        file: this.deadLetters.file,
+      },
+      `alert notification for ${groupKey ?? '(no groupKey)'} cannot be applied (${reason}); moved to ${this.deadLetters.file}`,
+    );
+  }
+
   private async apply(id: string, payload: WebhookPayload): Promise<void> {
     const previous = this.store.group(payload.groupKey);
     const ref = previous?.state.ref ?? this.store.newRef();
     const { next, change } = applyNotification(previous?.state, payload, this.now(), ref);
-    const views = previous?.views ?? {};
+    const views = Object.assign(emptyRecord<DestinationView>(), previous?.views);
     let newDestinations = false;
     for (const dest of route(this.opts.routes, next)) {
       const key = destinationKey(dest);
-      if (!views[key]) {
+      const view = own(views, key);
+      if (!view) {
         views[key] = newView(dest);
         newDestinations = true;
-      } else views[key].dest = dest;
-      if (!isEmptyChange(change)) views[key].dirty = true;
+      } else view.dest = dest;
+      if (!isEmptyChange(change)) views[key]!.dirty = true;
     }
     if (previous && isEmptyChange(change) && !newDestinations) {
-      // A retry or repeat: nothing to show, nothing worth an fsync of the whole store.
+      // A retry or repeat: nothing to show, nothing worth a write.
       previous.state = next;
       await this.outbox.remove(id);
       return;
     }
-    this.store.setGroup({ state: next, views, updatedAt: this.now().toISOString() });
+    const group: StoredGroup = { state: next, views, updatedAt: this.now().toISOString() };
+    this.store.setGroup(group);
     this.store.prune(this.now());
-    await this.store.save();
+    await this.store.save(group);
     await this.outbox.remove(id);
     if (this.started)
       for (const [key, view] of Object.entries(views)) if (view.dirty) this.delivery.kick(key);
@@ -202,7 +326,7 @@ export class AlertService {
       view.notes.push(text);
       view.dirty = true;
     }
-    await this.store.save();
+    await this.store.save(g);
     if (this.started) for (const key of Object.keys(g.views)) this.delivery.kick(key);
   }
 

@@ -1,6 +1,12 @@
-import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { existsSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { unlink } from 'node:fs/promises';
+import path from 'node:path';
 import type { MessageRef } from '../chat/publisher.js';
+import type { Logger } from '../core/logger.js';
 import { writeDurably } from './outbox.js';
+import { parseStored } from './records.js';
+import { moveAside } from './state-files.js';
 import type { GroupState, RoutedDestination } from './types.js';
 
 /** What one destination has been shown of one group: the thread is told the difference. */
@@ -9,7 +15,7 @@ export interface DestinationView {
   /** The group's own root, or the roll-up it was listed in. */
   ref?: MessageRef;
   rollupId?: string;
-  /** Alert fingerprint → the status the destination last saw. */
+  /** Alert fingerprint → the status the destination last saw (a record without prototype). */
   shown: Record<string, 'firing' | 'resolved'>;
   shownStatus?: 'firing' | 'resolved';
   shownRefires: number;
@@ -37,7 +43,15 @@ export interface Rollup {
   dirty: boolean;
 }
 
-interface StoreFile {
+/** `index.json`: what is not one group's (small). */
+interface IndexFile {
+  version: 2;
+  nextRef: number;
+  rollups: Record<string, Rollup>;
+}
+
+/** The single file of versions before 2 (`groups.json`), migrated at start. */
+interface LegacyFile {
   version: 1;
   nextRef: number;
   groups: Record<string, StoredGroup>;
@@ -46,87 +60,246 @@ interface StoreFile {
 
 /** Resolved groups are forgotten after this long (their messages stay in chat). */
 const KEEP_RESOLVED_MS = 7 * 24 * 3600 * 1000;
+const GROUP_FILE = /^[0-9a-f]{32}\.json$/;
+
+/** The file of one group: named by a hash of its groupKey (any string, any length). */
+export const groupFileName = (groupKey: string) =>
+  `${createHash('sha256').update(groupKey).digest('hex').slice(0, 32)}.json`;
+
+const isGroup = (g: unknown): g is StoredGroup => {
+  const x = g as StoredGroup | undefined;
+  return (
+    typeof x?.state?.groupKey === 'string' &&
+    typeof x.state.ref === 'string' &&
+    Array.isArray(x.state.alerts) &&
+    typeof x.views === 'object' &&
+    x.views !== null
+  );
+};
 
 /**
- * The alert groups the bot has shown, and where: one JSON file in the state dir, written
- * durably after every change so a restart neither loses nor repeats a post.
+ * The alert groups the bot has shown, and where. One file per group in `<dir>/groups/`
+ * (a hash of the groupKey), plus `<dir>/index.json` (next ref, roll-ups); each written
+ * durably (temp file, fsync, rename) when it changed, so a notification costs a write of
+ * its own group, not of all of them. A file that cannot be read at start is moved aside
+ * (`<file>.corrupt-<time>`) with a warning; the bot starts without it. A `groups.json` of an
+ * earlier version is migrated by the first `save()`.
  */
 export class AlertStore {
-  private data: StoreFile = { version: 1, nextRef: 1, groups: {}, rollups: {} };
+  private readonly byKey = new Map<string, StoredGroup>();
+  private readonly rollupsById = new Map<string, Rollup>();
+  private nextRef = 1;
+  private readonly changed = new Set<string>();
+  private readonly deleted = new Set<string>();
+  private indexChanged = false;
+  private legacy?: string;
   private writing: Promise<void> = Promise.resolve();
-  private pendingWrite = false;
+  private queued?: Promise<void>;
+  /** Groups the last write could not write, and why. */
+  private failed = new Map<string, Error>();
+  private readonly groupsDir: string;
+  private readonly indexFile: string;
 
-  constructor(private readonly file: string) {
-    if (existsSync(file)) {
-      try {
-        this.data = JSON.parse(readFileSync(file, 'utf8')) as StoreFile;
-      } catch (err) {
-        // Keep the unreadable file for inspection; start empty rather than not at all.
-        renameSync(file, `${file}.corrupt-${Date.now()}`);
-        throw new Error(
-          `alert state ${file} was unreadable and was moved aside: ${(err as Error).message}`,
-        );
-      }
+  constructor(
+    dir: string,
+    private readonly log: Logger,
+  ) {
+    this.groupsDir = path.join(dir, 'groups');
+    this.indexFile = path.join(dir, 'index.json');
+    mkdirSync(this.groupsDir, { recursive: true });
+    const legacy = path.join(dir, 'groups.json');
+    const index = this.read(this.indexFile) as IndexFile | undefined;
+    if (index) {
+      this.nextRef = Number(index.nextRef) || 1;
+      for (const r of Object.values(index.rollups ?? {})) this.rollupsById.set(r.id, r);
+    }
+    for (const f of readdirSync(this.groupsDir).filter((n) => GROUP_FILE.test(n))) {
+      const file = path.join(this.groupsDir, f);
+      const g = this.read(file);
+      if (isGroup(g)) this.byKey.set(g.state.groupKey, g);
+      else if (g !== undefined) this.aside(file, 'not an alert group');
+    }
+    if (existsSync(legacy)) {
+      // With an index the migration finished (the old file is removed by the next save);
+      // without one it did not start or was cut short: do it (again).
+      if (index) this.legacy = legacy;
+      else this.migrate(legacy);
+    }
+    // Never hand out a ref twice, even when the index was lost.
+    for (const g of this.byKey.values()) {
+      const n = Number(/^A-(\d+)$/.exec(g.state.ref)?.[1] ?? 0);
+      if (n >= this.nextRef) this.nextRef = n + 1;
     }
   }
 
   newRef(): string {
-    return `A-${this.data.nextRef++}`;
+    this.indexChanged = true;
+    return `A-${this.nextRef++}`;
   }
 
   group(groupKey: string): StoredGroup | undefined {
-    return this.data.groups[groupKey];
+    return this.byKey.get(groupKey);
   }
 
   byRef(ref: string): StoredGroup | undefined {
     const wanted = ref.toUpperCase();
-    return Object.values(this.data.groups).find((g) => g.state.ref === wanted);
+    for (const g of this.byKey.values()) if (g.state.ref === wanted) return g;
+    return undefined;
   }
 
   groups(): StoredGroup[] {
-    return Object.values(this.data.groups);
+    return [...this.byKey.values()];
   }
 
+  /** Adds or replaces a group; written by the next `save()`. */
   setGroup(group: StoredGroup): void {
-    this.data.groups[group.state.groupKey] = group;
+    this.byKey.set(group.state.groupKey, group);
+    this.changed.add(group.state.groupKey);
   }
 
   rollup(id: string): Rollup | undefined {
-    return this.data.rollups[id];
+    return this.rollupsById.get(id);
   }
 
   rollups(): Rollup[] {
-    return Object.values(this.data.rollups);
+    return [...this.rollupsById.values()];
   }
 
   setRollup(rollup: Rollup): void {
-    this.data.rollups[rollup.id] = rollup;
+    this.rollupsById.set(rollup.id, rollup);
+    this.indexChanged = true;
   }
 
   /** Drops groups resolved long ago (and roll-ups nobody refers to any more). */
   prune(now: Date): void {
-    for (const [key, g] of Object.entries(this.data.groups)) {
+    for (const [key, g] of this.byKey) {
       const resolved = g.state.status === 'resolved' && g.state.resolvedAt;
       const idle = !Object.values(g.views).some((v) => v.dirty);
       if (resolved && idle && now.getTime() - Date.parse(g.state.resolvedAt!) > KEEP_RESOLVED_MS) {
-        delete this.data.groups[key];
+        this.byKey.delete(key);
+        this.changed.delete(key);
+        this.deleted.add(key);
       }
     }
-    const live = new Set(
-      Object.values(this.data.groups).flatMap((g) => Object.values(g.views).map((v) => v.rollupId)),
-    );
-    for (const id of Object.keys(this.data.rollups))
-      if (!live.has(id)) delete this.data.rollups[id];
+    const live = new Set<string | undefined>();
+    for (const g of this.byKey.values())
+      for (const v of Object.values(g.views)) live.add(v.rollupId);
+    for (const id of this.rollupsById.keys())
+      if (!live.has(id)) {
+        this.rollupsById.delete(id);
+        this.indexChanged = true;
+      }
   }
 
-  /** Persists the current state; concurrent calls coalesce into one more write. */
-  save(): Promise<void> {
-    if (this.pendingWrite) return this.writing;
-    this.pendingWrite = true;
-    this.writing = this.writing.then(async () => {
-      this.pendingWrite = false;
-      await writeDurably(this.file, JSON.stringify(this.data));
-    });
-    return this.writing;
+  /**
+   * Persists what changed: the given groups and roll-ups (mutated in place by the caller),
+   * groups added with `setGroup`, and the index when refs or roll-ups changed. Calls made
+   * while a write is running coalesce into one more write. Rejects when one of the given
+   * groups could not be written (it is tried again by the next save); a group that cannot be
+   * written never keeps the others from being written.
+   */
+  async save(...touched: (StoredGroup | Rollup)[]): Promise<void> {
+    const keys: string[] = [];
+    for (const t of touched) {
+      if ('state' in t) {
+        this.changed.add(t.state.groupKey);
+        keys.push(t.state.groupKey);
+      } else this.indexChanged = true;
+    }
+    await this.schedule();
+    for (const k of keys) {
+      const err = this.failed.get(k);
+      if (err) throw err;
+    }
   }
+
+  private schedule(): Promise<void> {
+    if (this.queued) return this.queued;
+    const next = this.writing.then(() => {
+      this.queued = undefined;
+      return this.flush();
+    });
+    this.queued = next;
+    this.writing = next.catch(() => {});
+    return next;
+  }
+
+  private async flush(): Promise<void> {
+    const keys = [...this.changed];
+    const deleted = [...this.deleted];
+    const index = this.indexChanged || this.legacy !== undefined;
+    this.changed.clear();
+    this.deleted.clear();
+    this.indexChanged = false;
+    this.failed = new Map();
+    for (const key of keys) {
+      const g = this.byKey.get(key);
+      if (!g) continue;
+      try {
+        await writeDurably(path.join(this.groupsDir, groupFileName(key)), JSON.stringify(g));
+      } catch (err) {
+        this.failed.set(key, err as Error);
+        this.changed.add(key); // tried again by the next save
+      }
+    }
+    for (const key of deleted)
+      await unlink(path.join(this.groupsDir, groupFileName(key))).catch(ignoreMissing);
+    if (!index) return;
+    const data: IndexFile = {
+      version: 2,
+      nextRef: this.nextRef,
+      rollups: Object.fromEntries(this.rollupsById),
+    };
+    try {
+      await writeDurably(this.indexFile, JSON.stringify(data));
+    } catch (err) {
+      this.indexChanged = true;
+      throw err;
+    }
+    if (this.legacy && this.failed.size === 0) {
+      await unlink(this.legacy).catch(ignoreMissing);
+      this.log.info({ file: this.legacy }, 'alert state migrated to one file per group');
+      this.legacy = undefined;
+    }
+  }
+
+  private migrate(file: string): void {
+    const data = this.read(file) as LegacyFile | undefined;
+    if (!data) return;
+    this.nextRef = Number(data.nextRef) || 1;
+    for (const g of Object.values(data.groups ?? {})) {
+      if (!isGroup(g)) continue;
+      this.byKey.set(g.state.groupKey, g);
+      this.changed.add(g.state.groupKey);
+    }
+    for (const r of Object.values(data.rollups ?? {})) this.rollupsById.set(r.id, r);
+    this.indexChanged = true;
+    this.legacy = file;
+  }
+
+  /** A stored JSON file; undefined when absent, or unreadable (then moved aside). */
+  private read(file: string): unknown {
+    let text: string;
+    try {
+      text = readFileSync(file, 'utf8');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      this.aside(file, (err as Error).message);
+      return undefined;
+    }
+    try {
+      return parseStored(text);
+    } catch (err) {
+      this.aside(file, (err as Error).message);
+      return undefined;
+    }
+  }
+
+  private aside(file: string, reason: string): void {
+    moveAside(file, reason, this.log, 'alert state file');
+  }
+}
+
+function ignoreMissing(err: NodeJS.ErrnoException): void {
+  if (err.code !== 'ENOENT') throw err;
 }

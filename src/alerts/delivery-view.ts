@@ -1,15 +1,16 @@
 import { createHash } from 'node:crypto';
 import type { Reply } from '../core/reply.js';
 import type { DestinationView } from './alert-store.js';
+import { own, recordOf } from './records.js';
 import type { GroupChange, GroupState } from './types.js';
 
 /** The change a destination has not been told about yet. */
 export function pendingChange(view: DestinationView, state: GroupState): GroupChange {
   const newlyFiring = state.alerts.filter(
-    (a) => a.status === 'firing' && view.shown[a.fingerprint] !== 'firing',
+    (a) => a.status === 'firing' && own(view.shown, a.fingerprint) !== 'firing',
   );
   const newlyResolved = state.alerts.filter(
-    (a) => a.status === 'resolved' && view.shown[a.fingerprint] === 'firing',
+    (a) => a.status === 'resolved' && own(view.shown, a.fingerprint) === 'firing',
   );
   return {
     newlyFiring,
@@ -20,7 +21,7 @@ export function pendingChange(view: DestinationView, state: GroupState): GroupCh
 }
 
 export function markShown(view: DestinationView, state: GroupState): void {
-  view.shown = Object.fromEntries(state.alerts.map((a) => [a.fingerprint, a.status]));
+  view.shown = recordOf(state.alerts.map((a) => [a.fingerprint, a.status] as const));
   view.shownStatus = state.status;
   view.shownRefires = state.refires;
 }

@@ -185,6 +185,7 @@ export class Delivery {
     const state = structuredClone(g.state);
     const now = this.now();
     view.dirty = false; // a notification arriving meanwhile sets it again
+    const touched: Rollup[] = [];
     try {
       if (!view.ref) {
         const root = this.opts.render.root(state, {
@@ -195,7 +196,7 @@ export class Delivery {
         view.ref = await this.send(view.dest, (p) => p.post(view.dest.target, root));
         view.rootKey = replyKey({ ...root, mentions: undefined });
         markShown(view, state);
-        await this.opts.store.save();
+        await this.opts.store.save(g);
         return;
       }
       const change = pendingChange(view, state);
@@ -213,7 +214,10 @@ export class Delivery {
       }
       if (view.rollupId) {
         const r = this.opts.store.rollup(view.rollupId);
-        if (r) r.dirty = true;
+        if (r) {
+          r.dirty = true;
+          touched.push(r);
+        }
       } else {
         const root = this.opts.render.root(state, {
           now,
@@ -226,11 +230,11 @@ export class Delivery {
         }
       }
       view.lastError = undefined;
-      await this.opts.store.save();
+      await this.opts.store.save(g, ...touched);
     } catch (err) {
       view.dirty = true;
       view.lastError = (err as Error).message;
-      await this.opts.store.save();
+      await this.opts.store.save(g);
       throw err;
     }
   }
@@ -277,13 +281,13 @@ export class Delivery {
         }
         for (const s of snapshots) markShown(s.view, s.state);
         if (rollup) rollup.dirty = true;
-        await this.opts.store.save();
+        await this.opts.store.save(...members, ...(rollup ? [rollup] : []));
       } catch (err) {
         for (const s of snapshots) {
           s.view.dirty = true;
           s.view.notes.unshift(...s.notes);
         }
-        await this.opts.store.save();
+        await this.opts.store.save(...members);
         throw err;
       }
     }
@@ -314,10 +318,10 @@ export class Delivery {
       markShown(view, g.state);
     }
     this.opts.store.setRollup(rollup);
-    await this.opts.store.save();
+    await this.opts.store.save(...fresh, rollup);
     rollup.ref = await this.send(dest, (p) => p.reply(ref, rollupDetails(states), 'Alert storm'));
     for (const g of fresh) g.views[destKey]!.ref = rollup.ref;
-    await this.opts.store.save();
+    await this.opts.store.save(...fresh, rollup);
   }
 
   private async editRollup(r: Rollup): Promise<void> {
@@ -328,13 +332,13 @@ export class Delivery {
     const root = this.opts.render.rollup(states, this.now());
     const key = replyKey(root);
     if (key === r.rootKey || !r.ref) {
-      await this.opts.store.save();
+      await this.opts.store.save(r);
       return;
     }
     try {
       await this.send(r.dest, (p) => p.edit(r.ref!, root));
       r.rootKey = key;
-      await this.opts.store.save();
+      await this.opts.store.save(r);
     } catch (err) {
       r.dirty = true;
       throw err;

@@ -1,4 +1,5 @@
 import { UserError } from '../core/errors.js';
+import { own } from './records.js';
 
 /**
  * Alertmanager label matchers, as in its config and amtool: `severity="critical"`,
@@ -72,7 +73,7 @@ export function parseMatchers(input: string | readonly string[]): Matcher[] {
 /** True when every matcher matches. A missing label counts as the empty string. */
 export function matches(matchers: readonly Matcher[], labels: Record<string, string>): boolean {
   return matchers.every((m) => {
-    const v = labels[m.name] ?? '';
+    const v = own(labels, m.name) ?? '';
     if (m.op === '=') return v === m.value;
     if (m.op === '!=') return v !== m.value;
     return m.re!.test(v) === (m.op === '=~');

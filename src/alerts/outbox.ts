@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync } from 'node:fs';
 import { open, readFile, rename, unlink } from 'node:fs/promises';
 import path from 'node:path';
+import { parseStored } from './records.js';
 
 /** Writes a file durably: temp file, fsync, rename, fsync of the directory. */
 export async function writeDurably(file: string, data: string): Promise<void> {
@@ -22,18 +23,16 @@ export async function writeDurably(file: string, data: string): Promise<void> {
   }
 }
 
-export interface OutboxEntry<T> {
-  id: string;
-  value: T;
-}
-
 /**
  * Accepted webhook notifications waiting to be applied, one file each, in arrival order.
  * `put` returns only once the entry is on disk, so a 2xx to Alertmanager means the
  * notification survives a crash; entries are removed once their effects are persisted.
+ * Entries found at construction were left by a previous run (`leftover`): they come before
+ * anything put since.
  */
 export class Outbox<T> {
   private seq = 0;
+  private readonly left: string[];
 
   constructor(private readonly dir: string) {
     mkdirSync(dir, { recursive: true });
@@ -42,41 +41,45 @@ export class Outbox<T> {
       const n = Number.parseInt(f, 10);
       if (Number.isFinite(n) && n >= this.seq) this.seq = n + 1;
     }
+    this.left = this.ids();
   }
 
-  async put(value: T): Promise<string> {
+  /** Stores a value durably; its id and the size of its file. */
+  async put(value: T): Promise<{ id: string; bytes: number }> {
     const id = String(this.seq++).padStart(12, '0');
-    await writeDurably(path.join(this.dir, `${id}.json`), JSON.stringify(value));
-    return id;
+    const text = JSON.stringify(value);
+    await writeDurably(this.file(id), text);
+    return { id, bytes: text.length };
   }
 
-  /** Waiting entries, oldest first. An unreadable entry is skipped and reported through `onBad`. */
-  async pending(onBad: (id: string, err: unknown) => void): Promise<OutboxEntry<T>[]> {
-    const ids = readdirSync(this.dir)
-      .filter((f) => /^\d{12}\.json$/.test(f))
-      .sort()
-      .map((f) => f.slice(0, -5));
-    const entries: OutboxEntry<T>[] = [];
-    for (const id of ids) {
-      try {
-        entries.push({
-          id,
-          value: JSON.parse(await readFile(path.join(this.dir, `${id}.json`), 'utf8')) as T,
-        });
-      } catch (err) {
-        onBad(id, err);
-      }
-    }
-    return entries;
+  /** Ids of the entries a previous run left, oldest first. */
+  leftover(): string[] {
+    return [...this.left];
+  }
+
+  /** An entry as stored, parsed (objects without prototype). Throws when unreadable. */
+  async read(id: string): Promise<unknown> {
+    return parseStored(await readFile(this.file(id), 'utf8'));
   }
 
   async remove(id: string): Promise<void> {
-    await unlink(path.join(this.dir, `${id}.json`)).catch((err: NodeJS.ErrnoException) => {
+    await unlink(this.file(id)).catch((err: NodeJS.ErrnoException) => {
       if (err.code !== 'ENOENT') throw err;
     });
   }
 
+  file(id: string): string {
+    return path.join(this.dir, `${id}.json`);
+  }
+
   size(): number {
-    return readdirSync(this.dir).filter((f) => /^\d{12}\.json$/.test(f)).length;
+    return this.ids().length;
+  }
+
+  private ids(): string[] {
+    return readdirSync(this.dir)
+      .filter((f) => /^\d{12}\.json$/.test(f))
+      .sort()
+      .map((f) => f.slice(0, -5));
   }
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { emptyRecord } from './records.js';
 import type { WebhookPayload } from './types.js';
 
 /**
@@ -22,7 +23,25 @@ const value = z.string().superRefine((v, ctx) => {
   }
 });
 
-const labelSet = z.record(z.string(), value);
+/**
+ * A label or annotation set: an object of strings. Not `z.record`, which builds its output
+ * with assignments on a plain object, so a label named `__proto__` would vanish: the output
+ * here has no prototype and every name is kept as data.
+ */
+const labelSet = z.custom<Record<string, string>>().transform((input, ctx) => {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    ctx.addIssue({ code: 'invalid_type', expected: 'record', input, message: 'expected object' });
+    return z.NEVER;
+  }
+  const out = emptyRecord<string>();
+  for (const [name, v] of Object.entries(input)) {
+    const r = value.safeParse(v, { reportInput: true });
+    if (r.success) out[name] = r.data;
+    else
+      for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: [name, ...issue.path] });
+  }
+  return out;
+});
 
 const timestamp = z
   .string()

@@ -2,6 +2,7 @@ import type { Reply, ReplyButton, ReplyField, Severity } from '../core/reply.js'
 import { table } from '../core/table.js';
 import { isEmptyChange } from './group-state.js';
 import { formatLabelSet } from './matchers.js';
+import { own } from './records.js';
 import type { GroupChange, GroupState, KnownAlert } from './types.js';
 
 /**
@@ -239,9 +240,11 @@ function firingCount(state: GroupState): number {
  */
 function alertLines(alerts: readonly KnownAlert[], state: GroupState, root: boolean): string[] {
   const lines = alerts.slice(0, MAX_ALERT_LINES).map((a) => {
-    const own = a.annotations.summary ?? a.annotations.message;
+    const ownSummary = a.annotations.summary ?? a.annotations.message;
     const text =
-      own && !(root && own === state.commonAnnotations.summary) ? ` — ${cut(own, 150)}` : '';
+      ownSummary && !(root && ownSummary === state.commonAnnotations.summary)
+        ? ` — ${cut(ownSummary, 150)}`
+        : '';
     const ended = a.endsAt
       ? ` (resolved after ${formatDuration(Date.parse(a.endsAt) - Date.parse(a.startsAt))})`
       : '';
@@ -264,9 +267,11 @@ function identify(a: KnownAlert, state: GroupState): string {
   const prefix = !common.alertname && a.labels.alertname ? `${a.labels.alertname} ` : '';
   for (const k of IDENTITY) {
     const v = a.labels[k];
-    if (v && common[k] !== v) return prefix + v;
+    if (v && own(common, k) !== v) return prefix + v;
   }
-  const differing = Object.entries(a.labels).filter(([k, v]) => !NOISE.has(k) && common[k] !== v);
+  const differing = Object.entries(a.labels).filter(
+    ([k, v]) => !NOISE.has(k) && own(common, k) !== v,
+  );
   const pairs = differing.slice(0, 2).map(([k, v]) => `${k}=${v}`);
   if (pairs.length) return prefix + pairs.join(' ');
   const any = IDENTITY.map((k) => a.labels[k]).find(Boolean);

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { type Matcher, matches, parseMatchers } from './matchers.js';
+import { own } from './records.js';
 import { type Destination, destinationKey, type RoutedDestination } from './types.js';
 
 /**
@@ -97,14 +98,14 @@ function mentionFits(mention: string, dest: Destination): boolean {
  */
 export function route(config: AlertRoutesConfig, group: GroupLabels): RoutedDestination[] {
   const labels = { ...group.commonLabels, ...group.groupLabels };
-  const severity = labels.severity ?? '';
+  const severity = own(labels, 'severity') ?? '';
   const out = new Map<string, RoutedDestination>();
   const add = (to: DestinationConfig[], mentions: Record<string, string[]>) => {
     for (const d of to) {
       const dest = toDestination(d);
       const key = destinationKey(dest);
       const entry = out.get(key) ?? { ...dest, mentions: [] };
-      for (const m of mentions[severity] ?? []) {
+      for (const m of own(mentions, severity) ?? []) {
         if (mentionFits(m, dest) && !entry.mentions.includes(m)) entry.mentions.push(m);
       }
       out.set(key, entry);

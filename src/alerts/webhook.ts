@@ -4,6 +4,7 @@ import type { Logger } from '../core/logger.js';
 import { send } from '../http/server.js';
 import { BacklogFullError } from './alert-service.js';
 import { parsePayload } from './payload.js';
+import { bodyDigest } from './repeat-filter.js';
 import type { WebhookPayload } from './types.js';
 
 export interface WebhookAuth {
@@ -15,11 +16,14 @@ export interface WebhookAuth {
 export interface WebhookOptions {
   auth: WebhookAuth;
   maxBodyBytes: number;
-  accept: (payload: WebhookPayload) => Promise<void>;
+  /** Stores the notification; `body` is the request body's digest (see RepeatFilter). */
+  accept: (payload: WebhookPayload, body: string) => Promise<unknown>;
   log: Logger;
   onResult?: (status: number) => void;
   /** How many notifications wait when no more are taken (back-pressure); undefined otherwise. */
   backlogFull?: () => number | undefined;
+  /** A body identical to the last notification accepted for its group: acknowledged even when busy. */
+  isRepeatBody?: (body: string) => boolean;
 }
 
 /** Back-pressure answers are logged at most this often (with how many there were). */
@@ -48,23 +52,53 @@ export function authorized(header: string | undefined, auth: WebhookAuth): boole
   return false;
 }
 
-class TooLarge extends Error {}
+/** An oversize body is read (and dropped) up to this many times the limit, so 413 arrives. */
+const DRAIN_FACTOR = 4;
+const DRAIN_MS = 10_000;
 
-function readBody(req: IncomingMessage, max: number): Promise<Buffer> {
+type Body = { ok: true; body: Buffer } | { ok: false };
+
+/**
+ * The request body, at most `max` bytes. A larger one (declared, or chunked without a length)
+ * is not kept: the rest is read and dropped, up to DRAIN_FACTOR × max or DRAIN_MS, so the 413
+ * reaches a client that sends its whole body before reading the answer; closing the socket
+ * on unread data would reset the connection instead.
+ */
+function readBody(req: IncomingMessage, max: number): Promise<Body> {
   const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > max) return Promise.reject(new TooLarge());
+  const cap = max * DRAIN_FACTOR;
+  if (declared > cap) return Promise.resolve({ ok: false });
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
+    let timer: NodeJS.Timeout | undefined;
+    const done = (r: Body) => {
+      clearTimeout(timer);
+      req.removeAllListeners('data');
+      resolve(r);
+    };
+    const overLimit = () => {
+      chunks.length = 0;
+      timer = setTimeout(() => done({ ok: false }), DRAIN_MS);
+      timer.unref();
+    };
+    if (declared > max) overLimit();
     req.on('data', (c: Buffer) => {
+      const wasOver = size > max || declared > max;
       size += c.length;
-      if (size > max) {
-        reject(new TooLarge());
-        req.destroy();
-      } else chunks.push(c);
+      if (wasOver) {
+        if (size > cap) done({ ok: false });
+      } else if (size > max) overLimit();
+      else chunks.push(c);
     });
-    req.on('end', () => resolve(Buffer.concat(chunks)));
-    req.on('error', reject);
+    req.on('end', () => {
+      const over = size > max || declared > max;
+      done(over ? { ok: false } : { ok: true, body: Buffer.concat(chunks) });
+    });
+    req.on('error', (err) => {
+      clearTimeout(timer);
+      reject(err);
+    });
   });
 }
 
@@ -74,8 +108,9 @@ const json = (res: ServerResponse, status: number, body: unknown) =>
 /**
  * POST /hooks/alertmanager. 4xx only for requests that can never succeed (Alertmanager does
  * not retry them): 401 bad auth, 413 too large, 400 not a version-4 payload. 200 once the
- * notification is durably in the outbox; 503 when it cannot be stored, or (with Retry-After)
- * while too many wait to be applied (Alertmanager retries).
+ * notification is durably in the outbox, or at once for a repeat of the last one accepted for
+ * its group; 503 when it cannot be stored, or (with Retry-After) while too many wait to be
+ * applied (Alertmanager retries).
  */
 export function webhookHandler(opts: WebhookOptions) {
   let busySince = 0;
@@ -110,27 +145,23 @@ export function webhookHandler(opts: WebhookOptions) {
       req.resume();
       return reply(401, { error: 'unauthorized: send the configured Bearer token or basic auth' });
     }
+    const read = await readBody(req, opts.maxBodyBytes);
+    if (!read.ok) {
+      res.setHeader('connection', 'close');
+      return reply(413, {
+        error: `body over ${opts.maxBodyBytes} bytes; lower max_alerts on the receiver`,
+      });
+    }
+    const digest = bodyDigest(read.body);
     const full = opts.backlogFull?.();
     if (full !== undefined) {
-      // Cheap: the body is not read into memory nor parsed.
-      req.resume();
+      // Cheap: the body is hashed, not parsed. A repeat changes nothing: acknowledged.
+      if (opts.isRepeatBody?.(digest)) return reply(200, { status: 'accepted', repeat: true });
       return busy(full);
-    }
-    let body: Buffer;
-    try {
-      body = await readBody(req, opts.maxBodyBytes);
-    } catch (err) {
-      if (err instanceof TooLarge) {
-        res.setHeader('connection', 'close');
-        return reply(413, {
-          error: `body over ${opts.maxBodyBytes} bytes; lower max_alerts on the receiver`,
-        });
-      }
-      throw err;
     }
     let parsed: unknown;
     try {
-      parsed = JSON.parse(body.toString('utf8'));
+      parsed = JSON.parse(read.body.toString('utf8'));
     } catch {
       return reply(400, { error: 'body is not valid JSON' });
     }
@@ -140,7 +171,7 @@ export function webhookHandler(opts: WebhookOptions) {
         error: `not an Alertmanager webhook payload (version 4): ${result.reason}`,
       });
     try {
-      await opts.accept(result.payload);
+      await opts.accept(result.payload, digest);
     } catch (err) {
       if (err instanceof BacklogFullError) return busy(err.waiting);
       opts.log.error({ err }, 'could not store an alert notification');

@@ -24,6 +24,12 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly alertDeadLetters = new Counter({
+    name: 'chatops_alert_dead_letters_total',
+    help: 'Alert notifications that could not be applied, moved to alerts/dead-letter.jsonl',
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'chatops_' });
   }
