@@ -32,6 +32,8 @@ export class ConsoleAdapter implements ChatAdapter {
   private rl?: Interface;
   private queue: Promise<void> = Promise.resolve();
   private statusShown = false;
+  /** The output closed (`| head -1` exited): nothing more is shown, so nothing more is run. */
+  private outputGone = false;
   private readonly conversation: Conversation;
 
   constructor(private readonly opts: ConsoleAdapterOptions) {
@@ -43,6 +45,8 @@ export class ConsoleAdapter implements ChatAdapter {
 
   async start(): Promise<void> {
     const { input, output, interactive } = this.opts;
+    // EPIPE and the like arrive as 'error' events; unhandled, they would crash with a stack trace.
+    output.on('error', () => this.outputClosed());
     this.rl = createInterface({
       input,
       output: interactive ? output : undefined,
@@ -73,13 +77,21 @@ export class ConsoleAdapter implements ChatAdapter {
     });
   }
 
+  /** Like end of input: the running command finishes, an unanswered proposal is cancelled. */
+  private outputClosed(): void {
+    if (this.outputGone) return;
+    this.outputGone = true;
+    this.statusShown = false;
+    this.rl?.close();
+  }
+
   private prompt(): void {
     if (this.opts.interactive) this.rl?.prompt();
   }
 
   private async handleLine(raw: string): Promise<void> {
     const line = raw.trim();
-    if (!line || line.startsWith('#')) return;
+    if (!line || line.startsWith('#') || this.outputGone) return;
     const { dispatcher, user } = this.opts;
     if (this.opts.interactive && (line === 'exit' || line === 'quit')) {
       this.rl?.close();
@@ -111,6 +123,7 @@ export class ConsoleAdapter implements ChatAdapter {
       },
       progress: async (reply: Reply) => {
         if (this.opts.interactive) {
+          if (this.outputGone) return;
           this.clearStatus();
           this.opts.output.write(renderProgressLine(reply));
           this.statusShown = true;
@@ -133,6 +146,6 @@ export class ConsoleAdapter implements ChatAdapter {
   }
 
   private write(text: string): void {
-    this.opts.output.write(`${text}\n`);
+    if (!this.outputGone) this.opts.output.write(`${text}\n`);
   }
 }

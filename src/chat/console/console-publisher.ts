@@ -1,6 +1,7 @@
 import type { Reply } from '../../core/reply.js';
 import type { MessageRef, Publisher } from '../publisher.js';
 import { renderConsole } from './render.js';
+import { terminalSafe } from './terminal-safe.js';
 
 /** Alert threads on the terminal: a root is printed once, edits and thread posts follow as lines. */
 export class ConsolePublisher implements Publisher {
@@ -24,7 +25,7 @@ export class ConsolePublisher implements Publisher {
       .split('\n')
       .map((l) => `  │ ${l}`)
       .join('\n');
-    this.write(`  ┌ ${threadName}\n${text}`);
+    this.write(`  ┌ ${terminalSafe(threadName).replace(/\n/g, ' ')}\n${text}`);
     return { ...ref, threadId: ref.threadId ?? ref.messageId };
   }
 }

@@ -1,4 +1,5 @@
 import type { Reply, Severity } from '../../core/reply.js';
+import { terminalSafe } from './terminal-safe.js';
 
 const ICON: Record<Severity, string> = { info: 'ℹ', success: '✔', warning: '⚠', error: '✖' };
 
@@ -19,7 +20,10 @@ function indent(text: string, prefix: string): string {
     .join('\n');
 }
 
-/** A reply as plain terminal text. Pure: same input, same output (golden-tested). */
+/**
+ * A reply as plain terminal text, every control character in it made visible (see
+ * terminalSafe). Pure: same input, same output (golden-tested).
+ */
 export function renderConsole(reply: Reply, opts: ConsoleRenderOptions = {}): string {
   const out: string[] = [];
   const icon = reply.severity ? `${ICON[reply.severity]} ` : '';
@@ -48,7 +52,7 @@ export function renderConsole(reply: Reply, opts: ConsoleRenderOptions = {}): st
     );
   }
   if (reply.footer) out.push(`  ${reply.footer}`);
-  return out.join('\n');
+  return terminalSafe(out.join('\n'));
 }
 
 /** One line for an in-place progress update: `… Draining pi4-a [####......] 2/5`. */
@@ -56,9 +60,9 @@ export function renderProgressLine(reply: Reply): string {
   const parts = [reply.title ?? reply.text?.split('\n')[0] ?? ''];
   if (reply.progress) parts.push(bar(reply.progress.done, reply.progress.total, 10));
   if (reply.progress?.label) parts.push(reply.progress.label);
-  return `… ${parts.filter(Boolean).join(' ')}`;
+  return terminalSafe(`… ${parts.filter(Boolean).join(' ')}`.replace(/\r?\n/g, ' '));
 }
 
 export function renderStep(line: string): string {
-  return `  › ${line}`;
+  return terminalSafe(`  › ${line}`);
 }
