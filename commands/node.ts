@@ -6,7 +6,7 @@ import { UserError } from '../src/core/errors.js';
 import { userLabel } from '../src/core/invocation.js';
 import { table } from '../src/core/table.js';
 import { drainProgress, evictedSummary, stayedSummary } from '../src/nodes/drain-report.js';
-import { requireKube, requireSsh, sshTarget } from '../src/nodes/node-ops.js';
+import { kubeForNode, requireKube, requireSsh, sshTarget } from '../src/nodes/node-ops.js';
 import { cordonPlan, drainPlan, rebootPlan } from '../src/nodes/plans.js';
 import { provisionNode, provisionPlan } from '../src/nodes/provision.js';
 import { checkRebootGuards, rebootNode } from '../src/nodes/reboot.js';
@@ -48,8 +48,9 @@ async function assertCanStart(
   if (ctx.dryRun) return;
   const ops = await ctx.services.nodeOps();
   ops.lock.assertFree();
-  if (drain?.node.k3sName && ops.kube) {
-    await ops.kube.checkDrainable(drain.node.k3sName, { evictUnmanaged: drain.evictUnmanaged });
+  const drainKube = drain ? kubeForNode(ops, drain.node) : undefined;
+  if (drain?.node.k3sName && drainKube) {
+    await drainKube.checkDrainable(drain.node.k3sName, { evictUnmanaged: drain.evictUnmanaged });
   }
 }
 

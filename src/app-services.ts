@@ -6,9 +6,12 @@ import type { Config } from './config/schema.js';
 import type { Command } from './core/command.js';
 import { UserError } from './core/errors.js';
 import type { Logger } from './core/logger.js';
+import { redactUrlCredentials } from './core/redact.js';
 import type { Services } from './core/services.js';
 import type { Argo } from './infra/argo.js';
+import type { Kube } from './infra/kube.js';
 import { PiholeClient } from './infra/pihole.js';
+import type { SshPool } from './infra/ssh.js';
 import { type NodeOps, OperationLock } from './nodes/node-ops.js';
 
 /** The repository root, from src/ (tests) or dist/src/ (built). */
@@ -26,6 +29,7 @@ export function projectRoot(): string {
 export class AppServices implements Services {
   private taskStore?: Promise<TaskStore>;
   private ops?: Promise<NodeOps>;
+  private sshPool?: SshPool;
   private argoClient?: Promise<Argo>;
   private piholeClient?: PiholeClient;
   private readonly lock = new OperationLock();
@@ -51,8 +55,9 @@ export class AppServices implements Services {
     return this.config.tasks.repo ?? path.resolve(this.config.state.dir, 'lab.git');
   }
 
+  /** The repo and branch for plans and messages, without credentials. */
   taskRepoLabel(): string {
-    return `${this.taskRepo()} ${this.config.tasks.branch}`;
+    return redactUrlCredentials(`${this.taskRepo()} ${this.config.tasks.branch}`);
   }
 
   tasks(): Promise<TaskStore> {
@@ -90,18 +95,33 @@ export class AppServices implements Services {
   nodeOps(): Promise<NodeOps> {
     this.ops ??= (async () => {
       const { ssh, kube, nodeOps } = this.config;
-      const sshPool = ssh
+      // One pool for the bot's life (kept when a broken kubeconfig makes this run again).
+      this.sshPool ??= ssh
         ? new (await import('./infra/ssh.js')).SshPool({
             ...ssh,
             logger: this.log.child({ component: 'ssh' }),
           })
         : undefined;
-      const kubeApi = kube
-        ? (await import('./infra/kube.js')).Kube.load(kube, this.log.child({ component: 'kube' }))
-        : undefined;
-      return {
+      const sshPool = this.sshPool;
+      // A broken kubeconfig must not take SSH-only commands (status, logs, backups) down.
+      let kubeApi: Kube | undefined;
+      let kubeError: UserError | undefined;
+      if (kube) {
+        try {
+          kubeApi = (await import('./infra/kube.js')).Kube.load(
+            kube,
+            this.log.child({ component: 'kube' }),
+          );
+        } catch (err) {
+          if (!(err instanceof UserError)) throw err;
+          kubeError = err;
+          this.log.warn({ err: err.message }, 'Kubernetes API not available');
+        }
+      }
+      const ops: NodeOps = {
         ssh: sshPool,
         kube: kubeApi,
+        kubeError,
         lock: this.lock,
         config: nodeOps,
         playbooksDir: nodeOps.ansible.playbooksDir
@@ -111,11 +131,19 @@ export class AppServices implements Services {
           ? { privateKeyFile: ssh.privateKeyFile, knownHostsFile: ssh.knownHostsFile }
           : undefined,
       };
-    })().catch((err: unknown) => {
-      // Not cached: the next command tries again (e.g. a kubeconfig mounted late).
-      this.ops = undefined;
-      throw err;
-    });
+      return ops;
+    })().then(
+      (ops) => {
+        // A broken kubeconfig is not kept: the next command loads it again (mounted late, fixed).
+        if (ops.kubeError) this.ops = undefined;
+        return ops;
+      },
+      (err: unknown) => {
+        // Not cached: the next command tries again.
+        this.ops = undefined;
+        throw err;
+      },
+    );
     return this.ops;
   }
 
@@ -123,6 +151,7 @@ export class AppServices implements Services {
   argo(): Promise<Argo> {
     this.argoClient ??= (async () => {
       const ops = await this.nodeOps();
+      if (ops.kubeError) throw ops.kubeError;
       if (!ops.kube) {
         throw new UserError(
           'Argo CD commands need the Kubernetes API, which is not configured.',
@@ -160,8 +189,7 @@ export class AppServices implements Services {
 
   async close(): Promise<void> {
     await this.piholeClient?.close();
-    const ops = await this.ops?.catch(() => undefined);
-    await ops?.ssh?.close();
+    await this.sshPool?.close();
     const store = await this.taskStore?.catch(() => undefined);
     await store?.close();
   }

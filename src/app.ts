@@ -1,6 +1,9 @@
+import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { AppServices } from './app-services.js';
 import type { ChatAdapter } from './chat/adapter.js';
 import type { Publisher } from './chat/publisher.js';
+import { ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { AccessPolicy } from './core/access.js';
 import { type AuditSink, FileAudit } from './core/audit.js';
@@ -10,7 +13,9 @@ import { UserError } from './core/errors.js';
 import { Inventory } from './core/inventory.js';
 import type { ChatUser } from './core/invocation.js';
 import type { Logger } from './core/logger.js';
+import { checkPermissionPatterns } from './core/permission-patterns.js';
 import { loadCommands, Registry } from './core/registry.js';
+import { setAsideIfCorruptJson } from './core/state-file.js';
 import { Metrics } from './http/metrics.js';
 import { HttpServer } from './http/server.js';
 
@@ -26,6 +31,28 @@ export interface AppOptions {
   audit?: AuditSink;
   /** Extra commands next to those in commands/ (tests). */
   extraCommands?: Command[];
+  /** Where the config came from, for start-up errors (`--config` file or `built-in demo`). */
+  configSource?: string;
+  /** First wait before reconnecting a chat that is down at start (doubles up to a minute). */
+  reconnectDelayMs?: number;
+}
+
+/** A chat server's refusal that retrying cannot fix (a revoked or wrong token). */
+function refusedCredentials(err: unknown): boolean {
+  const e = err as { code?: unknown; status?: unknown; statusCode?: unknown; errcode?: unknown };
+  return (
+    e?.code === 'TokenInvalid' ||
+    e?.status === 401 ||
+    e?.statusCode === 401 ||
+    e?.statusCode === 403 ||
+    e?.errcode === 'M_UNKNOWN_TOKEN' ||
+    e?.errcode === 'M_MISSING_TOKEN'
+  );
+}
+
+function errorText(err: unknown): string {
+  const e = err as { message?: string; code?: string; errcode?: string };
+  return e?.message || e?.errcode || e?.code || String(err);
 }
 
 /** The wired bot: registry, access, dispatcher, adapters, HTTP. `main.ts` only parses argv. */
@@ -37,6 +64,9 @@ export class App {
   private readonly adapters: ChatAdapter[] = [];
   private http?: HttpServer;
   private ready = false;
+  /** What start-up waits for, shown by /readyz (e.g. a chat server that is down). */
+  private waiting?: string;
+  private readonly stopping = new AbortController();
   httpPort?: number;
 
   private constructor(
@@ -59,16 +89,22 @@ export class App {
     });
   }
 
+  /** Throws `ConfigError` when a permission pattern in the config matches no command. */
   static async create(opts: AppOptions): Promise<App> {
     const registry = new Registry([...(await loadCommands()), ...(opts.extraCommands ?? [])]);
+    const problems = checkPermissionPatterns(opts.config, registry.list());
+    if (problems.length > 0) throw new ConfigError(opts.configSource ?? 'configuration', problems);
     return new App(opts, registry);
   }
 
-  /** Resolves when every adapter that can finish (the console at end of input) has. */
+  /**
+   * Resolves when the bot has no more input: only when the console (at end of stdin) is its
+   * only chat. With Discord or Matrix next to it, the end of stdin (a pod has none) closes
+   * the console and the bot goes on.
+   */
   get finished(): Promise<void> | undefined {
-    const f = this.adapters
-      .map((a) => a.finished)
-      .filter((p): p is Promise<void> => p !== undefined);
+    if (this.adapters.some((a) => a.finished === undefined)) return undefined;
+    const f = this.adapters.map((a) => a.finished as Promise<void>);
     return f.length > 0 ? Promise.all(f).then(() => undefined) : undefined;
   }
 
@@ -80,6 +116,7 @@ export class App {
         ...config.http,
         metrics: this.metrics,
         ready: () => this.ready,
+        waitingFor: () => this.waiting,
         log,
       });
       if (alerts) {
@@ -108,11 +145,60 @@ export class App {
     this.services.tasks().catch((err) => log.warn({ err }, 'task repo not available yet'));
     if (config.chat.discord) this.adapters.push(await this.discordAdapter(config.chat.discord));
     if (config.chat.matrix) this.adapters.push(await this.matrixAdapter(config.chat.matrix));
-    for (const adapter of this.adapters) await adapter.start();
+    const consoleAdapter = this.adapters.find((a) => a.name === 'console');
+    if (consoleAdapter && this.adapters.length > 1) {
+      void consoleAdapter.finished?.then(() =>
+        log.info(
+          { adapters: this.adapters.filter((a) => a !== consoleAdapter).map((a) => a.name) },
+          'console input ended; the bot keeps running for its other chats',
+        ),
+      );
+    }
+    for (const adapter of this.adapters) await this.connect(adapter);
     // Alert delivery (and what a previous run left in the outbox) needs connected chats.
+    this.waiting = 'alert delivery (applying the outbox)';
     await alerts?.start();
+    this.waiting = undefined;
     this.ready = true;
     log.info({ adapters: this.adapters.map((a) => a.name) }, 'ready');
+  }
+
+  /**
+   * Starts an adapter; a chat server that cannot be reached is tried again (1 s, 2 s, … up to a
+   * minute, each attempt logged, /readyz 503 meanwhile) until it answers or the bot stops, so a
+   * lab that boots the bot before its homeserver needs no manual restart. Webhooks taken
+   * meanwhile wait in the outbox. Credentials the server refuses stop the start (UserError).
+   */
+  private async connect(adapter: ChatAdapter): Promise<void> {
+    const { log } = this.opts;
+    let delay = this.opts.reconnectDelayMs ?? 1000;
+    for (let attempt = 1; ; attempt++) {
+      this.waiting = `${adapter.name} (attempt ${attempt})`;
+      try {
+        await adapter.start();
+        if (attempt > 1) log.info({ adapter: adapter.name, attempt }, 'chat connected');
+        return;
+      } catch (err) {
+        if (err instanceof UserError) throw err;
+        if (refusedCredentials(err)) {
+          throw new UserError(
+            `${adapter.name} refused the bot's credentials (${errorText(err)}).`,
+            `Check the ${adapter.name === 'discord' ? 'bot token (chat.discord.token, CHATOPS_DISCORD_TOKEN)' : 'access token (chat.matrix.accessToken, CHATOPS_MATRIX_TOKEN)'}: retrying cannot fix it.`,
+          );
+        }
+        if (this.stopping.signal.aborted) throw err;
+        this.waiting = `${adapter.name} (attempt ${attempt} failed: ${errorText(err)}; next in ${Math.round(delay / 1000)} s)`;
+        log.warn(
+          { adapter: adapter.name, attempt, retryInMs: delay, err: errorText(err) },
+          `${adapter.name} cannot be reached; trying again`,
+        );
+        await adapter.stop().catch(() => undefined);
+        await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => undefined);
+        if (this.stopping.signal.aborted)
+          throw new Error(`stopped while connecting to ${adapter.name}`);
+        delay = Math.min(delay * 2, 60_000);
+      }
+    }
   }
 
   private readonly publishers = new Map<string, Publisher>();
@@ -195,6 +281,8 @@ export class App {
         'Set CHATOPS_MATRIX_TOKEN or CHATOPS_MATRIX_TOKEN_FILE, or chat.matrix.accessTokenFile in the config.',
       );
     }
+    // The sync token file: a corrupt one would fail every start (the SDK cannot read it).
+    setAsideIfCorruptJson(path.join(this.opts.config.state.dir, 'matrix-sync.json'), this.opts.log);
     const { MatrixAdapter } = await import('./chat/matrix/matrix-adapter.js');
     return new MatrixAdapter({
       config: matrix,
@@ -208,6 +296,7 @@ export class App {
   /** Graceful stop: no new input, in-flight commands finish, proposals expire, HTTP closes. */
   async stop(): Promise<void> {
     this.ready = false;
+    this.stopping.abort();
     // Every phase is bounded: a stuck peer must not keep the process from exiting.
     const phase = async (what: string, fn: () => Promise<unknown>, ms = 10_000) => {
       let timer: NodeJS.Timeout | undefined;

@@ -2,6 +2,7 @@
 import { userInfo } from 'node:os';
 import { parseArgs } from 'node:util';
 import { App } from './app.js';
+import { checkConfigFiles, checkStateDir } from './config/check-files.js';
 import { ConfigError, loadConfig, printConfig } from './config/load.js';
 import { UserError } from './core/errors.js';
 import { createLogger } from './core/logger.js';
@@ -54,19 +55,34 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
     return 0;
   }
 
+  // What the config names on disk, and the state dir, before anything listens.
+  const problems = [...checkStateDir(config.state.dir), ...checkConfigFiles(config)];
+  if (problems.length > 0) {
+    process.stderr.write(`${new ConfigError(loaded.source, problems).format()}\n`);
+    return 2;
+  }
+
   const log = createLogger({ level: config.log.level });
   log.info({ source: loaded.source }, 'configuration loaded');
   const consoleName = config.chat.console.user ?? userInfo().username;
-  const app = await App.create({
-    config,
-    log,
-    console: {
-      user: { platform: 'console', id: consoleName, displayName: consoleName },
-      input: process.stdin,
-      output: process.stdout,
-      interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
-    },
-  });
+  let app: App;
+  try {
+    app = await App.create({
+      config,
+      log,
+      configSource: loaded.source,
+      console: {
+        user: { platform: 'console', id: consoleName, displayName: consoleName },
+        input: process.stdin,
+        output: process.stdout,
+        interactive: Boolean(process.stdin.isTTY && process.stdout.isTTY),
+      },
+    });
+  } catch (err) {
+    if (!(err instanceof ConfigError)) throw err;
+    process.stderr.write(`${err.format()}\n`);
+    return 2;
+  }
 
   let stopping: Promise<void> | undefined;
   const stop = (why: string) => {
@@ -80,13 +96,22 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   process.once('SIGTERM', () => void stop('SIGTERM').then(() => process.exit(0)));
   process.once('SIGINT', () => void stop('SIGINT').then(() => process.exit(0)));
 
+  // A start that fails stops everything it started and exits non-zero: never a process that
+  // answers /healthz while it delivers nothing. (A chat server that is merely down is retried
+  // inside start(), with /readyz 503 meanwhile.)
   try {
     await app.start();
   } catch (err) {
-    if (!(err instanceof UserError)) throw err;
-    process.stderr.write(`Cannot start: ${err.message}\n${err.hint ?? ''}\n`);
-    await app.stop();
-    return 2;
+    if (err instanceof UserError) {
+      process.stderr.write(`Cannot start: ${err.message}\n${err.hint ?? ''}\n`);
+    } else {
+      log.error({ err }, 'start failed');
+      process.stderr.write(
+        `homelab-chatops could not start: ${(err as Error)?.message ?? String(err)}\nThe log above has the details.\n`,
+      );
+    }
+    await stop('start failed');
+    return err instanceof UserError ? 2 : 1;
   }
   const finished = app.finished;
   if (finished) {
@@ -100,11 +125,14 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
 main(process.argv.slice(2), process.env).then(
   (code) => {
     process.exitCode = code;
+    // A failed start may leave sockets or timers of a half-connected client: do not linger.
+    if (code !== 0) setTimeout(() => process.exit(code), 100).unref();
   },
   (err: unknown) => {
     process.stderr.write(
       `homelab-chatops failed to start: ${(err as Error)?.stack ?? String(err)}\n`,
     );
     process.exitCode = 1;
+    setTimeout(() => process.exit(1), 100).unref();
   },
 );

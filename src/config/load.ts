@@ -2,6 +2,7 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { isMap, isScalar, isSeq, LineCounter, parseDocument, stringify } from 'yaml';
 import type { z } from 'zod';
+import { redactUrlsDeep } from '../core/redact.js';
 import { didYouMean } from '../core/suggest.js';
 import { DEMO_CONFIG } from './demo.js';
 import { type Config, ConfigSchema } from './schema.js';
@@ -86,8 +87,29 @@ function readYaml(file: string): {
       })),
     );
   }
-  const raw = doc.toJS() ?? {};
-  if (typeof raw !== 'object' || Array.isArray(raw)) {
+  let raw: unknown;
+  try {
+    // The yaml library refuses alias expansion beyond maxAliasCount ("billion laughs").
+    raw = doc.toJS({ maxAliasCount: 100 }) ?? {};
+  } catch (err) {
+    throw new ConfigError(file, [
+      {
+        path: '',
+        message: `cannot be read: ${(err as Error).message}. Write the values out instead of using YAML aliases (*name).`,
+      },
+    ]);
+  }
+  const cycle = findCycle(raw);
+  if (cycle) {
+    throw new ConfigError(file, [
+      {
+        path: formatPath(cycle),
+        message:
+          'refers to itself through a YAML alias (a cycle). Write the value out instead of using *name inside its own &name.',
+      },
+    ]);
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
     throw new ConfigError(file, [
       { path: '', message: 'expected a YAML mapping at the top level' },
     ]);
@@ -112,6 +134,26 @@ function readYaml(file: string): {
     return line;
   };
   return { raw: raw as Obj, lineOf };
+}
+
+/** The path of the first value that contains itself (a YAML alias cycle), if any. */
+function findCycle(value: unknown): (string | number)[] | undefined {
+  const onPath = new Set<object>();
+  const walk = (v: unknown, at: (string | number)[]): (string | number)[] | undefined => {
+    if (typeof v !== 'object' || v === null) return undefined;
+    if (onPath.has(v)) return at;
+    onPath.add(v);
+    const entries: [string | number, unknown][] = Array.isArray(v)
+      ? v.map((x, i) => [i, x])
+      : Object.entries(v);
+    for (const [k, child] of entries) {
+      const found = walk(child, [...at, k]);
+      if (found) return found;
+    }
+    onPath.delete(v);
+    return undefined;
+  };
+  return walk(value, []);
 }
 
 /** Known keys of the object schema at `path`, for "did you mean" on unknown keys. */
@@ -218,5 +260,5 @@ export function loadConfig(opts: LoadOptions = {}): LoadedConfig {
 
 /** The effective config as YAML, secrets redacted: `--print-config`. */
 export function printConfig(config: Config): string {
-  return stringify(redactSecrets(config));
+  return stringify(redactUrlsDeep(redactSecrets(config)));
 }

@@ -1,4 +1,5 @@
 import { type Logger, pino } from 'pino';
+import { redactUrlCredentials } from './redact.js';
 
 export type { Logger };
 
@@ -26,6 +27,8 @@ export function createLogger(opts: LoggerOptions = {}): Logger {
       level: opts.level ?? 'info',
       base: { app: 'homelab-chatops' },
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+      // Credentials in URLs (a tasks.repo with a token, git's error messages) in any field.
+      hooks: { streamWrite: redactUrlCredentials },
     },
     (opts.destination ?? pino.destination({ dest: 2, sync: false })) as pino.DestinationStream,
   );

@@ -12,6 +12,8 @@ export interface HttpServerOptions {
   metrics: Metrics;
   /** `/readyz` answers 200 only when this says so. */
   ready: () => boolean;
+  /** What start-up still waits for (`/readyz` says it with the 503). */
+  waitingFor?: () => string | undefined;
   log: Logger;
 }
 
@@ -23,7 +25,9 @@ export class HttpServer {
   constructor(private readonly opts: HttpServerOptions) {
     this.route('GET', '/healthz', (_req, res) => send(res, 200, 'ok\n'));
     this.route('GET', '/readyz', (_req, res) =>
-      opts.ready() ? send(res, 200, 'ready\n') : send(res, 503, 'starting\n'),
+      opts.ready()
+        ? send(res, 200, 'ready\n')
+        : send(res, 503, `starting${opts.waitingFor?.() ? `: ${opts.waitingFor()}` : ''}\n`),
     );
     this.route('GET', '/metrics', async (_req, res) => {
       const body = await opts.metrics.registry.metrics();

@@ -7,6 +7,8 @@ import type { SshPool, SshTarget } from '../infra/ssh.js';
 export interface NodeOps {
   ssh?: SshPool;
   kube?: Kube;
+  /** Set when `kube` is configured but could not be loaded: K3s steps refuse with it. */
+  kubeError?: UserError;
   lock: OperationLock;
   config: Config['nodeOps'];
   /** Where provision-pi.yml and update.yml are. */
@@ -36,12 +38,24 @@ export function requireSsh(ops: NodeOps, what: string, opts: { readOnly?: boolea
 }
 
 export function requireKube(ops: NodeOps, what: string): Kube {
+  if (ops.kubeError) throw ops.kubeError;
   if (!ops.kube) {
     throw new UserError(
       `${what} needs the Kubernetes API, which is not configured.`,
       'Set kube.kubeconfig (or kube.inCluster: true).',
     );
   }
+  return ops.kube;
+}
+
+/**
+ * The Kubernetes client for a K3s node's steps: undefined when `kube` is not configured (the
+ * steps are skipped, as documented), but a kubeconfig that is configured and broken refuses
+ * rather than, say, rebooting a node without draining it.
+ */
+export function kubeForNode(ops: NodeOps, node: NodeConfig): Kube | undefined {
+  if (!node.k3sName) return undefined;
+  if (ops.kubeError) throw ops.kubeError;
   return ops.kube;
 }
 

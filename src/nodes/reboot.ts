@@ -5,7 +5,7 @@ import { userLabel } from '../core/invocation.js';
 import type { Reply } from '../core/reply.js';
 import { UnmanagedPodsError } from '../infra/kube.js';
 import { drainProgress, evictedSummary, stayedSummary } from './drain-report.js';
-import { type NodeOps, requireSsh, sshTarget } from './node-ops.js';
+import { kubeForNode, type NodeOps, requireSsh, sshTarget } from './node-ops.js';
 import { rebootWarnings } from './plans.js';
 
 interface Step {
@@ -56,7 +56,7 @@ export async function rebootNode(
   opts: RebootOptions = {},
 ): Promise<RebootResult> {
   const ssh = requireSsh(ops, `Rebooting ${node.name}`);
-  const kube = node.k3sName ? ops.kube : undefined;
+  const kube = kubeForNode(ops, node);
   const k3s = node.k3sName!;
   const target = sshTarget(node);
   const { signal, progress } = ctx;

@@ -62,7 +62,9 @@ async function probe(node: NodeConfig, ops: NodeOps, timeoutMs: number): Promise
         }),
         (err: Error) => ({ error: err.message }),
       )
-    : undefined;
+    : node.k3sName && ops.kubeError
+      ? Promise.resolve({ error: ops.kubeError.message })
+      : undefined;
   if (ops.ssh) {
     try {
       const target = sshTarget(node);
@@ -192,6 +194,7 @@ export async function k3sStates(
   } catch (err) {
     return { error: (err as Error).message };
   }
+  if (ops.kubeError) return { error: ops.kubeError.message };
   if (!ops.kube) return {};
   try {
     const nodes = await beforeDeadline(

@@ -164,4 +164,49 @@ describe('config loading', () => {
     expect(text).not.toContain('k3s_version');
     expect(text).not.toContain('k3s_agent_args');
   });
+
+  it('refuses Matrix power-level roles without chat.matrix.rooms (a room of her own would grant them)', () => {
+    const role =
+      'access:\n  roles:\n    ops: { members: ["matrix:powerlevel>=50"], allow: ["task.*"] }\n';
+    const matrix = (rooms: string) =>
+      `chat:\n  matrix: { homeserverUrl: "https://m.lab.example", accessToken: t${rooms} }\n`;
+    const without = file('pl-no-rooms.yaml', `${role}${matrix('')}`);
+    expect(problemsOf(() => loadConfig({ file: without, env: {} }))).toMatch(
+      /access\.roles\.ops\.members\[0\]: power-level members need chat\.matrix\.rooms/,
+    );
+    const noMatrix = file('pl-no-matrix.yaml', role);
+    expect(problemsOf(() => loadConfig({ file: noMatrix, env: {} }))).toContain(
+      'power-level members need chat.matrix.rooms',
+    );
+    const withRooms = file('pl-rooms.yaml', `${role}${matrix(', rooms: ["!ops:lab.example"]')}`);
+    expect(loadConfig({ file: withRooms, env: {} }).config.access.roles.ops?.members).toEqual([
+      'matrix:powerlevel>=50',
+    ]);
+  });
+
+  it('refuses webhook basic auth without a password, or with an empty one', () => {
+    const noPassword = file('basic-nopw.yaml', 'alerts:\n  webhook: { username: alertmanager }\n');
+    expect(problemsOf(() => loadConfig({ file: noPassword, env: {} }))).toMatch(
+      /alerts\.webhook\.password: required with alerts\.webhook\.username/,
+    );
+    const empty = file('basic-empty.yaml', 'alerts:\n  webhook: { username: am, password: "" }\n');
+    expect(problemsOf(() => loadConfig({ file: empty, env: {} }))).toContain(
+      'alerts.webhook.password: must not be empty',
+    );
+    const noUser = file('basic-nouser.yaml', 'alerts:\n  webhook: { password: s3cret }\n');
+    expect(problemsOf(() => loadConfig({ file: noUser, env: {} }))).toContain(
+      'alerts.webhook.username: required with alerts.webhook.password',
+    );
+  });
+
+  it('redacts credentials in URLs (tasks.repo with a token) when printing the config', () => {
+    const f = file(
+      'repo-token.yaml',
+      'tasks:\n  repo: https://bot:ghp_abc123SECRET@git.lab.example/lab.git\npihole:\n  instances: [{ name: pi1, url: "http://admin:hunter2@10.0.0.11", password: x }]\n',
+    );
+    const printed = printConfig(loadConfig({ file: f, env: {} }).config);
+    expect(printed).not.toContain('ghp_abc123SECRET');
+    expect(printed).not.toContain('hunter2');
+    expect(printed).toContain('repo: https://bot:[redacted]@git.lab.example/lab.git');
+  });
 });

@@ -69,6 +69,8 @@ export class MatrixAdapter implements ChatAdapter {
 
   async start(): Promise<void> {
     const { config } = this.opts;
+    // Started again after a failed attempt (the homeserver was down): take events again.
+    this.stopped = false;
     const { sdk, cryptoAvailable } = await loadMatrixSdk();
     if (config.encryption && !cryptoAvailable)
       throw new UserError('chat.matrix.encryption is on, but E2EE is unavailable.', E2EE_HELP);

@@ -124,9 +124,10 @@ export class FakeDiscord {
     });
   }
 
-  static async start(options: FakeDiscordOptions = {}): Promise<FakeDiscord> {
+  /** `port`: a fixed one (a bot configured before Discord is up); default any free port. */
+  static async start(options: FakeDiscordOptions = {}, port = 0): Promise<FakeDiscord> {
     const fake = new FakeDiscord(options);
-    await new Promise<void>((resolve) => fake.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => fake.server.listen(port, '127.0.0.1', resolve));
     fake.url = `http://127.0.0.1:${(fake.server.address() as AddressInfo).port}`;
     return fake;
   }

@@ -94,11 +94,12 @@ export class FakeHomeserver extends HomeserverState {
   private flushQueued = false;
   private stopped = false;
 
-  static async start(opts: HomeserverOptions): Promise<FakeHomeserver> {
+  /** `port`: a fixed one (a bot configured before the homeserver is up); default any free port. */
+  static async start(opts: HomeserverOptions, port = 0): Promise<FakeHomeserver> {
     const hs = new FakeHomeserver(opts);
     hs.store.onChange(() => hs.queueFlush());
     hs.server = createServer((req, res) => hs.handle(req, res));
-    await new Promise<void>((resolve) => hs.server.listen(0, '127.0.0.1', resolve));
+    await new Promise<void>((resolve) => hs.server.listen(port, '127.0.0.1', resolve));
     hs.url = `http://127.0.0.1:${(hs.server.address() as AddressInfo).port}`;
     return hs;
   }
