@@ -1,8 +1,10 @@
 import { execFile } from 'node:child_process';
+import { redactCredentials } from './remote-url.js';
 
 /**
  * A small git CLI wrapper: `execFile` with an argument array (never a shell string), no
- * terminal prompts, a timeout, English messages, and errors that carry git's stderr.
+ * terminal prompts, a timeout, English messages, and errors that carry git's stderr (with
+ * credentials in URLs redacted: a GitError's message, args and output may be logged).
  *
  *   const git = new Git({ cwd: '/var/lib/chatops/tasks-clone' });
  *   const head = (await git.run(['rev-parse', 'HEAD'])).stdout.trim();
@@ -104,14 +106,17 @@ export function runGit(args: readonly string[], opts: GitOptions): Promise<GitRe
         };
         const timedOut = e.killed === true && e.signal === 'SIGTERM';
         const exitCode = typeof e.code === 'number' ? e.code : null;
-        const cmd = `git ${args.join(' ')}`;
-        const detail = stderr.trim() || stdout.trim() || e.message;
+        const shown = args.map(redactCredentials);
+        const out = redactCredentials(stdout);
+        const err = redactCredentials(stderr);
+        const cmd = `git ${shown.join(' ')}`;
+        const detail = err.trim() || out.trim() || redactCredentials(e.message);
         const message = timedOut
-          ? `${cmd} timed out after ${timeout} ms${stderr.trim() ? `: ${stderr.trim()}` : ''}`
+          ? `${cmd} timed out after ${timeout} ms${err.trim() ? `: ${err.trim()}` : ''}`
           : e.code === 'ENOENT'
             ? `${cmd}: git is not installed or not on PATH`
             : `${cmd} failed (exit ${exitCode ?? e.signal ?? '?'}): ${detail}`;
-        reject(new GitError(message, args, exitCode, stdout, stderr, timedOut));
+        reject(new GitError(message, shown, exitCode, out, err, timedOut));
       },
     );
   });

@@ -1,11 +1,13 @@
 import { isDeepStrictEqual } from 'node:util';
 import type { TaskFiles } from './task-files.js';
+import { taskIdNumber } from './task-schema.js';
 
 /**
  * Re-applying a commit that could not be pushed on top of a newer remote head, from what
  * the commit did to the task files (so it works after a restart, with nothing but Git):
  * a task that appeared is added again (under the next free id when its id was taken
- * meanwhile), a task that disappeared is removed, a task that moved between files is
+ * meanwhile — it is on the new head, or was once: `takenUpTo`, the highest id in the new
+ * head's history), a task that disappeared is removed, a task that moved between files is
  * moved, and changed fields are set. Nothing is duplicated and no other task is touched.
  */
 
@@ -30,7 +32,12 @@ function fieldChanges(before: Raw, after: Raw): Raw {
  * Applies to `files` (the new head) the difference between `before` and `after` (the task
  * files a commit changed, at its parent and at the commit).
  */
-export function replayChange(files: TaskFiles, before: TaskFiles, after: TaskFiles): ReplayResult {
+export function replayChange(
+  files: TaskFiles,
+  before: TaskFiles,
+  after: TaskFiles,
+  takenUpTo = 0,
+): ReplayResult {
   const result: ReplayResult = { renumbered: new Map(), skipped: [] };
   const ids = new Set([...before.all(), ...after.all()].map((t) => t.task.id));
   for (const id of ids) {
@@ -38,7 +45,8 @@ export function replayChange(files: TaskFiles, before: TaskFiles, after: TaskFil
     const a = after.find(id);
     const cur = files.find(id);
     if (!b && a) {
-      const newId = cur ? files.nextId() : id;
+      const taken = cur !== undefined || (taskIdNumber(id) ?? 0) <= takenUpTo;
+      const newId = taken ? files.nextId() : id;
       files.add({ ...a.raw, id: newId }, a.file);
       if (newId !== id) result.renumbered.set(id, newId);
     } else if (b && !a) {

@@ -1,18 +1,36 @@
 import { existsSync } from 'node:fs';
-import { mkdir, writeFile } from 'node:fs/promises';
-import { dirname, join, resolve } from 'node:path';
+import { mkdir, realpath, writeFile } from 'node:fs/promises';
+import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
 import { wrapError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
-import { renumberMessage } from './commit-message.js';
-import { Git, GitError } from './git.js';
-import { type ReplayResult, replayChange } from './replay.js';
+import { Git, GitError, type GitResult } from './git.js';
+import {
+  clearLockIfStale,
+  LOCAL_REMOTE_LOCKS,
+  type LockState,
+  lockAdvice,
+  lockFileIn,
+  OWN_CLONE_LOCKS,
+} from './git-locks.js';
+import { IdHistory } from './id-history.js';
+import {
+  dropPending,
+  keepPending,
+  listPending,
+  type PendingRef,
+  pendingMergedInto,
+} from './pending-refs.js';
+import { isLocalRepo, normalizeRepo } from './remote-url.js';
 import { TaskFiles } from './task-files.js';
 
 /**
- * The bot's own clone of the lab repo: clone/fetch/push, one commit per change, and
- * rebuilding unpushed commits on a newer remote head (see replay.ts). Not safe for
- * concurrent use: TaskStore serializes every call.
+ * The bot's own clone of the lab repo: fetch/push, one commit per change, and the pending
+ * (acknowledged, unpushed) changes as refs (pending-refs.ts). Setting the clone up is
+ * clone-setup.ts, rebuilding pending changes on a newer remote head rebuild-pending.ts.
+ * Not safe for concurrent use: TaskStore serializes every call.
  */
+
+export { normalizeRepo } from './remote-url.js';
 
 export interface CloneOptions {
   repo: string;
@@ -27,90 +45,98 @@ export interface CloneOptions {
 
 export type PushOutcome =
   | { ok: true }
-  | { ok: false; reason: 'rejected' | 'unreachable' | 'refused'; detail: string };
-
-export interface ReplayedCommit extends ReplayResult {
-  original: string;
-  commit: string | undefined;
-  subject: string;
-}
-
-/** Local paths are made absolute; URLs and `user@host:path` are kept as they are. */
-export function normalizeRepo(repo: string): string {
-  return /^[a-z][a-z0-9+.-]*:\/\//i.test(repo) || /^[^/\\]+@[^/\\]+:/.test(repo)
-    ? repo
-    : resolve(repo);
-}
+  | {
+      ok: false;
+      reason: 'rejected' | 'unreachable' | 'refused' | 'locked';
+      /** For `locked`: the lock file in the remote repo. */
+      detail: string;
+      /** For `rejected`: the remote's lock file that was in the way, if that was why. */
+      lock?: string;
+    };
 
 function firstLines(s: string): string {
   return s.trim().split('\n').slice(0, 3).join(' ').slice(0, 300);
 }
 
-export class TaskClone {
-  readonly git: Git;
-  readonly originRef: string;
-  private readonly repo: string;
+function isInside(dir: string, file: string): boolean {
+  const rel = relative(dir, file);
+  return rel !== '' && !rel.startsWith('..') && !isAbsolute(rel);
+}
 
-  constructor(private readonly opts: CloneOptions) {
+export class TaskClone {
+  readonly originRef: string;
+  /** The remote, normalized (local paths absolute). */
+  readonly repo: string;
+  readonly gitDir: string;
+  private readonly git: Git;
+  private readonly ids: IdHistory;
+
+  constructor(readonly opts: CloneOptions) {
     this.repo = normalizeRepo(opts.repo);
     this.git = new Git({ cwd: opts.workDir, timeoutMs: opts.gitTimeoutMs });
+    this.gitDir = join(opts.workDir, '.git');
     this.originRef = `refs/remotes/origin/${opts.branch}`;
+    this.ids = new IdHistory(
+      (args) => this.out(args),
+      join(this.gitDir, 'chatops-id-history.json'),
+      opts.path,
+    );
   }
 
-  /** Clones when the work dir has no clone yet; otherwise drops uncommitted leftovers. */
-  async ensureClone(): Promise<void> {
-    const { workDir, branch } = this.opts;
-    if (!existsSync(join(workDir, '.git'))) {
-      await mkdir(dirname(workDir), { recursive: true });
-      try {
-        await this.git.run(
-          [
-            'clone',
-            '--quiet',
-            '--no-tags',
-            '--branch',
-            branch,
-            '--origin',
-            'origin',
-            '--',
-            this.repo,
-            workDir,
-          ],
-          { cwd: dirname(workDir) },
-        );
-      } catch (err) {
-        throw wrapError(`while cloning the task repo ${this.repo} (branch ${branch})`, err);
+  get log(): Logger {
+    return this.opts.logger;
+  }
+
+  /**
+   * `git <args>` in the clone. When it fails on a lock file of the clone that no running
+   * git holds (left by a killed bot), the lock is removed (with a warning) and the command
+   * run once more; when a live git holds it, the error names the file.
+   */
+  async run(
+    args: readonly string[],
+    opts: { env?: Record<string, string> } = {},
+  ): Promise<GitResult> {
+    try {
+      return await this.git.run(args, opts);
+    } catch (err) {
+      const file = err instanceof GitError ? lockFileIn(err.stderr) : undefined;
+      if (!file || !(await this.isOwnFile(file))) throw err;
+      const state = await clearLockIfStale(file, this.opts.workDir, OWN_CLONE_LOCKS, this.log);
+      if (state !== 'removed' && state !== 'gone') {
+        throw wrapError(`the task clone is locked: ${lockAdvice(file)}`, err);
       }
-      return;
+      return this.git.run(args, opts);
     }
-    const url = await this.git.out(['remote', 'get-url', 'origin']).catch(() => '');
-    if (url !== this.repo) {
-      await this.git.run(
-        url ? ['remote', 'set-url', 'origin', this.repo] : ['remote', 'add', 'origin', this.repo],
-      );
-    }
-    await this.discardUncommitted();
+  }
+
+  async out(args: readonly string[]): Promise<string> {
+    return (await this.run(args)).stdout.replace(/\n$/, '');
+  }
+
+  private async isOwnFile(file: string): Promise<boolean> {
+    const abs = resolve(this.opts.workDir, file);
+    if (isInside(this.gitDir, abs)) return true;
+    const real = await realpath(this.gitDir).catch(() => this.gitDir);
+    return isInside(real, abs);
   }
 
   /** After a successful fetch: be on the configured branch. */
   async ensureBranch(): Promise<void> {
-    const current = await this.git
-      .out(['symbolic-ref', '--quiet', '--short', 'HEAD'])
-      .catch(() => '');
+    const current = await this.out(['symbolic-ref', '--quiet', '--short', 'HEAD']).catch(() => '');
     if (current !== this.opts.branch) {
-      await this.git.run(['checkout', '--quiet', '-B', this.opts.branch, this.originRef]);
+      await this.run(['checkout', '--quiet', '-B', this.opts.branch, this.originRef]);
     }
   }
 
   async discardUncommitted(): Promise<void> {
-    await this.git.run(['reset', '--quiet', '--hard', 'HEAD']);
-    await this.git.run(['clean', '--quiet', '-fd', '--', this.opts.path]);
+    await this.run(['reset', '--quiet', '--hard', 'HEAD']);
+    await this.run(['clean', '--quiet', '-fd', '--', this.opts.path]);
   }
 
   async fetch(): Promise<{ ok: true } | { ok: false; detail: string }> {
     const { branch } = this.opts;
     try {
-      await this.git.run([
+      await this.run([
         'fetch',
         '--quiet',
         '--no-tags',
@@ -124,13 +150,22 @@ export class TaskClone {
     }
   }
 
-  async push(): Promise<PushOutcome> {
+  async push(retryOnStaleLock = true): Promise<PushOutcome> {
     try {
-      await this.git.run(['push', '--porcelain', 'origin', `HEAD:refs/heads/${this.opts.branch}`]);
+      await this.run(['push', '--porcelain', 'origin', `HEAD:refs/heads/${this.opts.branch}`]);
       return { ok: true };
     } catch (err) {
       if (!(err instanceof GitError)) throw err;
       const out = `${err.stdout}\n${err.stderr}`;
+      const lock = lockFileIn(out);
+      if (lock) {
+        // A lock in the remote: a push racing ours (retry), or one left by a killed git.
+        const state = await this.clearRemoteLock(lock);
+        if ((state === 'removed' || state === 'gone') && retryOnStaleLock) return this.push(false);
+        if (state === 'held') return { ok: false, reason: 'locked', detail: lock };
+        const detail = 'another push updated the branch first';
+        return { ok: false, reason: 'rejected', detail, lock };
+      }
       // Another push won the race for the ref lock: same as the remote having moved.
       if (/\(failed to update ref\)|cannot lock ref/.test(out)) {
         return { ok: false, reason: 'rejected', detail: 'another push updated the branch first' };
@@ -145,23 +180,70 @@ export class TaskClone {
     }
   }
 
-  /** Commits not on the remote branch yet, oldest first. */
-  async localCommits(): Promise<string[]> {
-    const out = await this.git.out(['rev-list', '--reverse', `${this.originRef}..HEAD`]);
-    return out ? out.split('\n') : [];
+  /**
+   * A lock file named by the remote: removed when the remote is a bare repo on this
+   * machine and the lock is stale (LOCAL_REMOTE_LOCKS); `held` when it is old but cannot
+   * be removed (then the message names it), `young` when it may be a push in progress.
+   */
+  async clearRemoteLock(file: string): Promise<LockState> {
+    if (!isLocalRepo(this.repo)) return 'young';
+    const bare = existsSync(join(this.repo, 'HEAD')) && !existsSync(join(this.repo, '.git'));
+    const real = await realpath(this.repo).catch(() => this.repo);
+    if (!bare || !(isInside(this.repo, file) || isInside(real, file))) return 'held';
+    return clearLockIfStale(file, this.repo, LOCAL_REMOTE_LOCKS, this.log);
+  }
+
+  /** Acknowledged changes not on the remote yet, oldest first. */
+  pending(): Promise<PendingRef[]> {
+    return listPending((args) => this.out(args));
+  }
+
+  /** Records the commit at HEAD as an acknowledged change to push later. */
+  async keepPending(commit: string): Promise<void> {
+    await keepPending((args) => this.out(args), commit);
+  }
+
+  /** After a successful push of HEAD: forgets the pending changes it carried. */
+  async forgetPushed(): Promise<void> {
+    const pending = await this.pending();
+    if (pending.length === 0) return;
+    const pushed = await pendingMergedInto((args) => this.out(args), 'HEAD');
+    await dropPending(
+      (args) => this.out(args),
+      pending.filter((p) => pushed.has(p.ref)),
+    );
   }
 
   async head(): Promise<string> {
-    return this.git.out(['rev-parse', 'HEAD']);
+    return this.out(['rev-parse', 'HEAD']);
   }
 
   /** Moves the branch and the checkout to `ref` (files only tracked before are removed). */
   async resetTo(ref: string): Promise<void> {
-    await this.git.run(['reset', '--quiet', '--hard', ref]);
+    await this.run(['reset', '--quiet', '--hard', ref]);
   }
 
   files(): Promise<TaskFiles> {
     return TaskFiles.read(this.opts.workDir, this.opts.path);
+  }
+
+  /** The highest task id the remote (as last fetched) ever had in its history. */
+  idsTakenOnRemote(): Promise<number> {
+    return this.ids.highestOn(this.originRef);
+  }
+
+  /**
+   * The checkout's task files, ready for a change: ids up to the highest one the remote
+   * ever had (or an unpushed commit added) count as taken.
+   */
+  async filesForChange(): Promise<TaskFiles> {
+    const files = await this.files();
+    const [remote, local] = [
+      await this.ids.highestOn(this.originRef),
+      await this.ids.highestBetween(this.originRef, 'HEAD'),
+    ];
+    files.idFloor = Math.max(remote, local);
+    return files;
   }
 
   /** Writes the files and commits them; undefined when there is nothing to write. */
@@ -179,7 +261,7 @@ export class TaskClone {
       await writeFile(abs, text, 'utf8');
     }
     // Tracked files are staged by the pathspec commit below; only new ones need `add`.
-    if (created.length > 0) await this.git.run(['add', '--', ...created]);
+    if (created.length > 0) await this.run(['add', '--', ...created]);
     const { name, email } = this.opts.author;
     const env: Record<string, string> = {
       GIT_AUTHOR_NAME: name,
@@ -188,7 +270,7 @@ export class TaskClone {
       GIT_COMMITTER_EMAIL: email,
     };
     if (authorDate) env.GIT_AUTHOR_DATE = authorDate;
-    await this.git.run(
+    await this.run(
       [
         '-c',
         'commit.gpgSign=false',
@@ -204,75 +286,5 @@ export class TaskClone {
       { env },
     );
     return this.head();
-  }
-
-  /**
-   * Rebuilds the local commits on the fetched remote head, one by one, from what each
-   * did to the task files. On any failure the branch is put back as it was.
-   */
-  async replayLocalCommits(): Promise<ReplayedCommit[]> {
-    const commits = await this.localCommits();
-    const isAncestor = await this.git
-      .run(['merge-base', '--is-ancestor', this.originRef, 'HEAD'])
-      .then(
-        () => true,
-        () => false,
-      );
-    if (isAncestor) return [];
-    if (commits.length === 0) {
-      await this.resetTo(this.originRef);
-      return [];
-    }
-    const plans = [];
-    for (const sha of commits) plans.push(await this.describeCommit(sha));
-    const oldHead = await this.head();
-    const done: ReplayedCommit[] = [];
-    try {
-      await this.resetTo(this.originRef);
-      for (const plan of plans) {
-        const files = await this.files();
-        const result = replayChange(files, plan.before, plan.after);
-        const message = renumberMessage(plan.message, result.renumbered);
-        const commit = await this.commit(files.changed(), message, plan.authorDate);
-        done.push({ ...result, original: plan.sha, commit, subject: message.split('\n')[0] ?? '' });
-      }
-    } catch (err) {
-      await this.resetTo(oldHead);
-      throw wrapError('while re-applying unpushed task commits on the new remote head', err);
-    }
-    return done;
-  }
-
-  private async describeCommit(sha: string) {
-    const changed = (
-      await this.git.out(['diff-tree', '--no-commit-id', '--name-only', '-r', '-z', sha])
-    )
-      .split('\0')
-      .filter((p) => p !== '');
-    const probe = new TaskFiles(this.opts.path, new Map());
-    const paths = changed.filter((p) => probe.statusOf(p) !== undefined);
-    const [message, authorDate] = await Promise.all([
-      this.git.out(['log', '-1', '--format=%B', sha]),
-      this.git.out(['log', '-1', '--format=%aI', sha]),
-    ]);
-    return {
-      sha,
-      message,
-      authorDate,
-      before: await this.filesAt(`${sha}^`, paths),
-      after: await this.filesAt(sha, paths),
-    };
-  }
-
-  private async filesAt(rev: string, paths: string[]): Promise<TaskFiles> {
-    const texts = new Map<string, string | null>();
-    for (const rel of paths) {
-      const text = await this.git.run(['cat-file', '-p', `${rev}:${rel}`]).then(
-        (r) => r.stdout,
-        () => null,
-      );
-      texts.set(rel, text);
-    }
-    return new TaskFiles(this.opts.path, texts);
   }
 }

@@ -108,9 +108,15 @@ export class TaskFiles {
     return this.tasks().get(id);
   }
 
-  /** The next id after the highest one in any file: T-0001, T-0002, … */
+  /**
+   * Ids up to this number were taken once (they are in the repo's history), even if no
+   * file holds them now; nextId() stays above it. Set by the clone before a change.
+   */
+  idFloor = 0;
+
+  /** The next id after the highest one in any file and above idFloor: T-0001, T-0002, … */
   nextId(): string {
-    let max = 0;
+    let max = this.idFloor;
     for (const id of this.tasks().keys()) max = Math.max(max, taskIdNumber(id) ?? 0);
     return formatTaskId(max + 1);
   }

@@ -1,5 +1,6 @@
 import { UserError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { prepareClone } from './clone-setup.js';
 import { commitMessage } from './commit-message.js';
 import { TaskClone } from './task-clone.js';
 import type { LocatedTask, TaskFiles } from './task-files.js';
@@ -45,7 +46,15 @@ import { formatTimestamp, type Task, type TaskStatus, taskIdNumber } from './tas
  * push is rejected because the remote moved, the change is rebuilt on the new head (a new
  * id if its id was taken) and pushed again. When the remote cannot be reached the commit
  * stays in the clone (`pushed: false`) and is pushed by the background timer, the next
- * change or the next init() — rebuilt on the remote's head if that moved meanwhile.
+ * change or the next init() — rebuilt on the remote's head if that moved meanwhile. Until
+ * it is on the remote, an answered change is kept in a ref of its own (pending-refs.ts),
+ * so a kill at any moment loses none and pushes none twice.
+ *
+ * Ids are never given out twice: a new one is above every id in the repo's history
+ * (id-history.ts), not only above those in the files now.
+ *
+ * At start-up, lock files a killed git left are removed (git-locks.ts), and a clone of
+ * another remote than `repo` is moved aside with its unpushed commits (clone-setup.ts).
  * Reads answer from the last state the store saw (refreshed after every change and sync).
  */
 
@@ -114,16 +123,22 @@ export class TaskStore {
 
   init(): Promise<void> {
     return this.enqueue(async () => {
-      await this.clone.ensureClone();
+      await prepareClone(this.clone);
       const fetched = await this.clone.fetch();
+      await this.clone.ensureBranch();
       if (fetched.ok) {
-        await this.clone.ensureBranch();
         await this.publisher.syncWithRemote('start-up');
       } else {
         this.log.warn(
           { detail: fetched.detail },
           'task repo unreachable at start-up; working offline',
         );
+        // Put the pending changes back on the branch (a kill may have left it elsewhere).
+        await this.publisher
+          .rebuild()
+          .catch((err: unknown) =>
+            this.log.warn({ err }, 'could not rebuild pending task changes'),
+          );
       }
       await this.refresh();
       this.startTimer();
@@ -181,7 +196,7 @@ export class TaskStore {
   /** Commits made but not on the remote yet (saved while it was unreachable). */
   async pendingPushes(): Promise<number> {
     if (this.snapshot === undefined) throw new Error('TaskStore.init() has not finished');
-    return (await this.clone.localCommits()).length;
+    return (await this.clone.pending()).length;
   }
 
   /** Pushes unpushed commits and picks up remote changes now; returns commits still pending. */
@@ -189,7 +204,7 @@ export class TaskStore {
     return this.enqueue(async () => {
       if ((await this.clone.fetch()).ok) await this.publisher.syncWithRemote('sync');
       await this.refresh();
-      return (await this.clone.localCommits()).length;
+      return (await this.clone.pending()).length;
     });
   }
 
