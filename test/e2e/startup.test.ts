@@ -217,6 +217,19 @@ describe('the console next to a remote chat', () => {
   });
 });
 
+describe('a start that fails for another reason', () => {
+  it('stops what it started and exits 1 with the cause: never a process that answers /healthz and delivers nothing', async () => {
+    const state = tempStateDir();
+    writeFileSync(path.join(state, 'alerts'), 'not a directory');
+    const r = await runCli('/help\n', { env: { CHATOPS_STATE_DIR: state } });
+    expect(r.code).toBe(1);
+    expect(r.stderr).toMatch(
+      /homelab-chatops could not start: ENOTDIR: not a directory, mkdir '.*alerts/,
+    );
+    expect(r.stdout).toBe('');
+  });
+});
+
 describe('start-up refuses what cannot work, with the key and the fix (exit 2, no stack trace)', () => {
   const noStack = (s: string) => expect(s).not.toMatch(/\n\s+at .+:\d+:\d+/);
 
