@@ -68,6 +68,8 @@ export class DiscordAdapter implements ChatAdapter {
     this.log = opts.log.child({ adapter: 'discord' });
     this.client = new Client({
       intents: [GatewayIntentBits.Guilds],
+      // Nothing pings unless a message names it (payload() does, for a reply's own mentions).
+      allowedMentions: { parse: [] },
       ...(opts.apiUrl ? { rest: { api: opts.apiUrl } } : {}),
     });
     this.client.on(Events.InteractionCreate, (i) => void this.onInteraction(i));

@@ -3,6 +3,7 @@ import type { Reply } from '../../core/reply.js';
 import type { MessageRef, Publisher } from '../publisher.js';
 import { splitText } from '../text.js';
 import { payload } from './interaction-responder.js';
+import { discordText, NO_PINGS } from './markdown.js';
 import { LIMITS, renderDiscord } from './render.js';
 
 /** Alert roots as channel messages, updates in a thread started from the root. */
@@ -46,13 +47,14 @@ export class DiscordPublisher implements Publisher {
     // Plain text reads best in a thread; fall back to the embed when there are buttons or files.
     if (rendered.components.length === 0 && rendered.files.length === 0 && !reply.code) {
       const text = [
-        reply.title && `**${reply.title}**`,
-        reply.text,
-        ...(reply.fields ?? []).map((f) => `${f.name}: ${f.value}`),
+        reply.title && `**${discordText(reply.title)}**`,
+        reply.text && discordText(reply.text),
+        ...(reply.fields ?? []).map((f) => `${discordText(f.name)}: ${discordText(f.value)}`),
       ]
         .filter(Boolean)
         .join('\n');
-      for (const content of splitText(text, LIMITS.content)) await thread.send({ content });
+      for (const content of splitText(text, LIMITS.content))
+        await thread.send({ content, allowedMentions: NO_PINGS });
     } else {
       await thread.send(payload(rendered));
     }

@@ -4,6 +4,7 @@ import type { Responder } from '../../core/dispatcher.js';
 import type { Logger } from '../../core/logger.js';
 import type { Reply } from '../../core/reply.js';
 import { LatestOnly } from '../latest-only.js';
+import { allowedMentions, NO_PINGS } from './markdown.js';
 import { type DiscordMessage, renderDiscord, renderSteps } from './render.js';
 
 /** How often progress may edit the reply: Discord's edit buckets are small. */
@@ -11,10 +12,14 @@ const PROGRESS_EVERY_MS = 1000;
 /** Discord wants a first answer within 3 s; without one by then, we defer ("thinking…"). */
 const DEFER_AFTER_MS = 1000;
 
-/** A rendered message as discord.js message options (files as attachments). */
+/**
+ * A rendered message as discord.js message options (files as attachments). Only the mentions
+ * in `content` (the reply's own) may ping.
+ */
 export function payload(m: DiscordMessage) {
   return {
     content: m.content ?? '',
+    allowedMentions: allowedMentions(m.content),
     embeds: m.embeds,
     components: m.components,
     files: m.files.map((f) => ({ attachment: Buffer.from(f.data, 'utf8'), name: f.name })),
@@ -94,7 +99,8 @@ export class InteractionResponder implements Responder {
     const lines = this.pendingSteps.splice(0);
     this.thread ??= this.openThread();
     const thread = await this.thread;
-    for (const content of renderSteps(lines)) await thread.send({ content });
+    for (const content of renderSteps(lines))
+      await thread.send({ content, allowedMentions: NO_PINGS });
   }
 
   private async openThread(): Promise<ThreadChannel> {

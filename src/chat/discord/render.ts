@@ -1,5 +1,6 @@
 import type { Reply, ReplyButton, Severity } from '../../core/reply.js';
 import { progressBar, splitText, truncate } from '../text.js';
+import { discordText } from './markdown.js';
 
 /** Discord's limits (https://discord.com/developers/docs/resources/message). */
 export const LIMITS = {
@@ -77,12 +78,13 @@ function embedSize(e: DiscordEmbed): number {
 export function renderDiscord(reply: Reply, opts: RenderOptions = {}): DiscordMessage {
   const files: DiscordMessage['files'] = [];
   const embed: DiscordEmbed = {};
-  if (reply.title) embed.title = truncate(reply.title, LIMITS.title);
+  const title = reply.title === undefined ? undefined : discordText(reply.title);
+  if (title) embed.title = truncate(title, LIMITS.title);
   if (reply.severity) embed.color = COLORS[reply.severity];
 
   const parts: string[] = [];
-  if (reply.title && reply.title.length > LIMITS.title) parts.push(`**${reply.title}**`);
-  if (reply.text) parts.push(reply.text);
+  if (title && title.length > LIMITS.title) parts.push(`**${title}**`);
+  if (reply.text) parts.push(discordText(reply.text));
   if (reply.progress) {
     const { done, total, label } = reply.progress;
     parts.push(`${progressBar(done, total)}${label ? ` ${label}` : ''}`);
@@ -91,13 +93,14 @@ export function renderDiscord(reply: Reply, opts: RenderOptions = {}): DiscordMe
   const overflow: string[] = [];
   for (const f of fields.splice(LIMITS.fields)) overflow.push(`${f.name}:\n${f.value}`);
   embed.fields = fields.map((f) => {
-    if (f.value.length > LIMITS.fieldValue) overflow.push(`${f.name}:\n${f.value}`);
+    const value = discordText(f.value);
+    if (value.length > LIMITS.fieldValue) overflow.push(`${f.name}:\n${f.value}`);
     return {
-      name: truncate(f.name || '\u200b', LIMITS.fieldName),
+      name: truncate(discordText(f.name) || '\u200b', LIMITS.fieldName),
       value:
-        f.value.length > LIMITS.fieldValue
-          ? `${truncate(f.value, 900)}\n(full text attached)`
-          : f.value || '\u200b',
+        value.length > LIMITS.fieldValue
+          ? `${truncate(value, 900)}\n(full text attached)`
+          : value || '\u200b',
       ...(f.inline ? { inline: true } : {}),
     };
   });
@@ -162,5 +165,5 @@ export function renderDiscord(reply: Reply, opts: RenderOptions = {}): DiscordMe
 
 /** Step-log lines for a thread, batched into as few messages as Discord allows. */
 export function renderSteps(lines: readonly string[]): string[] {
-  return splitText(lines.map((l) => `› ${l}`).join('\n'), LIMITS.content);
+  return splitText(lines.map((l) => `› ${discordText(l)}`).join('\n'), LIMITS.content);
 }
