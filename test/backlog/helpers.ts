@@ -3,13 +3,14 @@ import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { pino } from 'pino';
 import { parse } from 'yaml';
 import {
   ensureSeededBareRepo,
   TaskStore,
   type TaskStoreOptions,
 } from '../../src/backlog/task-store.js';
-import { silentLogger } from '../../src/core/logger.js';
+import { type Logger, silentLogger } from '../../src/core/logger.js';
 
 /** This repo's own tasks/ directory: the starting files of a task repo. */
 export const SEED_DIR = fileURLToPath(new URL('../../tasks', import.meta.url));
@@ -136,6 +137,17 @@ export async function makeLab(files: Record<string, string> = {}): Promise<Lab> 
     },
   };
   return lab;
+}
+
+/** A logger keeping its JSON lines, to assert on warnings. */
+export function captureLogger(): { logger: Logger; text: () => string; messages: () => string[] } {
+  const out: string[] = [];
+  const logger = pino({ level: 'info' }, { write: (s: string) => out.push(s) });
+  return {
+    logger,
+    text: () => out.join(''),
+    messages: () => out.map((l) => String((JSON.parse(l) as { msg?: unknown }).msg ?? '')),
+  };
 }
 
 /** Commits `files` (relative to tasks/) in a plain clone and pushes them. */
