@@ -290,8 +290,14 @@ export class AlertService {
     }
     const group: StoredGroup = { state: next, views, updatedAt: this.now().toISOString() };
     this.store.setGroup(group);
+    try {
+      await this.store.save(group);
+    } catch (err) {
+      // Not applied: neither shown nor written again later.
+      this.store.revert(group.state.groupKey, previous);
+      throw err;
+    }
     this.store.prune(this.now());
-    await this.store.save(group);
     await this.outbox.remove(id);
     if (this.started)
       for (const [key, view] of Object.entries(views)) if (view.dirty) this.delivery.kick(key);

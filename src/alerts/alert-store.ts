@@ -157,6 +157,14 @@ export class AlertStore {
     this.changed.add(group.state.groupKey);
   }
 
+  /** Puts a group back as it was before a `setGroup` whose write failed. */
+  revert(groupKey: string, previous: StoredGroup | undefined): void {
+    if (previous) this.byKey.set(groupKey, previous);
+    else this.byKey.delete(groupKey);
+    this.changed.delete(groupKey);
+    this.failed.delete(groupKey);
+  }
+
   rollup(id: string): Rollup | undefined {
     return this.rollupsById.get(id);
   }

@@ -185,7 +185,7 @@ describe('back-pressure', () => {
     await s.stop();
   });
 
-  it('the webhook answers 503 with Retry-After while the backlog is full, without reading the body', async () => {
+  it('the webhook answers 503 with Retry-After while the backlog is full, without parsing the body', async () => {
     let full: number | undefined = 2000;
     const accepted: string[] = [];
     const server = createServer(
