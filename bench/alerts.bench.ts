@@ -34,18 +34,34 @@
 //    many channel messages, (ceil(messages / 5) - 1) × 5 s, and the minimum of the bot's own
 //    pacing, which counts every send (root, thread post, edit) against the channel's 5 per 5 s.
 //    Then the same storm with alerts.rollupThreshold = 1000 (no roll-up), capped.
-// 3. RSS: /proc/<pid>/status VmRSS of the bot every 200 ms during each run; idle = after
+// 3. big: BENCH_BIG_GROUPS (200) groups of BENCH_BIG_ALERTS (2000) alerts each, routed nowhere
+//    (`default: { to: [] }`: applying and storing only, no delivery). Seeded with one
+//    notification per group (one connection, back to back; time until the outbox is empty),
+//    then BENCH_BIG_NOTIFICATIONS (60) notifications over BENCH_CONNECTIONS connections, each
+//    resolving one more alert of a group (round robin): time from the first request to the
+//    last 200, and to the last of them applied (outbox empty); bot RSS peak (200 ms samples,
+//    and VmHWM since start); the state on disk; then the bot is restarted on that state (time
+//    to "ready"). Measures what one notification costs when the state is large.
+// 4. RSS: /proc/<pid>/status VmRSS of the bot every 200 ms during each run; idle = after
 //    "ready" and IDLE_MS of nothing; VmHWM is the kernel's exact peak since start.
 //
 // Env: BENCH_DURATION_S (10) per webhook run, BENCH_WARMUP_S (2), BENCH_CONNECTIONS (10),
 // BENCH_GROUPS (100) groups of 5 alerts in the varied payloads, BENCH_STORM_CAP_S (180) per
 // storm, BENCH_IDLE_MS (2000), BENCH_STATE_PARENT (os.tmpdir()) where the state dirs go (to
-// measure the fsync of another filesystem), BENCH_ALERTS_PHASES (webhook,storm,storm-norollup),
+// measure the fsync of another filesystem), BENCH_ALERTS_PHASES (webhook,storm,storm-norollup,big),
 // BENCH_CLI (dist/src/main.js) the bot's entry point, e.g. a build of another commit,
 // BENCH_KEEP_STATE=1 keeps the state dirs (groups.json, the outbox) for inspection.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  existsSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import http from 'node:http';
 import { cpus, tmpdir } from 'node:os';
 import path from 'node:path';
@@ -69,7 +85,7 @@ const STORM_CAP_MS = Number(process.env.BENCH_STORM_CAP_S ?? 180) * 1000;
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 2000);
 const STATE_PARENT = process.env.BENCH_STATE_PARENT ?? tmpdir();
 const PHASES = new Set(
-  (process.env.BENCH_ALERTS_PHASES ?? 'webhook,storm,storm-norollup')
+  (process.env.BENCH_ALERTS_PHASES ?? 'webhook,storm,storm-norollup,big')
     .split(',')
     .map((s) => s.trim()),
 );
@@ -205,11 +221,19 @@ const dirs = new Set<string>();
 
 async function startBot(
   fake: FakeDiscord,
-  opts: { port?: number; alertmanagerUrl?: string; rollupThreshold?: number } = {},
+  opts: {
+    port?: number;
+    alertmanagerUrl?: string;
+    rollupThreshold?: number;
+    /** Route every group nowhere: applying and storing only. */
+    noDelivery?: boolean;
+    /** Start on this state dir (a restart) instead of a new one. */
+    stateDir?: string;
+  } = {},
 ): Promise<Bot> {
   const dir = mkdtempSync(path.join(STATE_PARENT, 'bench-alerts-'));
   dirs.add(dir);
-  const stateDir = path.join(dir, 'state');
+  const stateDir = opts.stateDir ?? path.join(dir, 'state');
   const port = opts.port ?? (await freePort());
   const configFile = path.join(dir, 'config.yaml');
   writeFileSync(
@@ -226,7 +250,7 @@ async function startBot(
         enabled: true,
         webhook: { token: TOKEN },
         ...(opts.alertmanagerUrl ? { alertmanager: { url: opts.alertmanagerUrl } } : {}),
-        default: { to: [{ discord: ALERTS }] },
+        default: { to: opts.noDelivery ? [] : [{ discord: ALERTS }] },
         ...(opts.rollupThreshold ? { rollupThreshold: opts.rollupThreshold } : {}),
       },
     }),
@@ -522,18 +546,31 @@ function everythingVisible(fake: FakeDiscord): string {
 
 /** What delivery still has to do, from the bot's stored state: dirty views and roll-ups. */
 function pending(stateDir: string): { groups: number; views: number; rollups: number } | null {
+  type Group = { views: Record<string, { dirty: boolean }> };
+  type Rollups = Record<string, { dirty: boolean }>;
+  const dir = path.join(stateDir, 'alerts');
+  const read = <T>(file: string) => JSON.parse(readFileSync(file, 'utf8')) as T;
   try {
-    const store = JSON.parse(
-      readFileSync(path.join(stateDir, 'alerts', 'groups.json'), 'utf8'),
-    ) as {
-      groups: Record<string, { views: Record<string, { dirty: boolean }> }>;
-      rollups: Record<string, { dirty: boolean }>;
-    };
-    const groups = Object.values(store.groups);
+    let groups: Group[];
+    let rollups: Rollups;
+    if (existsSync(path.join(dir, 'index.json'))) {
+      // One file per group (index.json + groups/<hash>.json).
+      rollups = read<{ rollups: Rollups }>(path.join(dir, 'index.json')).rollups;
+      groups = readdirSync(path.join(dir, 'groups'))
+        .filter((f) => /^[0-9a-f]{32}\.json$/.test(f))
+        .map((f) => read<Group>(path.join(dir, 'groups', f)));
+    } else {
+      // Earlier versions (BENCH_CLI): one groups.json.
+      const store = read<{ groups: Record<string, Group>; rollups: Rollups }>(
+        path.join(dir, 'groups.json'),
+      );
+      groups = Object.values(store.groups);
+      rollups = store.rollups;
+    }
     return {
       groups: groups.length,
       views: groups.flatMap((g) => Object.values(g.views)).filter((v) => v.dirty).length,
-      rollups: Object.values(store.rollups).filter((r) => r.dirty).length,
+      rollups: Object.values(rollups).filter((r) => r.dirty).length,
     };
   } catch {
     return null; // not written yet, or caught mid-rename
@@ -842,12 +879,11 @@ it.skipIf(!PHASES.has('webhook'))(
 
     const hooks = await webhookMetrics(bot.port);
     const after = memory(pid);
-    const groupsFile = path.join(bot.stateDir, 'alerts', 'groups.json');
-    const groupsBytes = existsSync(groupsFile) ? readFileSync(groupsFile).length : 0;
+    const groupsBytes = stateOnDisk(bot.stateDir).bytes;
     const stop = await stopBot(bot);
     console.log(
       `bot idle RSS ${idle.rssMb} MB before, ${after.rssMb} MB after (VmHWM ${after.hwmMb} MB); ` +
-        `groups.json ${Math.round(groupsBytes / 1024)} KiB (rewritten with fsync on every applied notification); ` +
+        `alert state ${Math.round(groupsBytes / 1024)} KiB on disk; ` +
         `webhook answers ${JSON.stringify(hooks)}; SIGTERM → exit ${stop.stopMs} ms (${stop.exit}), ` +
         `warn/error while stopping ${JSON.stringify(stop.warnOrError)}`,
     );
@@ -859,7 +895,7 @@ it.skipIf(!PHASES.has('webhook'))(
       afterRssMb: after.rssMb,
       hwmMb: after.hwmMb,
       groups: GROUPS,
-      groupsJsonBytes: groupsBytes,
+      stateBytes: groupsBytes,
       webhookAnswers: hooks,
       stopMs: stop.stopMs,
       botExit: stop.exit,
@@ -895,5 +931,161 @@ it.skipIf(!PHASES.has('storm-norollup'))(
     // Not finishing within the cap is a figure here, not a failure.
     expect(s.duplicateThreads).toBe(0);
     expect(s.unhandled).toBe(0);
+  },
+);
+
+// ---------------------------------------------------------------------------------------------
+// Big groups
+
+const BIG_GROUPS = Number(process.env.BENCH_BIG_GROUPS ?? 200);
+const BIG_ALERTS = Number(process.env.BENCH_BIG_ALERTS ?? 2000);
+const BIG_NOTIFICATIONS = Number(process.env.BENCH_BIG_NOTIFICATIONS ?? 60);
+
+/** Group g with BIG_ALERTS alerts; the first `resolved` of them resolved. */
+function bigPayload(g: number, resolved: number): Buffer {
+  const alertname = `Big${g}`;
+  const alerts = Array.from({ length: BIG_ALERTS }, (_, i) => {
+    const done = i < resolved;
+    return {
+      status: done ? 'resolved' : 'firing',
+      labels: { alertname, instance: `host-${g}-${i}:9100`, job: 'node', severity: 'warning' },
+      annotations: { summary: `${alertname} on host-${g}-${i}` },
+      startsAt: STARTS_AT,
+      endsAt: done ? ENDS_AT : NO_END,
+      generatorURL: '',
+      fingerprint: `${g.toString(16).padStart(6, '0')}${i.toString(16).padStart(10, '0')}`,
+    };
+  });
+  return Buffer.from(
+    JSON.stringify({
+      receiver: 'chatops',
+      status: 'firing',
+      alerts,
+      groupLabels: { alertname },
+      commonLabels: { alertname, job: 'node', severity: 'warning' },
+      commonAnnotations: {},
+      externalURL: 'http://alertmanager.lab.example:9093',
+      version: '4',
+      groupKey: `{}:{alertname="${alertname}"}`,
+      truncatedAlerts: 0,
+    }),
+  );
+}
+
+/** Bytes and files of the alert state (groups.json, or index.json + groups/). */
+function stateOnDisk(stateDir: string): { bytes: number; files: number } {
+  const dir = path.join(stateDir, 'alerts');
+  let bytes = 0;
+  let files = 0;
+  const walk = (d: string) => {
+    for (const e of readdirSync(d, { withFileTypes: true })) {
+      const p = path.join(d, e.name);
+      if (e.isDirectory()) {
+        if (e.name !== 'outbox') walk(p);
+      } else {
+        bytes += statSync(p).size;
+        files++;
+      }
+    }
+  };
+  if (existsSync(dir)) walk(dir);
+  return { bytes, files };
+}
+
+it.skipIf(!PHASES.has('big'))(
+  `big: ${BIG_GROUPS} groups × ${BIG_ALERTS} alerts, ${BIG_NOTIFICATIONS} notifications`,
+  async () => {
+    const fake = await FakeDiscord.start({ channels: [{ id: ALERTS, name: 'alerts' }] });
+    fakes.add(fake);
+    const bot = await startBot(fake, { noDelivery: true });
+    const pid = bot.child.pid!;
+    await sleep(IDLE_MS);
+    const idle = memory(pid);
+
+    // Seed: every group once, one request after the other.
+    const seedSampler = new Sampler(pid, bot.stateDir);
+    const t0 = performance.now();
+    const seedAgent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    for (let g = 0; g < BIG_GROUPS; g++) {
+      const s = await postOnce(seedAgent, bot.port, bigPayload(g, 0));
+      if (s !== 200) throw new Error(`seeding group ${g}: HTTP ${s}`);
+    }
+    seedAgent.destroy();
+    const seeded = await drain(bot.stateDir);
+    const seedMs = Math.round(performance.now() - t0);
+    const seedMem = seedSampler.stop();
+
+    // N notifications, each resolving one more alert of a group.
+    const bodies = Array.from({ length: BIG_NOTIFICATIONS }, (_, n) =>
+      bigPayload(n % BIG_GROUPS, 1 + Math.floor(n / BIG_GROUPS)),
+    );
+    const sampler = new Sampler(pid, bot.stateDir);
+    const agent = new http.Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+    const t1 = performance.now();
+    const status: Record<string, number> = {};
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: CONNECTIONS }, async () => {
+        while (next < bodies.length) {
+          const s = await postOnce(agent, bot.port, bodies[next++]!);
+          status[s] = (status[s] ?? 0) + 1;
+        }
+      }),
+    );
+    const ackedMs = Math.round(performance.now() - t1);
+    agent.destroy();
+    const waitingAfterAck = outboxSize(bot.stateDir);
+    const applied = await drain(bot.stateDir);
+    const appliedMs = Math.round(performance.now() - t1);
+    const mem = sampler.stop();
+    const disk = stateOnDisk(bot.stateDir);
+    const problemsSeen = summarizeProblems(problems(bot));
+    await stopBot(bot);
+
+    // Restart on that state: how long until ready.
+    const again = await startBot(fake, { noDelivery: true, stateDir: bot.stateDir });
+    const restartReadyMs = again.readyMs;
+    const restartRss = memory(again.child.pid!);
+    await stopBot(again);
+
+    const big = {
+      groups: BIG_GROUPS,
+      alertsPerGroup: BIG_ALERTS,
+      bodyBytes: bodies[0]!.length,
+      idleRssMb: idle.rssMb,
+      seedMs,
+      seedLeftInOutbox: seeded.leftInOutbox,
+      seedPeakRssMb: seedMem.peakRssMb,
+      notifications: BIG_NOTIFICATIONS,
+      connections: CONNECTIONS,
+      status,
+      lastAckMs: ackedMs,
+      waitingAfterLastAck: waitingAfterAck,
+      lastAppliedMs: appliedMs,
+      leftInOutbox: applied.leftInOutbox,
+      peakRssMb: mem.peakRssMb,
+      hwmMb: mem.hwmMb,
+      botCpuPercent: mem.botCpuPercent,
+      botWrittenMb: mem.botWrittenMb,
+      stateBytes: disk.bytes,
+      stateFiles: disk.files,
+      restartReadyMs,
+      restartRssMb: restartRss.rssMb,
+      botWarnOrError: problemsSeen,
+    };
+    result.big = big;
+    console.log(
+      `big (${BIG_GROUPS} groups × ${BIG_ALERTS} alerts, ${Math.round(big.bodyBytes / 1024)} KiB bodies, no delivery): ` +
+        `seeded in ${r1(seedMs / 1000)} s (peak RSS ${seedMem.peakRssMb} MB); ${BIG_NOTIFICATIONS} notifications over ${CONNECTIONS} connections: ` +
+        `last 200 at ${r1(ackedMs / 1000)} s (${JSON.stringify(status)}), ${waitingAfterAck} waiting then, last applied at ${r1(appliedMs / 1000)} s` +
+        `${applied.leftInOutbox ? ` (NOT done: ${applied.leftInOutbox} left after ${DRAIN_CAP_MS / 1000} s)` : ''}; ` +
+        `bot RSS idle ${idle.rssMb} MB, peak ${mem.peakRssMb} MB (VmHWM ${mem.hwmMb} MB), CPU ${mem.botCpuPercent}%, wrote ${mem.botWrittenMb} MB; ` +
+        `state ${r1(disk.bytes / 1024 / 1024)} MB in ${disk.files} files; restart on it: ready in ${restartReadyMs} ms, RSS ${restartRss.rssMb} MB; ` +
+        `warn/error ${JSON.stringify(problemsSeen)}`,
+    );
+    await fake.stop();
+    fakes.delete(fake);
+    expect(applied.leftInOutbox).toBe(0);
+    expect(Object.keys(status)).toEqual(['200']);
   },
 );

@@ -47,11 +47,11 @@ export class BacklogFullError extends Error {
 }
 
 /** Waiting notifications are kept in memory up to this many bytes, then read back from the outbox. */
-const PAYLOAD_MEMORY_BYTES = 32 * 1024 * 1024;
+const PAYLOAD_MEMORY_BYTES = 8 * 1024 * 1024;
 
 const newView = (dest: RoutedDestination): DestinationView => ({
   dest,
-  shown: emptyRecord(),
+  shown: {},
   shownRefires: 0,
   notes: [],
   dirty: true,

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { emptyRecord } from './records.js';
+import { recordOf } from './records.js';
 import type { WebhookPayload } from './types.js';
 
 /**
@@ -25,22 +25,22 @@ const value = z.string().superRefine((v, ctx) => {
 
 /**
  * A label or annotation set: an object of strings. Not `z.record`, which builds its output
- * with assignments on a plain object, so a label named `__proto__` would vanish: the output
- * here has no prototype and every name is kept as data.
+ * by assignment on a plain object, so a label named `__proto__` would vanish: every name is
+ * kept as data here (an own property, see records.ts).
  */
 const labelSet = z.custom<Record<string, string>>().transform((input, ctx) => {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     ctx.addIssue({ code: 'invalid_type', expected: 'record', input, message: 'expected object' });
     return z.NEVER;
   }
-  const out = emptyRecord<string>();
+  const entries: [string, string][] = [];
   for (const [name, v] of Object.entries(input)) {
     const r = value.safeParse(v, { reportInput: true });
-    if (r.success) out[name] = r.data;
+    if (r.success) entries.push([name, r.data]);
     else
       for (const issue of r.error.issues) ctx.addIssue({ ...issue, path: [name, ...issue.path] });
   }
-  return out;
+  return recordOf(entries);
 });
 
 const timestamp = z

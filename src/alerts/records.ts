@@ -1,8 +1,15 @@
 /**
  * Label sets, annotation sets and other maps keyed by data (group keys, fingerprints, label
  * names) are plain objects on the wire and on disk. A key like `constructor`, `toString` or
- * `__proto__` must be data like any other: records are built without a prototype, read with
- * `own` (never an inherited member), and stored files are parsed back into such records.
+ * `__proto__` must be data like any other:
+ * - records are built with `Object.fromEntries` (or JSON.parse), which define own properties
+ *   (`obj[key] = v` or Object.assign onto a plain object would set the prototype for
+ *   `__proto__`);
+ * - a key that comes from data is read with `own` (never an inherited member: `labels.toString`
+ *   of a label set without a `toString` label is a function);
+ * - maps with many such keys are `Map`s.
+ * (Objects without a prototype would do too, but V8 keeps them in dictionary mode: twice the
+ * memory for the hundreds of thousands of label sets a large state holds.)
  */
 
 /** The record's own value for `key`; never something inherited from Object.prototype. */
@@ -10,22 +17,17 @@ export function own<T>(record: Readonly<Record<string, T>>, key: string): T | un
   return Object.hasOwn(record, key) ? record[key] : undefined;
 }
 
-/** A record without a prototype: `__proto__` and `constructor` are ordinary keys in it. */
+/** A small record without a prototype (to add data keys to one by one). */
 export function emptyRecord<T>(): Record<string, T> {
   return Object.create(null) as Record<string, T>;
 }
 
+/** A record of these entries, every key an own property (`__proto__` included). */
 export function recordOf<T>(entries: Iterable<readonly [string, T]>): Record<string, T> {
-  const out = emptyRecord<T>();
-  for (const [k, v] of entries) out[k] = v;
-  return out;
+  return Object.fromEntries(entries) as Record<string, T>;
 }
 
-/** JSON.parse whose objects have no prototype (so a stored `{"__proto__": …}` stays data). */
+/** A stored JSON file. JSON.parse defines own properties: `{"__proto__": …}` stays data. */
 export function parseStored(text: string): unknown {
-  return JSON.parse(text, (_key, value: unknown) =>
-    value !== null && typeof value === 'object' && !Array.isArray(value)
-      ? Object.assign(emptyRecord(), value)
-      : value,
-  );
+  return JSON.parse(text);
 }
