@@ -28,7 +28,7 @@ export interface LockPolicy {
  */
 export const OWN_CLONE_LOCKS: LockPolicy = { minAgeMs: 0, maxAgeMs: 10 * 60_000 };
 /** A bare repo on this machine used as the remote: other bots or people may push to it. */
-export const LOCAL_REMOTE_LOCKS: LockPolicy = { minAgeMs: 10_000, maxAgeMs: 10 * 60_000 };
+export const LOCAL_REMOTE_LOCKS: LockPolicy = { minAgeMs: 5_000, maxAgeMs: 10 * 60_000 };
 
 export type LockState = 'removed' | 'gone' | 'young' | 'held';
 

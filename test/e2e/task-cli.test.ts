@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, renameSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
@@ -94,6 +94,29 @@ describe('/task through the console CLI', () => {
     expect(r.stdout).toContain('Option id: a task id like T-0042.');
     const repo = cloneOf(path.join(state, 'lab.git'));
     expect(git(repo, 'rev-list', '--count', 'HEAD').trim()).toBe('1');
+  });
+
+  it('works again after a killed bot left git lock files in its clone and in the demo remote', async () => {
+    const state = tempStateDir();
+    const env = { CHATOPS_STATE_DIR: state };
+    await runCli('/task list\n', { env }); // <state>/tasks-clone and <state>/lab.git exist
+    const index = path.join(state, 'tasks-clone', '.git', 'index.lock');
+    const branch = path.join(state, 'lab.git', 'refs', 'heads', 'main.lock');
+    writeFileSync(index, '');
+    writeFileSync(branch, '');
+    const old = new Date(Date.now() - 60_000); // older than a push in progress holds a lock
+    utimesSync(branch, old, old);
+
+    const r = await runCli('/task add title:"After the crash"\n', { env });
+    expect(r.stdout).toContain('✔ Added T-0005: After the crash');
+    expect(r.stdout).not.toMatch(/went wrong/i);
+    for (const file of [index, branch]) {
+      expect(r.stderr).toContain(
+        `removed stale git lock ${file} (left by a git process that was killed)`,
+      );
+    }
+    const repo = cloneOf(path.join(state, 'lab.git'));
+    expect(git(repo, 'log', '-1', '--format=%s').trim()).toBe('tasks: add T-0005 After the crash');
   });
 
   it('keeps a change when the remote is gone and pushes it on the next start', async () => {
