@@ -5,13 +5,18 @@ import { userLabel } from '../src/core/invocation.js';
 import type { Plan, Reply } from '../src/core/reply.js';
 import { table } from '../src/core/table.js';
 import {
+  type AppJson,
   type ArgoApp,
   appPath,
   type OperationState,
+  operationPatch,
+  placeholderOperation,
   resourceName,
+  rollbackOperation,
   type SyncOutcome,
   shortRevision,
-  syncPatch,
+  shortRevisions,
+  syncOperation,
 } from '../src/infra/argo.js';
 
 const APP_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
@@ -37,12 +42,12 @@ function patchLine(ctx: CommandContext, app: string, body: unknown): string {
   return `PATCH ${appPath(ctx.config.argo.namespace, app)} (application/merge-patch+json) ${JSON.stringify(body)}`;
 }
 
-function syncPlan(ctx: CommandContext, app: string, revision: string | undefined, prune: boolean) {
-  const body = syncPatch({
-    revision: revision ?? '<spec.source.targetRevision>',
-    prune,
-    initiatedBy: userLabel(ctx.invocation.user),
-  });
+/**
+ * The plan's steps: the exact patch for the app as read (a dry run, which reads nothing, names
+ * the fields the values come from).
+ */
+function syncPlan(ctx: CommandContext, app: string, current: ArgoApp | undefined, op: AppJson) {
+  const body = operationPatch(op, current?.resourceVersion ?? '<metadata.resourceVersion>');
   return [
     patchLine(ctx, app, body),
     `watch ${appPath(ctx.config.argo.namespace)}?fieldSelector=metadata.name=${app} until status.operationState.phase is Succeeded, Failed or Error (at most ${ctx.config.argo.syncTimeoutSeconds} s)`,
@@ -60,7 +65,10 @@ function countSynced(state: OperationState): number {
 async function followSync(
   ctx: CommandContext,
   title: string,
-  run: (onProgress: (state: OperationState, app: ArgoApp) => void) => Promise<SyncOutcome>,
+  run: (
+    onProgress: (state: OperationState, app: ArgoApp) => void,
+    onPreempted: (running: string) => void,
+  ) => Promise<SyncOutcome>,
 ): Promise<Reply> {
   let chain = Promise.resolve();
   const queue = (f: () => Promise<void>) => {
@@ -89,21 +97,46 @@ async function followSync(
       );
     }
   };
+  const onPreempted = (running: string) => {
+    queue(() =>
+      ctx.progress.step(
+        `⚠ Not started: ${running} — it started in the meantime; following it instead.`,
+      ),
+    );
+  };
   try {
-    return renderOutcome(await run(onProgress));
+    return renderOutcome(await run(onProgress, onPreempted));
   } finally {
     await chain;
   }
 }
 
-function renderOutcome({ app, state }: SyncOutcome): Reply {
-  const rev = shortRevision(state.revision ?? app.revision);
+function renderOutcome({ app, state, preemptedBy }: SyncOutcome): Reply {
+  const rev = shortRevisions(
+    state.revision || state.revisions
+      ? state
+      : { revision: app.revision, revisions: app.revisions },
+  );
   const failed = state.resources.filter((r) => r.status === 'SyncFailed');
   const secs =
     state.startedAt && state.finishedAt
       ? Math.round((Date.parse(state.finishedAt) - Date.parse(state.startedAt)) / 1000)
       : undefined;
   const after = `Now: sync ${app.syncStatus}, health ${app.health}.`;
+  if (preemptedBy) {
+    const who = state.initiatedBy ? ` by ${state.initiatedBy}` : '';
+    const when = state.startedAt ? ` at ${state.startedAt}` : '';
+    const what = state.automated ? 'an auto-sync' : 'another sync';
+    return {
+      severity: 'warning',
+      title: `Not started: ${what} of ${app.name} started${when}${who}`,
+      text: `Followed it instead: ${state.phase} at ${rev}${state.message ? ` — ${state.message}` : ''}. ${after}`,
+      fields: failed.slice(0, 20).map((r) => ({
+        name: resourceName(r),
+        value: (r.message ?? r.status).slice(0, 1000),
+      })),
+    };
+  }
   if (state.phase === 'Succeeded') {
     return {
       severity: 'success',
@@ -129,7 +162,7 @@ function autoSyncLabel(a: ArgoApp): string {
 function renderStatus(a: ArgoApp): Reply {
   const op = a.operationState;
   const fields = [
-    { name: 'Sync', value: `${a.syncStatus} (${shortRevision(a.revision)})`, inline: true },
+    { name: 'Sync', value: `${a.syncStatus} (${shortRevisions(a)})`, inline: true },
     {
       name: 'Health',
       value: `${a.health}${a.healthMessage ? `: ${a.healthMessage}` : ''}`,
@@ -142,7 +175,7 @@ function renderStatus(a: ArgoApp): Reply {
     const when = op.finishedAt ?? op.startedAt;
     fields.push({
       name: 'Last operation',
-      value: `sync to ${shortRevision(op.revision ?? op.requestedRevision)}${who}${when ? ` (${when})` : ''}: ${op.phase}${op.message ? ` — ${op.message}` : ''}`,
+      value: `sync to ${op.revision || op.revisions ? shortRevisions(op) : shortRevision(op.requestedRevision)}${who}${when ? ` (${when})` : ''}: ${op.phase}${op.message ? ` — ${op.message}` : ''}`,
       inline: false,
     });
     const failed = op.resources.filter((r) => r.status === 'SyncFailed');
@@ -177,7 +210,7 @@ function renderStatus(a: ArgoApp): Reply {
     footer: last
       ? `History: ${a.history
           .slice(-5)
-          .map((h) => `${h.id}=${shortRevision(h.revision)}`)
+          .map((h) => `${h.id}=${shortRevisions(h)}`)
           .join(', ')} (rollback: /argo rollback ${a.name} <id>)`
       : undefined,
   };
@@ -198,13 +231,7 @@ export const command = defineCommand({
           title: `${apps.length} Argo CD application${apps.length === 1 ? '' : 's'}`,
           code: table(
             ['APP', 'SYNC', 'HEALTH', 'REVISION', 'AUTO-SYNC'],
-            apps.map((a) => [
-              a.name,
-              a.syncStatus,
-              a.health,
-              shortRevision(a.revision),
-              autoSyncLabel(a),
-            ]),
+            apps.map((a) => [a.name, a.syncStatus, a.health, shortRevisions(a), autoSyncLabel(a)]),
           ),
         };
       },
@@ -237,17 +264,25 @@ export const command = defineCommand({
       ],
       plan: async (ctx) => {
         const { app, prune } = ctx.args;
-        let revision = ctx.args.revision;
+        const req = {
+          revision: ctx.args.revision,
+          prune: prune === true,
+          initiatedBy: userLabel(ctx.invocation.user),
+        };
+        let current: ArgoApp | undefined;
         if (!ctx.dryRun) {
           // Refuse before proposing, so nobody confirms something that would then be refused.
           const argo = await ctx.services.argo();
-          const current = await argo.get(app);
+          current = await argo.get(app);
           argo.refuseIfBusy(current);
-          revision ??= current.targetRevision;
         }
+        const op = current ? syncOperation(current, req) : placeholderOperation(req);
+        const revision = current?.sources
+          ? `the target revisions of its ${current.sources.length} sources`
+          : (op.sync.revision as string | undefined);
         const plan: Plan = {
-          summary: `Sync ${app} to ${revision ?? 'its target revision'}${prune ? ', pruning resources no longer in Git' : ''}, and follow it to the end.`,
-          steps: syncPlan(ctx, app, revision, prune === true),
+          summary: `Sync ${app} to ${revision && !revision.startsWith('<') ? revision : 'its target revision'}${prune ? ', pruning resources no longer in Git' : ''}, and follow it to the end.`,
+          steps: syncPlan(ctx, app, current, op),
         };
         if (prune) plan.warnings = ['prune:true deletes the resources that are no longer in Git.'];
         return plan;
@@ -258,12 +293,13 @@ export const command = defineCommand({
         return followSync(
           ctx,
           `Syncing ${app} to ${revision ?? 'its target revision'}`,
-          (onProgress) =>
+          (onProgress, onPreempted) =>
             argo.sync(app, {
               revision,
               prune: prune === true,
               initiatedBy: userLabel(ctx.invocation.user),
               onProgress,
+              onPreempted,
               timeoutMs: timeoutMs(ctx),
               signal: ctx.signal,
             }),
@@ -322,11 +358,12 @@ export const command = defineCommand({
       plan: async (ctx) => {
         const { app, history_id } = ctx.args;
         const argo = await ctx.services.argo();
-        const target = await argo.rollbackTarget(app, history_id);
-        if (!ctx.dryRun) argo.refuseIfBusy(target.app);
+        const { app: current, entry } = await argo.rollbackTarget(app, history_id);
+        if (!ctx.dryRun) argo.refuseIfBusy(current);
+        const op = rollbackOperation(current, entry, userLabel(ctx.invocation.user));
         return {
-          summary: `Roll ${app} back to history entry ${history_id} (${shortRevision(target.revision)}, now at ${shortRevision(target.app.revision)}), and follow the sync to the end.`,
-          steps: syncPlan(ctx, app, target.revision, false),
+          summary: `Roll ${app} back to history entry ${history_id} (${shortRevisions(entry)}, now at ${shortRevisions(current)}), and follow the sync to the end.`,
+          steps: syncPlan(ctx, app, current, op),
           warnings: [
             `${app} will be OutOfSync with its target revision afterwards; /argo sync ${app} goes forward again.`,
           ],
@@ -335,15 +372,15 @@ export const command = defineCommand({
       execute: async (ctx) => {
         const { app, history_id } = ctx.args;
         const argo = await ctx.services.argo();
-        const { revision } = await argo.rollbackTarget(app, history_id);
+        const { entry } = await argo.rollbackTarget(app, history_id);
         return followSync(
           ctx,
-          `Rolling ${app} back to ${history_id} (${shortRevision(revision)})`,
-          (onProgress) =>
-            argo.sync(app, {
-              revision,
+          `Rolling ${app} back to ${history_id} (${shortRevisions(entry)})`,
+          (onProgress, onPreempted) =>
+            argo.rollback(app, history_id, {
               initiatedBy: userLabel(ctx.invocation.user),
               onProgress,
+              onPreempted,
               timeoutMs: timeoutMs(ctx),
               signal: ctx.signal,
             }),

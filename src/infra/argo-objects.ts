@@ -40,14 +40,29 @@ export interface OperationState {
   /** What the operation asked for: its sync revision, who started it. */
   requestedRevision?: string;
   initiatedBy?: string;
-  /** The revision it resolved to. */
+  /** Started by Argo CD's auto-sync (initiatedBy.automated). */
+  automated?: boolean;
+  /** The revision it resolved to (multi-source apps: one per source in `revisions`). */
   revision?: string;
+  revisions?: string[];
   resources: SyncedResource[];
 }
 
+/** `.operation` as requested (before the controller picked it up, or while it runs). */
+export interface RequestedOperation {
+  revision?: string;
+  revisions?: string[];
+  initiatedBy?: string;
+  automated: boolean;
+}
+
+/** status.history[]: multi-source apps record `revisions`/`sources`, not `revision`/`source`. */
 export interface HistoryEntry {
   id: number;
   revision: string;
+  revisions?: string[];
+  source?: AppJson;
+  sources?: AppJson[];
   deployedAt?: string;
   initiatedBy?: string;
 }
@@ -62,9 +77,18 @@ export interface ArgoApp {
   healthMessage?: string;
   /** The deployed revision (status.sync.revision). */
   revision?: string;
+  /** Multi-source apps: status.sync.revisions, one per source. */
+  revisions?: string[];
+  /** spec.source, or spec.sources for a multi-source app. */
+  source?: AppJson;
+  sources?: AppJson[];
+  /** spec.syncPolicy.syncOptions and .retry: Argo CD copies them into every operation. */
+  syncOptions?: string[];
+  retry?: AppJson;
   autoSync: boolean;
   /** `.operation` is set: an operation was requested and not finished. */
   operationPending: boolean;
+  operation?: RequestedOperation;
   operationState?: OperationState;
   history: HistoryEntry[];
   resources: AppResource[];
@@ -73,6 +97,25 @@ export interface ArgoApp {
 }
 
 const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : undefined);
+const strs = (v: unknown): string[] | undefined =>
+  Array.isArray(v) && v.length > 0 ? v.map((x) => String(x ?? '')) : undefined;
+const objs = (v: unknown): AppJson[] | undefined =>
+  Array.isArray(v) && v.length > 0 ? (v as AppJson[]) : undefined;
+
+/** Who started an operation: the user, or Argo CD's auto-sync (initiatedBy.automated). */
+export const AUTO_SYNC_LABEL = 'Argo CD (auto-sync)';
+const initiator = (by: AppJson | undefined): string | undefined =>
+  str(by?.username) ?? (by?.automated === true ? AUTO_SYNC_LABEL : undefined);
+
+function toRequestedOperation(op: AppJson | undefined | null): RequestedOperation | undefined {
+  if (op == null) return undefined;
+  return {
+    revision: str(op.sync?.revision),
+    revisions: strs(op.sync?.revisions),
+    initiatedBy: initiator(op.initiatedBy),
+    automated: op.initiatedBy?.automated === true,
+  };
+}
 
 export function toOperationState(s: AppJson | undefined): OperationState | undefined {
   if (!s || typeof s.phase !== 'string') return undefined;
@@ -83,8 +126,10 @@ export function toOperationState(s: AppJson | undefined): OperationState | undef
     finishedAt: str(s.finishedAt),
     retryCount: typeof s.retryCount === 'number' ? s.retryCount : undefined,
     requestedRevision: str(s.operation?.sync?.revision),
-    initiatedBy: str(s.operation?.initiatedBy?.username),
+    initiatedBy: initiator(s.operation?.initiatedBy),
+    automated: s.operation?.initiatedBy?.automated === true,
     revision: str(s.syncResult?.revision),
+    revisions: strs(s.syncResult?.revisions),
     resources: ((s.syncResult?.resources ?? []) as AppJson[]).map((r) => ({
       kind: String(r.kind ?? '?'),
       namespace: str(r.namespace),
@@ -104,18 +149,27 @@ export function toArgoApp(o: AppJson): ArgoApp {
     namespace: String(o.metadata?.namespace ?? ''),
     resourceVersion: String(o.metadata?.resourceVersion ?? ''),
     targetRevision: str(spec.source?.targetRevision),
+    source: spec.source ?? undefined,
+    sources: objs(spec.sources),
+    syncOptions: strs(spec.syncPolicy?.syncOptions),
+    retry: spec.syncPolicy?.retry ?? undefined,
     syncStatus: str(status.sync?.status) ?? 'Unknown',
     health: str(status.health?.status) ?? 'Unknown',
     healthMessage: str(status.health?.message),
     revision: str(status.sync?.revision),
+    revisions: strs(status.sync?.revisions),
     autoSync: spec.syncPolicy?.automated != null,
     operationPending: o.operation != null,
+    operation: toRequestedOperation(o.operation),
     operationState: toOperationState(status.operationState),
     history: ((status.history ?? []) as AppJson[]).map((h) => ({
       id: Number(h.id),
       revision: String(h.revision ?? ''),
+      revisions: strs(h.revisions),
+      source: h.source ?? undefined,
+      sources: objs(h.sources),
       deployedAt: str(h.deployedAt),
-      initiatedBy: str(h.initiatedBy?.username),
+      initiatedBy: initiator(h.initiatedBy),
     })),
     resources: ((status.resources ?? []) as AppJson[]).map((r) => ({
       kind: String(r.kind ?? '?'),
@@ -127,30 +181,6 @@ export function toArgoApp(o: AppJson): ArgoApp {
     })),
     reconciledAt: str(status.reconciledAt),
     refreshing: str(o.metadata?.annotations?.[REFRESH_ANNOTATION]),
-  };
-}
-
-export interface SyncRequest {
-  revision?: string;
-  prune?: boolean;
-  /** The chat user, as `platform:id (name)`. */
-  initiatedBy: string;
-}
-
-/** The merge patch that starts a sync (what `argocd app sync` makes the API server write). */
-export function syncPatch(req: SyncRequest) {
-  return {
-    operation: {
-      initiatedBy: { username: req.initiatedBy },
-      sync: {
-        // Without one (a multi-source app given no revision), Argo CD syncs each source to its
-        // own targetRevision.
-        ...(req.revision ? { revision: req.revision } : {}),
-        prune: req.prune ?? false,
-        syncStrategy: { hook: {} },
-      },
-      retry: { limit: 2 },
-    },
   };
 }
 
@@ -168,6 +198,11 @@ export function shortRevision(rev: string | undefined): string {
   return /^[0-9a-f]{40}$/.test(rev) ? rev.slice(0, 7) : rev;
 }
 
+/** `revision`, or a multi-source app's `revisions` (one per source), shortened: "abc1234,def5678". */
+export function shortRevisions(r: { revision?: string; revisions?: string[] }): string {
+  return r.revisions?.length ? r.revisions.map(shortRevision).join(',') : shortRevision(r.revision);
+}
+
 export function resourceName(r: { kind: string; namespace?: string; name: string }): string {
   return `${r.kind} ${r.namespace ? `${r.namespace}/` : ''}${r.name}`;
 }
@@ -177,8 +212,16 @@ export function runningOperation(app: ArgoApp): string | undefined {
   const st = app.operationState;
   const running = st && !(TERMINAL_PHASES as readonly string[]).includes(st.phase);
   if (!app.operationPending && !running) return undefined;
-  if (!running || !st) return 'an operation was requested and has not started yet';
-  const parts = [`a sync is in phase ${st.phase}`];
+  if (!running || !st) {
+    const op = app.operation;
+    const parts = [op?.automated ? 'an auto-sync' : 'a sync'];
+    if (op && (op.revision || op.revisions)) {
+      parts.push(`to ${shortRevisions({ revision: op.revision, revisions: op.revisions })}`);
+    }
+    if (op?.initiatedBy && !op.automated) parts.push(`requested by ${op.initiatedBy}`);
+    return `${parts.join(' ')} was requested and has not started yet`;
+  }
+  const parts = [`${st.automated ? 'an auto-sync' : 'a sync'} is in phase ${st.phase}`];
   if (st.requestedRevision) parts.push(`to ${shortRevision(st.requestedRevision)}`);
   if (st.initiatedBy) parts.push(`started by ${st.initiatedBy}`);
   if (st.startedAt) parts.push(`at ${st.startedAt}`);

@@ -13,22 +13,27 @@ import {
   ARGO_VERSION,
   type ArgoApp,
   appPath,
+  type HistoryEntry,
   type OperationState,
   REFRESH_ANNOTATION,
   refreshPatch,
   runningOperation,
-  shortRevision,
-  syncPatch,
+  shortRevisions,
   TERMINAL_PHASES,
   toArgoApp,
   toOperationState,
 } from './argo-objects.js';
+import { operationPatch, rollbackOperation, syncOperation } from './argo-operation.js';
 import type { Kube } from './kube.js';
-import { callKube, MERGE_PATCH } from './kube-api.js';
+import { callKube, hasStatus, MERGE_PATCH } from './kube-api.js';
 import { formatMs } from './kube-objects.js';
 import { follow } from './kube-watch.js';
 
 export * from './argo-objects.js';
+export * from './argo-operation.js';
+
+/** Conflicts in a row before giving up (each one means the app changed between read and write). */
+const MAX_CONFLICTS = 5;
 
 export interface SyncOptions {
   revision?: string;
@@ -37,6 +42,11 @@ export interface SyncOptions {
   initiatedBy: string;
   /** Every change of this operation's state (phase, message, resources). */
   onProgress?: (state: OperationState, app: ArgoApp) => void;
+  /**
+   * Another operation started between the bot's read and its write (the write got 409 and the
+   * app, read again, was busy): ours was not started, and that one is followed instead.
+   */
+  onPreempted?: (running: string, app: ArgoApp) => void;
   timeoutMs: number;
   signal?: AbortSignal;
 }
@@ -44,6 +54,8 @@ export interface SyncOptions {
 export interface SyncOutcome {
   app: ArgoApp;
   state: OperationState;
+  /** Set when ours was not started: the operation that started in the meantime (followed). */
+  preemptedBy?: string;
 }
 
 export class Argo {
@@ -100,24 +112,59 @@ export class Argo {
    * Succeeded, Failed or Error. A timeout is a UserError saying where it stood.
    */
   async sync(name: string, opts: SyncOptions): Promise<SyncOutcome> {
-    const before = await this.get(name);
-    this.refuseIfBusy(before);
-    // Like `argocd app sync`: without a revision, the app's own target revision (a tag or a
-    // branch it tracks), never the repository's default branch.
-    const body = syncPatch({ ...opts, revision: opts.revision ?? before.targetRevision });
-    const patchedAt = Date.now();
-    const patched = toArgoApp(
-      (await this.call(
-        `starting a sync of ${name}`,
-        () => this.custom.patchNamespacedCustomObject({ ...this.ref, name, body }, MERGE_PATCH),
-        name,
-      )) as AppJson,
-    );
-    this.log.info(
-      { app: name, revision: body.operation.sync.revision, prune: body.operation.sync.prune },
-      'argo sync started',
-    );
-    return this.followOperation(name, patched, patchedAt, opts);
+    return this.run(name, 'sync', (app) => syncOperation(app, opts), opts);
+  }
+
+  /**
+   * Reads the app, refuses when an operation runs, writes the operation with the version read;
+   * a 409 means the app changed in between: read again and decide again. An operation that
+   * started in the meantime (an auto-sync, someone else's sync) is never overwritten: it is
+   * reported (`onPreempted`) and followed instead of ours.
+   */
+  private async run(
+    name: string,
+    what: string,
+    build: (app: ArgoApp) => AppJson,
+    opts: SyncOptions,
+  ): Promise<SyncOutcome> {
+    for (let conflicts = 0; ; conflicts++) {
+      const app = await this.get(name);
+      const running = runningOperation(app);
+      if (running && conflicts > 0) {
+        opts.onPreempted?.(running, app);
+        this.log.info({ app: name, running }, `argo ${what} preempted by another operation`);
+        const outcome = await this.followOperation(name, app, 0, opts, true);
+        return { ...outcome, preemptedBy: running };
+      }
+      this.refuseIfBusy(app);
+      const operation = build(app);
+      const body = operationPatch(operation, app.resourceVersion);
+      const patchedAt = Date.now();
+      let patched: ArgoApp;
+      try {
+        patched = toArgoApp(
+          (await this.call(
+            `starting a ${what} of ${name}`,
+            () => this.custom.patchNamespacedCustomObject({ ...this.ref, name, body }, MERGE_PATCH),
+            name,
+          )) as AppJson,
+        );
+      } catch (err) {
+        if (hasStatus(err, 409) && conflicts < MAX_CONFLICTS) {
+          this.log.info(
+            { app: name, read: app.resourceVersion },
+            `argo ${what}: conflict, reading again`,
+          );
+          continue;
+        }
+        throw err;
+      }
+      this.log.info(
+        { app: name, revision: shortRevisions(operation.sync), prune: operation.sync.prune },
+        `argo ${what} started`,
+      );
+      return this.followOperation(name, patched, patchedAt, opts, false);
+    }
   }
 
   /**
@@ -154,34 +201,25 @@ export class Argo {
   }
 
   /**
-   * A sync to the revision of a history entry. Refused while auto-sync is enabled (Argo CD
-   * does the same: auto-sync would take the app straight back to its target revision).
+   * The history entry to roll back to. Refused while auto-sync is enabled (Argo CD does the
+   * same: auto-sync would take the app straight back to its target revision).
    */
   async rollbackTarget(
     name: string,
     historyId: number,
-  ): Promise<{ app: ArgoApp; revision: string }> {
+  ): Promise<{ app: ArgoApp; entry: HistoryEntry }> {
     const app = await this.get(name);
-    if (app.autoSync) {
-      throw new UserError(
-        `Not rolling back ${name}: auto-sync is enabled (spec.syncPolicy.automated).`,
-        'Argo CD refuses rollbacks while auto-sync is on — it would sync straight back to the target revision. Turn auto-sync off for this app (in Git, or `argocd app set --sync-policy none`), then roll back.',
-      );
-    }
-    const entry = app.history.find((h) => h.id === historyId);
-    if (!entry) {
-      const ids = app.history.map((h) => `${h.id} (${shortRevision(h.revision)})`).join(', ');
-      throw new UserError(
-        `${name} has no history entry ${historyId}.`,
-        ids ? `History: ${ids}. /argo status ${name} shows it.` : `${name} has no history yet.`,
-      );
-    }
-    return { app, revision: entry.revision };
+    return { app, entry: rollbackEntry(app, historyId) };
   }
 
+  /** A rollback as Argo CD starts one: a sync to the entry's revision(s) and source(s). */
   async rollback(name: string, historyId: number, opts: SyncOptions): Promise<SyncOutcome> {
-    const { revision } = await this.rollbackTarget(name, historyId);
-    return this.sync(name, { ...opts, revision });
+    return this.run(
+      name,
+      'rollback',
+      (app) => rollbackOperation(app, rollbackEntry(app, historyId), opts.initiatedBy),
+      opts,
+    );
   }
 
   /** Throws the reason when an operation is in progress (Argo CD's API server would refuse too). */
@@ -201,10 +239,14 @@ export class Argo {
     patched: ArgoApp,
     patchedAt: number,
     opts: SyncOptions,
+    runningNow: boolean,
   ): Promise<SyncOutcome> {
     // The operation state before ours: ours is any other one (startedAt has second precision,
     // so "after our patch" alone cannot tell a sync that ended in the same second from ours).
-    const prior = stateKey(patched.operationState);
+    // Following one that already runs: its state, even the one seen now, is the one.
+    const st = patched.operationState;
+    const stRunning = st && !(TERMINAL_PHASES as readonly string[]).includes(st.phase);
+    const prior = runningNow && stRunning ? '' : stateKey(st);
     const notBefore = Math.floor(patchedAt / 1000) * 1000;
     let ours = false;
     let lastKey = '';
@@ -308,6 +350,27 @@ export class Argo {
       notFound: app === undefined ? undefined : () => this.unknownApp(app),
     });
   }
+}
+
+/** The history entry `historyId`, or the UserError saying why there is no rollback to it. */
+function rollbackEntry(app: ArgoApp, historyId: number): HistoryEntry {
+  if (app.autoSync) {
+    throw new UserError(
+      `Not rolling back ${app.name}: auto-sync is enabled (spec.syncPolicy.automated).`,
+      'Argo CD refuses rollbacks while auto-sync is on — it would sync straight back to the target revision. Turn auto-sync off for this app (in Git, or `argocd app set --sync-policy none`), then roll back.',
+    );
+  }
+  const entry = app.history.find((h) => h.id === historyId);
+  if (!entry) {
+    const ids = app.history.map((h) => `${h.id} (${shortRevisions(h)})`).join(', ');
+    throw new UserError(
+      `${app.name} has no history entry ${historyId}.`,
+      ids
+        ? `History: ${ids}. /argo status ${app.name} shows it.`
+        : `${app.name} has no history yet.`,
+    );
+  }
+  return entry;
 }
 
 function stateKey(s: OperationState | undefined): string {

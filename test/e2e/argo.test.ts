@@ -57,6 +57,7 @@ beforeAll(async () => {
         health: 'Degraded',
         revision: 'g1',
         headRevision: 'g2',
+        retry: { limit: 2 },
         resources: [
           { group: 'apps', kind: 'Deployment', name: 'grafana' },
           { kind: 'Service', name: 'grafana' },
@@ -187,11 +188,12 @@ describe('/argo against the fake Kubernetes API and its simulated Argo CD contro
     const patches = operationPatches('home-assistant');
     expect(patches).toHaveLength(1);
     expect(patches[0]?.contentType).toBe('application/merge-patch+json');
+    // The app has no syncOptions and no retry: the operation has none either (as Argo CD's).
     expect(patches[0]?.body).toEqual({
+      metadata: { resourceVersion: expect.stringMatching(/^\d+$/) },
       operation: {
         initiatedBy: { username: OPS_LABEL },
         sync: { revision: 'HEAD', prune: false, syncStrategy: { hook: {} } },
-        retry: { limit: 2 },
       },
     });
     // What Argo CD recorded.
@@ -319,8 +321,10 @@ describe('/argo against the fake Kubernetes API and its simulated Argo CD contro
   it('asks for confirmation before a sync with prune:true and shows the exact patch', async () => {
     const { proposal, result } = await runConfirmed('/argo sync jellyfin prune:true');
     const p = proposal;
+    // The version the plan read is the one the write is conditional on.
+    const rv = (operationPatches('jellyfin')[0]?.body as Json).metadata.resourceVersion;
     expect(p.code).toContain(
-      `1. PATCH ${APPS}/jellyfin (application/merge-patch+json) {"operation":{"initiatedBy":{"username":"${OPS_LABEL}"},"sync":{"revision":"HEAD","prune":true,"syncStrategy":{"hook":{}}},"retry":{"limit":2}}}`,
+      `1. PATCH ${APPS}/jellyfin (application/merge-patch+json) {"metadata":{"resourceVersion":"${rv}"},"operation":{"initiatedBy":{"username":"${OPS_LABEL}"},"sync":{"revision":"HEAD","prune":true,"syncStrategy":{"hook":{}}}}}`,
     );
     expect(p.fields?.[0]?.value).toContain('deletes the resources that are no longer in Git');
     expect(result.last().title).toBe(`jellyfin synced to ${sha('j1-head').slice(0, 7)}`);

@@ -176,6 +176,7 @@ describe('FakeKube: the simulated Argo CD controller', () => {
         revision: sha('v2'),
         phase: 'Succeeded',
         attempts: 1,
+        initiatedBy: 'alice',
       },
     ]);
     expect(fake.application('pihole-exporter')?.status).toMatchObject({ history: [{ id: 0 }] });

@@ -9,8 +9,13 @@
  *              ownerName?, mirror?: boolean, phase?, emptyDirs?: ['cache', { name, medium: 'Memory' }] }],
  *       (no ownerKind and no mirror: a bare pod, which nothing recreates once it is evicted)
  *     applications?: [{ name, namespace?: 'argocd', syncStatus, health, revision, headRevision?,
- *                       autoSync?, history?: [{ id, revision, deployedAt?, source? }], resources? }],
+ *                       autoSync?, history?: [{ id, revision | revisions, deployedAt?, source? }],
+ *                       resources?, syncOptions?: ['CreateNamespace=true', …], retry?: { limit, backoff? },
+ *                       sources?: [{ path?, targetRevision?, revision, headRevision? }] (multi-source),
+ *                       destinationNamespace?, destinationNamespaceExists?: false }],
  *   });
+ *   Namespaces: default, kube-system, argocd, every pod's and every app's destination namespace
+ *   (unless destinationNamespaceExists: false) exist; the Argo controller creates others.
  *   const kc = new KubeConfig(); kc.loadFromFile(kube.kubeconfigFile);   // or Kube.load({ kubeconfig })
  *
  * The kubeconfig has context `fake` (current; a valid bearer token) and `fake-stale-token`
@@ -22,7 +27,7 @@
  *   kube.requests      every request: { method, path, query, body, contentType, status }
  *   kube.unhandled     requests to paths/methods the fake lacks (answered 404/405 Status)
  *   kube.errors        exceptions inside the fake (answered 500): a bug here
- *   kube.node(name), kube.pods(node?), kube.application(name, namespace = 'argocd')
+ *   kube.node(name), kube.pods(node?), kube.application(name, namespace = 'argocd'), kube.namespace(name)
  *   kube.evictions     every eviction attempt: { namespace, name, node, outcome: evicted|blocked|not-found }
  *   kube.openWatches, kube.watchesOpened   streams open now / opened in all (resumes count)
  *   kube.controller.syncs                  finished Argo operations: { app, revision, phase, attempts }
@@ -43,6 +48,11 @@
  *                        an ERROR event with a 410 Expired Status (clients must list again)
  *   kube.controller.configure(appName, { ticks?, tickMs?, fail?: { resources: [{ kind, name,
  *       message }] } | null, headRevision? })      see argo-controller.ts for what a sync does
+ *   kube.controller.startAutoSync(appName)   what Argo CD's auto-sync does (SetAppOperation): sets
+ *       `.operation` {initiatedBy: {automated: true}, …}, clears operationState; refused when an
+ *       operation is set
+ *   kube.beforeRequest(match, action)   runs action() once, just before the first request that
+ *       matches is handled (e.g. an auto-sync starting between a client's read and its write)
  *   kube.store           the object store itself, for anything else
  *   await kube.stop()
  *
@@ -71,6 +81,7 @@ import { handle } from './routes.js';
 import {
   applicationObject,
   type FakeKubeOptions,
+  namespaceObject,
   nodeObject,
   type PodSpec,
   podObject,
@@ -83,8 +94,10 @@ export type { ControllerConfig, SyncRecord } from './argo-controller.js';
 export type { EvictionBehaviour, EvictionRecord, PdbRule } from './cluster.js';
 export type { RequestRecord } from './dump.js';
 export type {
+  AppHistorySpec,
   ApplicationSpec,
   AppResourceSpec,
+  AppSourceSpec,
   EmptyDirSpec,
   FakeKubeOptions,
   NodeSpec,
@@ -103,16 +116,28 @@ export class FakeKube {
   readonly cluster = new Cluster(this.store);
   readonly controller = new ArgoController(this.store);
   private readonly watches = new WatchHub(this.store);
+  private readonly hooks: { match: (r: RequestRecord) => boolean; action: () => void }[] = [];
   private server!: Server;
   private dir = '';
 
   static async start(opts: FakeKubeOptions): Promise<FakeKube> {
     const kube = new FakeKube();
     for (const n of opts.nodes) kube.store.create('nodes', nodeObject(n));
+    const namespaces = new Set(['default', 'kube-system', 'argocd']);
+    for (const p of opts.pods ?? []) namespaces.add(p.namespace);
+    for (const a of opts.applications ?? []) {
+      namespaces.add(a.namespace ?? 'argocd');
+      if (a.destinationNamespaceExists !== false) namespaces.add(a.destinationNamespace ?? a.name);
+    }
+    for (const ns of [...namespaces].sort()) kube.store.create('namespaces', namespaceObject(ns));
     for (const p of opts.pods ?? []) kube.addPod(p);
     for (const a of opts.applications ?? []) {
       kube.store.create('applications', applicationObject(a));
-      if (a.headRevision || a.syncStatus === 'OutOfSync') {
+      if (a.sources) {
+        kube.controller.configure(a.name, {
+          headRevisions: a.sources.map((s) => s.headRevision ?? s.revision),
+        });
+      } else if (a.headRevision || a.syncStatus === 'OutOfSync') {
         kube.controller.configure(a.name, { headRevision: a.headRevision ?? `${a.revision}-head` });
       }
     }
@@ -181,6 +206,15 @@ export class FakeKube {
     return this.store.get('applications', namespace, name);
   }
 
+  namespace(name: string): KObject | undefined {
+    return this.store.get('namespaces', undefined, name);
+  }
+
+  /** Runs `action` once, just before the first request that `match`es is handled. */
+  beforeRequest(match: (r: RequestRecord) => boolean, action: () => void): void {
+    this.hooks.push({ match, action });
+  }
+
   dropWatches(): number {
     return this.watches.dropAll();
   }
@@ -243,6 +277,8 @@ export class FakeKube {
         }
       }
       if (req.headers.authorization !== `Bearer ${this.token}`) throw unauthorized();
+      const hook = this.hooks.findIndex((h) => h.match(record));
+      if (hook >= 0) this.hooks.splice(hook, 1)[0]!.action();
       const answer = handle(
         { store: this.store, cluster: this.cluster, watches: this.watches },
         { ...record, res },

@@ -2,6 +2,7 @@
  * The REST surface: which paths name which resource, and list / watch / get / patch / put /
  * delete / eviction on them. Paths:
  *   /api/v1/nodes[/{name}]
+ *   /api/v1/namespaces[/{name}]                    (the Argo controller creates them: CreateNamespace)
  *   /api/v1/pods                                   (all namespaces: list, watch)
  *   /api/v1/namespaces/{ns}/pods[/{name}[/eviction]]
  *   /apis/argoproj.io/v1alpha1/applications        (all namespaces: list, watch)
@@ -35,6 +36,14 @@ interface ResourceDef {
 
 const DEFS: ResourceDef[] = [
   { resource: 'nodes', group: '', version: 'v1', kind: 'Node', namespaced: false, builtIn: true },
+  {
+    resource: 'namespaces',
+    group: '',
+    version: 'v1',
+    kind: 'Namespace',
+    namespaced: false,
+    builtIn: true,
+  },
   { resource: 'pods', group: '', version: 'v1', kind: 'Pod', namespaced: true, builtIn: true },
   {
     resource: 'applications',

@@ -50,9 +50,24 @@ export interface AppResourceSpec {
 
 export interface AppHistorySpec {
   id: number;
-  revision: string;
+  /** Single-source apps. */
+  revision?: string;
+  /** Multi-source apps: one revision per source (the entry also records the app's sources). */
+  revisions?: string[];
   deployedAt?: string;
   source?: Record<string, unknown>;
+}
+
+/** One source of a multi-source app (spec.sources[]). */
+export interface AppSourceSpec {
+  repoURL?: string;
+  path?: string;
+  /** What the source tracks (default HEAD). */
+  targetRevision?: string;
+  /** The revision deployed now (status.sync.revisions[i]). */
+  revision: string;
+  /** What its target resolves to; by default `revision`. */
+  headRevision?: string;
 }
 
 export interface ApplicationSpec {
@@ -60,7 +75,10 @@ export interface ApplicationSpec {
   namespace?: string;
   syncStatus: 'Synced' | 'OutOfSync' | 'Unknown';
   health: 'Healthy' | 'Progressing' | 'Degraded' | 'Suspended' | 'Missing' | 'Unknown';
-  /** The revision deployed now (status.sync.revision); a 40-hex sha is made from a short name. */
+  /**
+   * The revision deployed now (status.sync.revision); a 40-hex sha is made from a short name.
+   * Ignored for a multi-source app (`sources`).
+   */
   revision: string;
   /** The revision HEAD resolves to; by default `revision` (or a new one when OutOfSync). */
   headRevision?: string;
@@ -73,6 +91,14 @@ export interface ApplicationSpec {
   /** spec.source.targetRevision (default HEAD): what the app tracks, e.g. a release tag. */
   targetRevision?: string;
   destinationNamespace?: string;
+  /** false: the destination namespace does not exist yet (syncs need CreateNamespace=true). */
+  destinationNamespaceExists?: boolean;
+  /** A multi-source app: spec.sources instead of spec.source. */
+  sources?: AppSourceSpec[];
+  /** spec.syncPolicy.syncOptions, e.g. ['CreateNamespace=true', 'ServerSideApply=true']. */
+  syncOptions?: string[];
+  /** spec.syncPolicy.retry, e.g. { limit: 3, backoff: { duration: '5s', factor: 2 } }. */
+  retry?: Record<string, unknown>;
 }
 
 export interface FakeKubeOptions {
@@ -267,23 +293,49 @@ export function defaultResources(spec: ApplicationSpec): AppResourceSpec[] {
   ];
 }
 
+export function namespaceObject(name: string): KObject {
+  return {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name, labels: { 'kubernetes.io/metadata.name': name } },
+    spec: { finalizers: ['kubernetes'] },
+    status: { phase: 'Active' },
+  };
+}
+
+/** A multi-source app's spec.sources. */
+export function sourcesOf(spec: ApplicationSpec) {
+  return spec.sources?.map((s, i) => ({
+    repoURL: s.repoURL ?? 'https://git.lab/homelab/gitops.git',
+    path: s.path ?? `apps/${spec.name}/source-${i}`,
+    targetRevision: s.targetRevision ?? 'HEAD',
+  }));
+}
+
 export function applicationObject(spec: ApplicationSpec): KObject {
   const source = {
     repoURL: spec.repoURL ?? 'https://git.lab/homelab/gitops.git',
     path: spec.path ?? `apps/${spec.name}`,
     targetRevision: spec.targetRevision ?? 'HEAD',
   };
+  const sources = sourcesOf(spec);
   const destination = {
     server: 'https://kubernetes.default.svc',
     namespace: spec.destinationNamespace ?? spec.name,
   };
   const revision = sha(spec.revision);
-  const history = (spec.history ?? [{ id: 0, revision: spec.revision }]).map((h) => ({
+  const revisions = spec.sources?.map((s) => sha(s.revision));
+  const deployed: AppHistorySpec = revisions
+    ? { id: 0, revisions: spec.sources!.map((s) => s.revision) }
+    : { id: 0, revision: spec.revision };
+  // Like Argo CD's persistRevisionHistory: multi-source entries carry revisions/sources only.
+  const history = (spec.history ?? [deployed]).map((h) => ({
     id: h.id,
-    revision: sha(h.revision),
+    ...(sources
+      ? { revisions: (h.revisions ?? []).map(sha), sources }
+      : { revision: sha(h.revision ?? spec.revision), source: h.source ?? source }),
     deployedAt: h.deployedAt ?? now(),
     deployStartedAt: h.deployedAt ?? now(),
-    source: h.source ?? source,
   }));
   const resources = (spec.resources ?? defaultResources(spec)).map((r) => ({
     ...(r.group ? { group: r.group } : {}),
@@ -300,14 +352,18 @@ export function applicationObject(spec: ApplicationSpec): KObject {
     metadata: { name: spec.name, namespace: spec.namespace ?? 'argocd', generation: 1 },
     spec: {
       project: 'default',
-      source,
+      ...(sources ? { sources } : { source }),
       destination,
-      ...(spec.autoSync
-        ? { syncPolicy: { automated: { prune: false, selfHeal: false } } }
-        : { syncPolicy: {} }),
+      syncPolicy: {
+        ...(spec.autoSync ? { automated: { prune: false, selfHeal: false } } : {}),
+        ...(spec.syncOptions ? { syncOptions: spec.syncOptions } : {}),
+        ...(spec.retry ? { retry: spec.retry } : {}),
+      },
     },
     status: {
-      sync: { status: spec.syncStatus, revision, comparedTo: { source, destination } },
+      sync: sources
+        ? { status: spec.syncStatus, revisions, comparedTo: { sources, destination } }
+        : { status: spec.syncStatus, revision, comparedTo: { source, destination } },
       health: { status: spec.health },
       history,
       reconciledAt: now(),

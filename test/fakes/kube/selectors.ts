@@ -6,6 +6,7 @@ import type { KObject, Resource } from './store.js';
 
 const FIELD_LABELS: Record<Resource, string[]> = {
   nodes: ['metadata.name', 'spec.unschedulable'],
+  namespaces: ['metadata.name', 'status.phase'],
   pods: [
     'metadata.name',
     'metadata.namespace',

@@ -37,7 +37,7 @@ export interface KObject {
   [key: string]: unknown;
 }
 
-export type Resource = 'nodes' | 'pods' | 'applications';
+export type Resource = 'nodes' | 'namespaces' | 'pods' | 'applications';
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface StoreEvent {
