@@ -322,7 +322,7 @@ describe('/argo against the fake Kubernetes API and its simulated Argo CD contro
     const { proposal, result } = await runConfirmed('/argo sync jellyfin prune:true');
     const p = proposal;
     // The version the plan read is the one the write is conditional on.
-    const rv = (operationPatches('jellyfin')[0]?.body as Json).metadata.resourceVersion;
+    const rv = (operationPatches('jellyfin')[0]!.body as Json).metadata.resourceVersion;
     expect(p.code).toContain(
       `1. PATCH ${APPS}/jellyfin (application/merge-patch+json) {"metadata":{"resourceVersion":"${rv}"},"operation":{"initiatedBy":{"username":"${OPS_LABEL}"},"sync":{"revision":"HEAD","prune":true,"syncStrategy":{"hook":{}}}}}`,
     );
