@@ -142,16 +142,18 @@ export const command = defineCommand({
       plan: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
         // Refuse before proposing, so nobody confirms something that would then be refused.
-        if (!ctx.dryRun) checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false);
+        if (!ctx.dryRun)
+          checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false, ctx.config.self);
         await assertCanStart(ctx, { node, evictUnmanaged: ctx.args.evict_unmanaged });
         return rebootPlan(node, ctx.inventory.nodes, {
           evictUnmanaged: ctx.args.evict_unmanaged,
           timeouts: ctx.config.nodeOps,
+          self: ctx.config.self,
         });
       },
       execute: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
-        checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false);
+        checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false, ctx.config.self);
         return rebootNode(ctx, node, await ctx.services.nodeOps(), {
           evictUnmanaged: ctx.args.evict_unmanaged,
         });
@@ -169,6 +171,7 @@ export const command = defineCommand({
         return drainPlan(node, {
           evictUnmanaged: ctx.args.evict_unmanaged,
           timeouts: ctx.config.nodeOps,
+          self: ctx.config.self,
         });
       },
       execute: async (ctx) => {
@@ -186,7 +189,7 @@ export const command = defineCommand({
           return {
             severity: 'success',
             title: `${node.name} drained`,
-            text: `${evictedSummary(r.evicted)}; ${stayedSummary(r.skipped)}. It stays cordoned: /node uncordon ${node.name} when done.`,
+            text: `${evictedSummary(r.evicted)}; ${stayedSummary(r.skipped, r.kept)}. It stays cordoned: /node uncordon ${node.name} when done.`,
           };
         } finally {
           release();

@@ -108,8 +108,9 @@ export class AppServices implements Services {
       let kubeError: UserError | undefined;
       if (kube) {
         try {
+          const { pod, namespace } = this.config.self;
           kubeApi = (await import('./infra/kube.js')).Kube.load(
-            kube,
+            { ...kube, ...(pod && namespace ? { self: { namespace, name: pod } } : {}) },
             this.log.child({ component: 'kube' }),
           );
         } catch (err) {

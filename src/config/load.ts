@@ -232,6 +232,10 @@ function applyEnv(raw: Obj, env: NodeJS.ProcessEnv, problems: ConfigProblem[]): 
     } else section('http').port = port;
   }
   if (env.CHATOPS_LOG_LEVEL) section('log').level = env.CHATOPS_LOG_LEVEL;
+  // The downward API in the Deployment (deploy/): where the bot's own pod runs.
+  if (env.POD_NAME) section('self').pod = env.POD_NAME;
+  if (env.POD_NAMESPACE) section('self').namespace = env.POD_NAMESPACE;
+  if (env.NODE_NAME) section('self').node = env.NODE_NAME;
 }
 
 /** defaults → YAML file (or the demo) → env, validated. Throws `ConfigError`. */

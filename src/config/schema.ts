@@ -184,8 +184,21 @@ export const ConfigSchema = z
         kubeconfig: z.string().optional(),
         context: z.string().optional(),
         inCluster: z.boolean().default(false),
+        /** Where the service account's token, ca.crt and namespace are: `<root>/var/run/secrets/…`. */
+        inClusterRoot: z.string().optional(),
       })
       .optional(),
+    /**
+     * Where the bot itself runs, from the downward API (env POD_NAME, POD_NAMESPACE, NODE_NAME):
+     * a drain of its own node leaves its pod for last, and that node is its bot host.
+     */
+    self: z
+      .strictObject({
+        pod: z.string().min(1).optional(),
+        namespace: z.string().min(1).optional(),
+        node: z.string().min(1).optional(),
+      })
+      .prefault({}),
     /** Argo CD, through the Kubernetes API (needs `kube`). */
     argo: z
       .strictObject({
@@ -204,8 +217,8 @@ export const ConfigSchema = z
               name: nodeName,
               /** The web server, e.g. http://10.0.0.11 (the API is under /api). */
               url: z.url(),
-              /** The app password (or passwordFile). */
-              password: secret,
+              /** The app password (or passwordFile); leave it out for a Pi-hole without one. */
+              password: secret.optional(),
             }),
           )
           .min(1),

@@ -17,6 +17,11 @@ import { sleep } from './kube-watch.js';
 export interface DrainCheckOptions {
   /** Also evict pods no controller will recreate (they are gone for good). Default: refuse. */
   evictUnmanaged?: boolean;
+  /**
+   * The bot's own pod (POD_NAMESPACE/POD_NAME from the downward API): never evicted, so the bot
+   * stays to drive the rest (a reboot of its node takes it down last).
+   */
+  keep?: { namespace: string; name: string };
 }
 
 export interface DrainOptions extends DrainCheckOptions {
@@ -35,6 +40,8 @@ export interface DrainResult {
   evicted: PodInfo[];
   /** DaemonSet pods, mirror pods and finished pods: left where they are. */
   skipped: PodInfo[];
+  /** The bot's own pod, when it runs on this node: left for last. */
+  kept?: PodInfo;
 }
 
 /** A pod and its uid (a StatefulSet's replacement has the same name, not the same uid). */
@@ -74,9 +81,12 @@ const plural = (n: number, one: string, many = `${one}s`) => `${n} ${n === 1 ? o
 /** Left where they are: DaemonSet pods, mirror pods, finished pods. */
 const stays = (p: PodInfo) => p.daemonSet || p.mirror || isFinished(p);
 
+const isKept = (p: PodInfo, keep: DrainCheckOptions['keep']) =>
+  keep !== undefined && p.namespace === keep.namespace && p.name === keep.name;
+
 /** The pods a drain would evict that no controller recreates (the refusal's subject). */
-const unmanagedOf = (pods: PodRef[]) =>
-  pods.map((p) => p.info).filter((p) => !stays(p) && isUnmanaged(p));
+const unmanagedOf = (pods: PodRef[], keep?: DrainCheckOptions['keep']) =>
+  pods.map((p) => p.info).filter((p) => !stays(p) && !isKept(p, keep) && isUnmanaged(p));
 
 /** The refusal before cordoning: evicting would delete these pods for good. Nothing changed. */
 export class UnmanagedPodsError extends UserError {
@@ -119,7 +129,7 @@ export async function checkDrainable(
   node: string,
   opts: DrainCheckOptions,
 ): Promise<PodInfo[]> {
-  const unmanaged = unmanagedOf(await api.pods(node));
+  const unmanaged = unmanagedOf(await api.pods(node), opts.keep);
   if (unmanaged.length > 0 && !opts.evictUnmanaged) {
     const n = unmanaged.length;
     throw new UnmanagedPodsError(
@@ -158,7 +168,9 @@ export async function evictCordoned(
   const deadline = started + opts.timeoutMs;
   const pollMs = opts.pollMs ?? 1000;
   const log = api.log.child({ node, op: 'drain' });
-  const all = await api.pods(node);
+  const listed = await api.pods(node);
+  const kept = listed.find((p) => isKept(p.info, opts.keep))?.info;
+  const all = listed.filter((p) => p.info !== kept);
   const unmanaged = unmanagedOf(all);
   if (unmanaged.length > 0 && !opts.evictUnmanaged) {
     // Only when such pods were scheduled between the check and the cordon.
@@ -173,6 +185,7 @@ export async function evictCordoned(
     {
       evict: toEvict.length,
       skip: skipped.length,
+      keep: kept ? podName(kept) : undefined,
       unmanaged: unmanaged.length,
       emptyDir: toEvict.filter((p) => p.info.emptyDirs.length > 0).length,
     },
@@ -233,5 +246,5 @@ export async function evictCordoned(
     );
   }
   log.info({ evicted: evicted.length, ms: Date.now() - started }, 'drained');
-  return { evicted, skipped: skipped.map((p) => p.info) };
+  return { evicted, skipped: skipped.map((p) => p.info), ...(kept ? { kept } : {}) };
 }

@@ -42,6 +42,10 @@ export interface KubeLoadOptions {
   context?: string;
   /** Use the pod's service account (the bot running in the cluster). */
   inCluster?: boolean;
+  /** Where the service account files are (`<root>/var/run/secrets/…`); default `/`. For tests. */
+  inClusterRoot?: string;
+  /** The bot's own pod, when it runs in the cluster: drains never evict it. */
+  self?: { namespace: string; name: string };
   logger?: Logger;
 }
 
@@ -59,7 +63,7 @@ export class Kube {
   static load(opts: KubeLoadOptions, logger?: Logger): Kube {
     const kc = new KubeConfig();
     try {
-      if (opts.inCluster) kc.loadFromCluster();
+      if (opts.inCluster) kc.loadFromCluster(opts.inClusterRoot?.replace(/\/$/, '') ?? '');
       else if (opts.kubeconfig) kc.loadFromFile(opts.kubeconfig);
       else kc.loadFromDefault();
     } catch (err) {
@@ -85,15 +89,21 @@ export class Kube {
     if (!kc.getCurrentCluster()) {
       throw new UserError('The kubeconfig names no cluster for its current context.');
     }
-    return new Kube(kc, logger ?? opts.logger ?? silentLogger());
+    return new Kube(kc, logger ?? opts.logger ?? silentLogger(), opts.self);
   }
 
   constructor(
     readonly config: KubeConfig,
     logger: Logger,
+    /** The bot's own pod: every drain leaves it (see kube-drain.ts `keep`). */
+    readonly self?: { namespace: string; name: string },
   ) {
     this.core = config.makeApiClient(CoreV1Api);
     this.log = logger;
+  }
+
+  private withSelf<T extends DrainCheckOptions>(opts: T): T {
+    return this.self ? { ...opts, keep: this.self } : opts;
   }
 
   /** The API server's URL (for messages). */
@@ -136,22 +146,22 @@ export class Kube {
    * `evictUnmanaged`; then cordons, evicts and waits. See kube-drain.ts.
    */
   drain(name: string, opts: DrainOptions): Promise<DrainResult> {
-    return drainNode(this.drainApi, name, opts);
+    return drainNode(this.drainApi, name, this.withSelf(opts));
   }
 
   /** The check `drain` starts with, alone: throws UnmanagedPodsError; changes nothing. */
   checkDrainable(name: string, opts: DrainCheckOptions): Promise<PodInfo[]> {
-    return checkDrainable(this.drainApi, name, opts);
+    return checkDrainable(this.drainApi, name, this.withSelf(opts));
   }
 
   /** The first half of `drain`: the check, then the cordon. Returns the bare pods to evict. */
   cordonForDrain(name: string, opts: DrainCheckOptions): Promise<PodInfo[]> {
-    return cordonForDrain(this.drainApi, name, opts);
+    return cordonForDrain(this.drainApi, name, this.withSelf(opts));
   }
 
   /** The second half of `drain`, for a node `cordonForDrain` cordoned. */
   evictCordoned(name: string, opts: DrainOptions): Promise<DrainResult> {
-    return evictCordoned(this.drainApi, name, opts);
+    return evictCordoned(this.drainApi, name, this.withSelf(opts));
   }
 
   private get drainApi(): DrainApi {

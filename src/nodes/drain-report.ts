@@ -35,7 +35,10 @@ export function evictedSummary(evicted: readonly PodInfo[]): string {
   return `${evicted.length} ${evicted.length === 1 ? 'pod' : 'pods'} evicted${extra.length > 0 ? ` (${extra.join(', ')})` : ''}`;
 }
 
-/** `1 pod stays (DaemonSet, mirror or finished)` */
-export function stayedSummary(skipped: readonly PodInfo[]): string {
-  return `${skipped.length} ${skipped.length === 1 ? 'pod stays' : 'pods stay'} (DaemonSet, mirror or finished)`;
+/**
+ * `1 pod stays (DaemonSet, mirror or finished)`, plus the bot's own pod when the drain left it:
+ * `; chatops/homelab-chatops-abc (this bot) stays`.
+ */
+export function stayedSummary(skipped: readonly PodInfo[], kept?: PodInfo): string {
+  return `${skipped.length} ${skipped.length === 1 ? 'pod stays' : 'pods stay'} (DaemonSet, mirror or finished)${kept ? `; ${podName(kept)} (this bot) stays` : ''}`;
 }

@@ -1,4 +1,4 @@
-import type { NodeConfig } from '../config/schema.js';
+import type { Config, NodeConfig } from '../config/schema.js';
 import type { Plan } from '../core/reply.js';
 
 /** How a step list names SSH: exactly the connection the bot will open. */
@@ -21,6 +21,22 @@ export interface DrainPlanOptions {
     rebootTimeoutSeconds: number;
     readyTimeoutSeconds: number;
   };
+  /** Where the bot runs (downward API): its own pod is never evicted. */
+  self?: Config['self'];
+}
+
+/** The node runs this bot: its `bot-host` role, or the node its pod runs on (NODE_NAME). */
+export function isBotHost(node: NodeConfig, self?: Config['self']): boolean {
+  return (
+    node.roles.includes('bot-host') || (self?.node !== undefined && node.k3sName === self.node)
+  );
+}
+
+/** `chatops/homelab-chatops-7d9f-abcde`, when the bot's own pod runs on `node`. */
+function ownPodOn(node: NodeConfig, self?: Config['self']): string | undefined {
+  return self?.pod && self.namespace && self.node === node.k3sName
+    ? `${self.namespace}/${self.pod}`
+    : undefined;
 }
 
 /** `5 min`, `90 s` */
@@ -28,7 +44,8 @@ function duration(seconds: number): string {
   return seconds % 60 === 0 ? `${seconds / 60} min` : `${seconds} s`;
 }
 
-export function drainSteps(node: NodeConfig, opts: DrainPlanOptions): string[] {
+export function drainSteps(node: NodeConfig, opts: DrainPlanOptions, reboot = false): string[] {
+  const own = ownPodOn(node, opts.self);
   return [
     `GET /api/v1/pods?fieldSelector=spec.nodeName=${node.k3sName} (skip DaemonSet, mirror and finished pods; ${
       opts.evictUnmanaged
@@ -38,6 +55,11 @@ export function drainSteps(node: NodeConfig, opts: DrainPlanOptions): string[] {
     cordonStep(node, true),
     `POST /api/v1/namespaces/{namespace}/pods/{pod}/eviction for each of them (emptyDir data goes with its pod); retry with backoff while a PodDisruptionBudget answers 429, give up after ${duration(opts.timeouts.drainTimeoutSeconds)}`,
     `wait until no evictable pod is left on ${node.k3sName}`,
+    ...(own
+      ? [
+          `leave ${own} (this bot) running: every other pod goes first${reboot ? '; the reboot takes the bot down last' : ''}`,
+        ]
+      : []),
   ];
 }
 
@@ -59,9 +81,13 @@ export function isOnlyControlPlane(node: NodeConfig, inventory: readonly NodeCon
 }
 
 /** Why rebooting this node is riskier than usual; `force:true` territory. */
-export function rebootWarnings(node: NodeConfig, inventory: readonly NodeConfig[]): string[] {
+export function rebootWarnings(
+  node: NodeConfig,
+  inventory: readonly NodeConfig[],
+  self?: Config['self'],
+): string[] {
   const warnings: string[] = [];
-  if (node.roles.includes('bot-host')) {
+  if (isBotHost(node, self)) {
     warnings.push(
       `${node.name} runs this bot: the bot goes down with it and cannot report the last steps.`,
     );
@@ -82,7 +108,7 @@ export function rebootPlan(
   const inCluster = Boolean(node.k3sName);
   const t = opts.timeouts;
   const steps = [
-    ...(inCluster ? drainSteps(node, opts) : []),
+    ...(inCluster ? drainSteps(node, opts, true) : []),
     `${sshTarget(node)} -- sudo -n systemctl reboot`,
     `wait for ${node.host}:${node.port} to stop answering SSH, then to answer again with the pinned host key (up to ${duration(t.rebootTimeoutSeconds)})`,
     ...(inCluster
@@ -97,7 +123,10 @@ export function rebootPlan(
       ? `Reboot ${node.name}: drain it, reboot it over SSH, wait until it is Ready, uncordon it.`
       : `Reboot ${node.name} over SSH and wait until it answers again (not a K3s node).`,
     steps,
-    warnings: [...rebootWarnings(node, inventory), ...(inCluster ? drainWarnings(node, opts) : [])],
+    warnings: [
+      ...rebootWarnings(node, inventory, opts.self),
+      ...(inCluster ? drainWarnings(node, opts) : []),
+    ],
   };
 }
 

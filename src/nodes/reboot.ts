@@ -1,4 +1,4 @@
-import type { NodeConfig } from '../config/schema.js';
+import type { Config, NodeConfig } from '../config/schema.js';
 import type { CommandContext } from '../core/context.js';
 import { isUserError, UserError } from '../core/errors.js';
 import { userLabel } from '../core/invocation.js';
@@ -33,8 +33,9 @@ export function checkRebootGuards(
   node: NodeConfig,
   inventory: readonly NodeConfig[],
   force: boolean,
+  self?: Config['self'],
 ): void {
-  const warnings = rebootWarnings(node, inventory);
+  const warnings = rebootWarnings(node, inventory, self);
   if (warnings.length > 0 && !force) {
     throw new UserError(
       `Not rebooting ${node.name} without force:true.`,
@@ -102,7 +103,7 @@ export async function rebootNode(
           evictUnmanaged: opts.evictUnmanaged,
           ...drainProgress(progress),
         });
-        return `drained ${k3s}: ${evictedSummary(r.evicted)}, ${stayedSummary(r.skipped)}`;
+        return `drained ${k3s}: ${evictedSummary(r.evicted)}, ${stayedSummary(r.skipped, r.kept)}`;
       },
       ifFails: `${node.name} is cordoned and partly drained. Fix what blocks the drain and run /node reboot ${node.name} again, or /node uncordon ${node.name} to give up.`,
     });

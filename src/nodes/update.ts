@@ -43,7 +43,7 @@ export function updatePlan(ctx: CommandContext, target: string): Plan {
     warnings: [
       'The first node that fails stops the update; the nodes after it are not touched.',
       ...nodes.flatMap((n) => {
-        const risks = rebootWarnings(n, ctx.inventory.nodes);
+        const risks = rebootWarnings(n, ctx.inventory.nodes, ctx.config.self);
         return risks.length > 0
           ? [
               `${n.name} is not rebooted automatically (${risks.join(' ')}); if it asks for a reboot you are told.`,
@@ -108,7 +108,7 @@ export async function updateNodes(
         lines.push(`${node.name}: updated, no reboot needed`);
         continue;
       }
-      const risks = rebootWarnings(node, ctx.inventory.nodes);
+      const risks = rebootWarnings(node, ctx.inventory.nodes, ctx.config.self);
       if (risks.length > 0) {
         lines.push(
           `${node.name}: updated; needs a reboot, not done automatically: ${risks.join(' ')} When it suits: /node reboot ${node.name} force:true`,
