@@ -3,6 +3,13 @@
  * first use and reused (Pi-hole allows only 16 by default), re-created once when it has
  * expired (401), logged out on close. Every operation acts on each selected instance and
  * reports per instance: one that is down or refuses does not stop the others.
+ *
+ * A Pi-hole without a password answers the login with `valid: true, sid: null` (FTL's
+ * get_session_object for API_AUTH_EMPTYPASS): the API then works without X-FTL-SID, and there
+ * is no session to log out. A 429 is one of two things (FTL src/api/auth.c): `api_seats_exceeded`
+ * (every session seat taken: waiting does not help, the user must free seats) or
+ * `rate_limiting` (more than 3 login attempts a second, all clients together: waiting does) —
+ * so only the second is retried, once, after Retry-After or a second.
  */
 import { UserError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
@@ -11,8 +18,13 @@ import { didYouMean } from '../core/suggest.js';
 export interface PiholeInstanceConfig {
   name: string;
   url: string;
-  password: string;
+  /** The app password; none for a Pi-hole without a password. */
+  password?: string | undefined;
 }
+
+/** FTL limits login attempts per second; without a Retry-After, wait one second and a bit. */
+const RATE_LIMIT_WAIT_MS = 1100;
+const MAX_RATE_LIMIT_WAIT_MS = 10_000;
 
 export type DomainList = 'allow' | 'deny';
 
@@ -79,6 +91,7 @@ export function callLine(baseUrl: string, call: ApiCall): string {
 }
 
 class Instance {
+  /** The session id; '' when the Pi-hole needs none (no password set). */
   private sid?: Promise<string>;
   /** Set once a session was created: what close() logs out. */
   private liveSid?: string;
@@ -86,9 +99,10 @@ class Instance {
   constructor(
     readonly name: string,
     readonly url: string,
-    private readonly password: string,
+    private readonly password: string | undefined,
     private readonly timeoutMs: number,
     private readonly log: Logger,
+    private readonly rateLimitWaitMs = RATE_LIMIT_WAIT_MS,
   ) {}
 
   private endpoint(path: string): string {
@@ -111,6 +125,24 @@ class Instance {
     }
   }
 
+  /**
+   * A call; a 429 `rate_limiting` is waited out (Retry-After, else a second) and tried once
+   * more. Any other 429 (`api_seats_exceeded`) is returned at once: waiting would not free a seat.
+   */
+  private async send(call: ApiCall, sid?: string, timeoutMs?: number): Promise<Response> {
+    const res = await this.fetch(call, sid, timeoutMs);
+    if (res.status !== 429) return res;
+    const { response, error } = await readError(res);
+    if (error.error?.key !== 'rate_limiting') return response;
+    const wait = retryAfterMs(res.headers) ?? this.rateLimitWaitMs;
+    this.log.info(
+      { instance: this.name, path: call.path, waitMs: wait },
+      'pihole rate-limited (429 rate_limiting); retrying once',
+    );
+    await new Promise((r) => setTimeout(r, Math.min(wait, MAX_RATE_LIMIT_WAIT_MS)));
+    return this.fetch(call, sid, timeoutMs);
+  }
+
   private session(): Promise<string> {
     this.sid ??= this.login().catch((err) => {
       this.sid = undefined;
@@ -120,22 +152,32 @@ class Instance {
   }
 
   private async login(): Promise<string> {
-    const res = await this.fetch({
+    const res = await this.send({
       method: 'POST',
       path: '/api/auth',
-      body: { password: this.password },
+      body: { password: this.password ?? '' },
     });
     if (res.status === 429) {
       const e = await apiError(res);
+      if (e.error?.key === 'rate_limiting') {
+        throw new PiholeError(
+          'Pi-hole is refusing logins for now (429 rate_limiting): it allows only a few login attempts a second, and was still refusing after a retry.',
+          429,
+          'Something else is logging in to this Pi-hole very often (a script, a misconfigured client or a password guesser). Try again in a moment; if it persists, look at Pi-hole’s FTL log for the client.',
+        );
+      }
       throw new PiholeError(
-        `no free API session (429 ${e.error?.key ?? 'api_seats_exceeded'}): all of Pi-hole's API seats are taken.`,
+        `no free API session (429 ${e.error?.key ?? 'api_seats_exceeded'}): all of Pi-hole's API sessions are in use.`,
         429,
         'Other clients hold the sessions (the web interface, scripts). Log them out in Settings → Web interface / API → Currently active sessions, wait for them to expire, or raise webserver.api.max_sessions.',
       );
     }
     if (res.status === 401) {
+      await res.body?.cancel();
       throw new PiholeError(
-        'the app password was refused (401).',
+        this.password
+          ? 'the app password was refused (401).'
+          : 'this Pi-hole needs a password, and none is configured (401).',
         401,
         'Check pihole.instances[].password (or passwordFile) against Settings → Web interface / API → App password.',
       );
@@ -143,6 +185,11 @@ class Instance {
     if (!res.ok) throw await httpError('logging in', res);
     const json = (await res.json()) as { session?: { valid?: boolean; sid?: string | null } };
     const sid = json.session?.sid;
+    if (json.session?.valid && sid === null) {
+      // No password set on this Pi-hole: no session, no X-FTL-SID, nothing to log out.
+      this.log.debug({ instance: this.name }, 'pihole needs no login (no password set)');
+      return '';
+    }
     if (!json.session?.valid || !sid) {
       throw new PiholeError('the login answer had no session id.');
     }
@@ -154,13 +201,14 @@ class Instance {
   /** A call with the session; a 401 (expired session) logs in again once. */
   async request(call: ApiCall, timeoutMs?: number): Promise<Response> {
     let sid = await this.session();
-    let res = await this.fetch(call, sid, timeoutMs);
+    let res = await this.send(call, sid || undefined, timeoutMs);
     if (res.status === 401) {
+      // The session expired (or a password was set since): log in again, once.
       await res.body?.cancel();
       if (this.sid && (await this.sid.catch(() => undefined)) === sid) this.sid = undefined;
       this.liveSid = undefined;
       sid = await this.session();
-      res = await this.fetch(call, sid, timeoutMs);
+      res = await this.send(call, sid || undefined, timeoutMs);
     }
     return res;
   }
@@ -199,6 +247,30 @@ function networkError(url: string, err: unknown, timeoutMs: number): PiholeError
   );
 }
 
+/** Reads an error body, and gives back an equivalent response whose body can still be read. */
+async function readError(res: Response): Promise<{ response: Response; error: ApiError }> {
+  const text = await res.text().catch(() => '');
+  let error: ApiError = {};
+  try {
+    error = JSON.parse(text) as ApiError;
+  } catch {}
+  const response = new Response(text, {
+    status: res.status,
+    statusText: res.statusText,
+    headers: res.headers,
+  });
+  return { response, error };
+}
+
+/** Retry-After (RFC 9110): delay-seconds or an HTTP date; undefined when absent or unreadable. */
+export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
+  const value = headers.get('retry-after')?.trim();
+  if (!value) return undefined;
+  if (/^\d+$/.test(value)) return Number(value) * 1000;
+  const at = Date.parse(value);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}
+
 async function apiError(res: Response): Promise<ApiError> {
   try {
     return (await res.json()) as ApiError;
@@ -209,6 +281,13 @@ async function apiError(res: Response): Promise<ApiError> {
 
 async function httpError(what: string, res: Response): Promise<PiholeError> {
   const e = await apiError(res);
+  if (res.status === 429 && e.error?.key === 'rate_limiting') {
+    return new PiholeError(
+      `${what} was refused: Pi-hole is rate-limiting (429 rate_limiting), still after one retry.`,
+      429,
+      'Try again in a moment.',
+    );
+  }
   const detail = e.error?.message ?? res.statusText;
   return new PiholeError(
     `${what} failed: ${res.status}${e.error?.key ? ` ${e.error.key}` : ''}${detail ? ` — ${detail}` : ''}.`,

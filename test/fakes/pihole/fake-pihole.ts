@@ -2,6 +2,18 @@
  * A fake Pi-hole v6 API on 127.0.0.1: sessions (app password, validity extended on use, the
  * seat limit → 429 api_seats_exceeded), blocking with a timer that really switches back,
  * exact allow/deny lists, summary stats, gravity streaming text. Records every request.
+ *
+ * Follows pi-hole/FTL: src/api/docs/content/specs/auth.yaml (examples no_login_required,
+ * rate_limit, no_seats), src/api/auth.c (api_auth, check_client_auth, get_session_object) and
+ * src/config/password.c (verify_password):
+ * - `password: ''` is a Pi-hole without a password (empty pwhash): POST /api/auth answers
+ *   `{session: {valid: true, sid: null, validity: -1, message: "no password set"}}` and every
+ *   endpoint works without X-FTL-SID; no seat is taken (DELETE /api/auth has nothing to end).
+ * - A login without a `password` key is 400 bad_request ("No password found in JSON payload").
+ * - Login attempts are rate-limited as FTL does: more than 3 within the same second (all
+ *   clients together) → 429 `rate_limiting` ("Rate-limiting login attempts", after 250 ms),
+ *   no Retry-After header. `rateLimitLoginsFor(ms)` stands for a client hammering the login
+ *   (every attempt in that time is refused); `api_seats_exceeded` (also 429) is the other kind.
  */
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -15,6 +27,7 @@ export interface PiholeRequest {
 }
 
 export interface FakePiholeOptions {
+  /** The app password; '' = no password set (no login needed). */
   password?: string;
   maxSessions?: number;
   validitySeconds?: number;
@@ -42,6 +55,12 @@ export class FakePihole {
   gravityLineDelayMs: number;
   private server?: Server;
   port = 0;
+  /** FTL's verify_password counter: attempts within the current second. */
+  private loginSecond = 0;
+  private loginAttempts = 0;
+  private rateLimitedUntil = 0;
+  /** Logins refused with 429 rate_limiting. */
+  rateLimitedLogins = 0;
 
   private constructor(opts: FakePiholeOptions) {
     this.password = opts.password ?? 'app-password';
@@ -99,6 +118,11 @@ export class FakePihole {
     await this.stop();
   }
 
+  /** Every login attempt for the next `ms` is refused with 429 rate_limiting (a client hammers it). */
+  rateLimitLoginsFor(ms: number): void {
+    this.rateLimitedUntil = Date.now() + ms;
+  }
+
   /** Other clients take `n` seats. */
   occupySeats(n: number): string[] {
     return Array.from({ length: n }, () => this.newSession());
@@ -121,6 +145,18 @@ export class FakePihole {
     const sid = randomBytes(16).toString('base64url');
     this.sessions.set(sid, Date.now() + this.validitySeconds * 1000);
     return sid;
+  }
+
+  /** FTL's verify_password: more than 3 attempts within one second (any client) are refused. */
+  private loginRateLimited(): boolean {
+    if (Date.now() < this.rateLimitedUntil) return true;
+    const second = Math.floor(Date.now() / 1000);
+    if (second !== this.loginSecond) {
+      this.loginSecond = second;
+      this.loginAttempts = 1;
+      return false;
+    }
+    return ++this.loginAttempts > 3;
   }
 
   private liveSessions(): number {
@@ -161,8 +197,32 @@ export class FakePihole {
     const path = decodeURIComponent(url.pathname);
     this.requests.push({ method, path, sid, body });
 
+    const noPassword = this.password === '';
     if (path === '/api/auth' && method === 'POST') {
-      const pw = (body as { password?: string } | undefined)?.password;
+      const pw = (body as { password?: unknown } | undefined)?.password;
+      if (pw === undefined) {
+        return send(res, 400, apiErr('bad_request', 'No password found in JSON payload'));
+      }
+      if (typeof pw !== 'string') {
+        return send(res, 400, apiErr('bad_request', "Field password has to be of type 'string'"));
+      }
+      if (noPassword) {
+        return send(res, 200, {
+          session: {
+            valid: true,
+            totp: false,
+            sid: null,
+            validity: -1,
+            message: 'no password set',
+          },
+          took: 0.0001,
+        });
+      }
+      if (pw !== '' && this.loginRateLimited()) {
+        this.rateLimitedLogins++;
+        await new Promise((r) => setTimeout(r, 250));
+        return send(res, 429, apiErr('rate_limiting', 'Rate-limiting login attempts'));
+      }
       if (pw !== this.password) {
         return send(res, 401, {
           session: {
@@ -194,15 +254,18 @@ export class FakePihole {
       });
     }
 
-    // Everything else needs a live session.
+    // Everything else needs a live session, unless there is no password at all.
     const exp = sid ? this.sessions.get(sid) : undefined;
-    if (!sid || !exp || exp <= Date.now()) {
+    if (noPassword) {
+      if (path === '/api/auth' && method === 'DELETE') {
+        return send(res, 404, apiErr('not_found', 'No session active'));
+      }
+    } else if (!sid || !exp || exp <= Date.now()) {
       if (sid) this.sessions.delete(sid);
       return send(res, 401, apiErr('unauthorized', 'Unauthorized'));
-    }
-    this.sessions.set(sid, Date.now() + this.validitySeconds * 1000);
+    } else this.sessions.set(sid, Date.now() + this.validitySeconds * 1000);
 
-    if (path === '/api/auth' && method === 'DELETE') {
+    if (path === '/api/auth' && method === 'DELETE' && sid) {
       this.sessions.delete(sid);
       res.writeHead(204).end();
       return;
