@@ -100,7 +100,7 @@ async function followSync(
   const onPreempted = (running: string) => {
     queue(() =>
       ctx.progress.step(
-        `⚠ Not started: ${running} — it started in the meantime; following it instead.`,
+        `⚠ This sync was not started: another operation began in the meantime (${running}); following it instead.`,
       ),
     );
   };
