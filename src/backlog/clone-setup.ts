@@ -2,10 +2,11 @@ import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { wrapError } from '../core/errors.js';
+import { redactUrlCredentials } from '../core/redact.js';
 import { Git } from './git.js';
 import { clearStaleLocks, LOCAL_REMOTE_LOCKS, lockAdvice, OWN_CLONE_LOCKS } from './git-locks.js';
 import { keepPending, listPending } from './pending-refs.js';
-import { isLocalRepo, redactCredentials, sameRemote } from './remote-url.js';
+import { isLocalRepo, sameRemote } from './remote-url.js';
 import type { TaskClone } from './task-clone.js';
 
 /**
@@ -72,7 +73,7 @@ async function cloneFresh(clone: TaskClone): Promise<void> {
     await git.run(['config', 'chatops.pendingRefs', 'true'], { cwd: tmp });
   } catch (err) {
     await rm(tmp, { recursive: true, force: true });
-    const repo = redactCredentials(clone.repo);
+    const repo = redactUrlCredentials(clone.repo);
     throw wrapError(`while cloning the task repo ${repo} (branch ${branch})`, err);
   }
   await rename(tmp, workDir);
@@ -113,8 +114,8 @@ async function moveAside(clone: TaskClone, oldUrl: string): Promise<void> {
   let target = `${workDir}.old-${stamp}`;
   for (let i = 2; existsSync(target); i++) target = `${workDir}.old-${stamp}-${i}`;
   await rename(workDir, target);
-  const from = oldUrl ? redactCredentials(oldUrl) : '(no remote)';
-  const to = redactCredentials(clone.repo);
+  const from = oldUrl ? redactUrlCredentials(oldUrl) : '(no remote)';
+  const to = redactUrlCredentials(clone.repo);
   clone.log.warn(
     { kept: target, pending, oldRemote: from, remote: to },
     `the task repo changed from ${from} to ${to}: ${pending} pending commit(s) for the old remote were kept in ${target} and not pushed; cloning the new remote`,

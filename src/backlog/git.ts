@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { redactCredentials } from './remote-url.js';
+import { redactUrlCredentials } from '../core/redact.js';
 
 /**
  * A small git CLI wrapper: `execFile` with an argument array (never a shell string), no
@@ -106,11 +106,11 @@ export function runGit(args: readonly string[], opts: GitOptions): Promise<GitRe
         };
         const timedOut = e.killed === true && e.signal === 'SIGTERM';
         const exitCode = typeof e.code === 'number' ? e.code : null;
-        const shown = args.map(redactCredentials);
-        const out = redactCredentials(stdout);
-        const err = redactCredentials(stderr);
+        const shown = args.map(redactUrlCredentials);
+        const out = redactUrlCredentials(stdout);
+        const err = redactUrlCredentials(stderr);
         const cmd = `git ${shown.join(' ')}`;
-        const detail = err.trim() || out.trim() || redactCredentials(e.message);
+        const detail = err.trim() || out.trim() || redactUrlCredentials(e.message);
         const message = timedOut
           ? `${cmd} timed out after ${timeout} ms${err.trim() ? `: ${err.trim()}` : ''}`
           : e.code === 'ENOENT'

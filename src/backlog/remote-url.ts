@@ -2,8 +2,8 @@ import { resolve } from 'node:path';
 
 /**
  * The task repo's remote: how it is written in the clone, whether two spellings name the
- * same repo, and how it may be shown. A URL may carry credentials
- * (`https://user:token@git.example/lab.git`): they never go into a message or log line.
+ * same repo. A URL may carry credentials (`https://user:token@git.example/lab.git`): they
+ * never go into a message or log line (redactUrlCredentials, core/redact.ts).
  */
 
 const URL_SCHEME = /^[a-z][a-z0-9+.-]*:\/\//i;
@@ -35,9 +35,4 @@ function remoteKey(repo: string): string {
     ? `${url[1]!.toLowerCase()}${url[2]!.toLowerCase()}${url[3]}`
     : r.replace(/^[^@/]+@/, '');
   return key.replace(/\/+$/, '').replace(/\.git$/, '');
-}
-
-/** `https://user:token@host/x` → `https://***@host/x`, wherever URLs appear in `text`. */
-export function redactCredentials(text: string): string {
-  return text.replace(/\b([a-z][a-z0-9+.-]*:\/\/)[^\s/@'"]+@/gi, '$1***@');
 }

@@ -117,7 +117,7 @@ export class TaskStore {
   constructor(private readonly opts: TaskStoreOptions) {
     this.log = opts.logger.child({ component: 'task-store' });
     this.now = opts.now ?? (() => new Date());
-    this.clone = new TaskClone({ ...opts, path: opts.path ?? 'tasks' });
+    this.clone = new TaskClone({ ...opts, path: opts.path ?? 'tasks', logger: this.log });
     this.publisher = new Publisher(this.clone, this.log, opts.maxPushAttempts ?? 5);
   }
 
