@@ -37,6 +37,20 @@
  * from them; `snowflake()` makes one, and omitted ids are generated. Users may be referred to by
  * id or username. With `strictCommands` (default) a user can only run registered commands with
  * declared options, like the Discord client. Details of the wire behaviour: README.md here.
+ *
+ * Follows discord-api-docs (github.com/discord/discord-api-docs, `developers/`):
+ * `interactions/receiving-and-responding.mdx` (3 s first answer, autocomplete included; token valid
+ * 15 min → 401 50027 `Invalid Webhook Token`, settable as `interactionTokenTtlMs`),
+ * `resources/channel.mdx` (Start Thread from Message: text/announcement channels only, one per
+ * message → 50024 from a message inside a thread, 160004 a second time),
+ * `resources/message.mdx` + `resources/webhook.mdx` (Allowed Mentions Object and its defaults,
+ * Edit Message re-parsing mentions → `fake.pings`, mentions.ts), `topics/opcodes-and-status-codes.mdx`.
+ *
+ * ```ts
+ * fake.interactionTokenTtlMs = 1500     // tokens of interactions sent from now on die after 1.5 s
+ * fake.pings                            // mentions that would have notified someone (expect [])
+ * fake.messageWrites()                  // message-writing requests, each with its allowedMentions
+ * ```
  */
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -44,6 +58,7 @@ import type { AutocompleteInput, SlashCommandInput } from './command-schema.js';
 import { FakeGateway, type GatewayFrame } from './gateway.js';
 import type { RecordedRequest } from './http.js';
 import { type ComponentInput, InteractionFactory } from './interactions.js';
+import type { Ping } from './mentions.js';
 import {
   type FakeDiscordOptions,
   type FakeDiscordStats,
@@ -55,7 +70,7 @@ import { type GlobalRateLimit, RateLimiter, type RateLimitRule } from './rate-li
 import type { StoredInteraction } from './records.js';
 import { createFakeServer } from './server.js';
 import type { FakeState } from './state.js';
-import type { JsonObject } from './util.js';
+import { isObject, type JsonObject } from './util.js';
 import {
   channelMessageViews,
   dumpState,
@@ -70,10 +85,18 @@ import {
 export type { AutocompleteInput, OptionInput, SlashCommandInput } from './command-schema.js';
 export type { RecordedRequest } from './http.js';
 export type { ComponentInput } from './interactions.js';
+export type { Ping } from './mentions.js';
 export type { FakeDiscordOptions, FakeDiscordStats, InteractionHandle } from './options.js';
 export type { GlobalRateLimit, RateLimitRule } from './rate-limit.js';
 export { snowflake } from './util.js';
 export type { InteractionView, MessageView, ThreadView } from './views.js';
+
+const MESSAGE_WRITES = new Set([
+  'POST /channels/:id/messages',
+  'PATCH /channels/:id/messages/:id',
+  'POST /webhooks/:id/:token',
+  'PATCH /webhooks/:id/:token/messages/:id',
+]);
 
 export class FakeDiscord {
   url = '';
@@ -90,6 +113,11 @@ export class FakeDiscord {
   private readonly server: Server;
   /** Deadline for the first answer to interactions sent from now on (Discord: 3000 ms). */
   interactionTimeoutMs: number;
+  /**
+   * Lifetime of the token of interactions sent from now on (Discord: 15 min): afterwards its
+   * webhook routes (`@original`, follow-ups) answer 401 Invalid Webhook Token (50027).
+   */
+  interactionTokenTtlMs: number;
   private readonly timers = new Set<NodeJS.Timeout>();
 
   private constructor(o: FakeDiscordOptions) {
@@ -99,6 +127,7 @@ export class FakeDiscord {
     this.guildId = s.guildId;
     this.botUserId = s.botId;
     this.interactionTimeoutMs = o.interactionTimeoutMs ?? 3000;
+    this.interactionTokenTtlMs = o.interactionTokenTtlMs ?? 15 * 60_000;
     this.payloads = new Payloads(s, {
       baseUrl: () => this.url,
       guildName: o.guildName ?? 'homelab',
@@ -117,7 +146,6 @@ export class FakeDiscord {
       gateway: this.gateway,
       limiter: this.limiter,
       token: o.token,
-      interactionTokenTtlMs: o.interactionTokenTtlMs ?? 15 * 60_000,
       gatewayUrl: () => this.gatewayUrl,
       record: (r) => this.requests.push(r),
       unhandled: (r) => this.unhandled.push(r),
@@ -185,6 +213,7 @@ export class FakeDiscord {
     await this.gateway.whenReady(5000);
     i.sentAt = Date.now();
     i.deadline = i.sentAt + this.interactionTimeoutMs;
+    i.tokenExpiresAt = i.sentAt + this.interactionTokenTtlMs;
     this.state.interactions.set(i.id, i);
     this.state.interactionsByToken.set(i.token, i);
     this.gateway.dispatch('INTERACTION_CREATE', i.payload);
@@ -203,20 +232,27 @@ export class FakeDiscord {
     return this.send(this.factory.slashCommand(input));
   }
 
-  /** A user types into an autocompleted option; resolves with the choices the bot answered. */
+  /**
+   * A user types into an autocompleted option; resolves with the choices the bot answered.
+   * Autocomplete has the same 3 s deadline as any interaction: without an answer by then the
+   * user sees "Loading options failed", and this rejects (`timeoutMs` caps the wait further).
+   */
   async autocomplete(
     input: AutocompleteInput,
-    timeoutMs = this.interactionTimeoutMs + 200,
+    timeoutMs = this.interactionTimeoutMs,
   ): Promise<JsonObject[]> {
     const i = this.factory.autocomplete(input);
     await this.send(i);
+    const wait = Math.min(timeoutMs, i.deadline - Date.now());
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.timers.delete(timer);
         reject(
-          new Error(`FakeDiscord: no autocomplete answer within ${timeoutMs} ms\n${this.dump()}`),
+          new Error(
+            `FakeDiscord: no autocomplete answer within ${wait} ms (the user sees "Loading options failed")\n${this.dump()}`,
+          ),
         );
-      }, timeoutMs);
+      }, wait);
       this.timers.add(timer);
       i.onAnswer.push(() => {
         clearTimeout(timer);
@@ -233,6 +269,30 @@ export class FakeDiscord {
 
   async selectOption(input: ComponentInput & { values: string[] }): Promise<InteractionHandle> {
     return this.send(this.factory.component(input, input.values));
+  }
+
+  /**
+   * Mentions in messages the bot created or edited that would have notified someone (content
+   * with `@everyone`/`@here`/`<@id>`/`<@&id>` that `allowed_mentions` — or its absence — let
+   * through). See mentions.ts.
+   */
+  get pings(): Ping[] {
+    return this.state.pings;
+  }
+
+  /**
+   * Requests that create or edit a message: channel messages, interaction callbacks with a
+   * message (types 4, 7), follow-ups and webhook edits — each with `allowedMentions` as sent.
+   */
+  messageWrites(): RecordedRequest[] {
+    return this.requests.filter(
+      (r) =>
+        r.status < 300 &&
+        (MESSAGE_WRITES.has(r.route ?? '') ||
+          (r.route === 'POST /interactions/:id/:token/callback' &&
+            isObject(r.body) &&
+            (r.body.type === 4 || r.body.type === 7))),
+    );
   }
 
   /** Messages of a channel or thread, oldest first, as they look now. `asUser` hides others' ephemerals. */

@@ -1,7 +1,7 @@
 /** HTTP plumbing of the fake REST API: router, JSON/multipart bodies, recording, rate limits. */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { RateLimiter } from './rate-limit.js';
-import { DiscordHttpError, Errors, type Json } from './util.js';
+import { DiscordHttpError, Errors, isObject, type Json } from './util.js';
 
 export interface IncomingFile {
   /** Form field, e.g. `files[0]`. */
@@ -51,9 +51,17 @@ export interface RecordedRequest {
   status: number;
   /** Discord error code of a 4xx answer. */
   errorCode?: number;
+  /** The `allowed_mentions` of the message in the body (a callback's `data`); undefined: none sent. */
+  allowedMentions: Json | undefined;
 }
 
 const API_PREFIX = /^\/api\/v10(?=\/)/;
+
+function allowedMentionsOf(body: Json | undefined): Json | undefined {
+  if (!isObject(body)) return undefined;
+  if (body.allowed_mentions !== undefined) return body.allowed_mentions;
+  return isObject(body.data) ? body.data.allowed_mentions : undefined;
+}
 
 function routeKey(def: RouteDef): string {
   const path = def.pattern
@@ -157,6 +165,7 @@ export function restListener(opts: RestServerOptions) {
       body: undefined,
       files: [],
       status: 0,
+      allowedMentions: undefined,
     };
     let status = 500;
     let body: Json | undefined;
@@ -165,6 +174,7 @@ export function restListener(opts: RestServerOptions) {
       const m = API_PREFIX.test(url.pathname) ? match(method, segments) : null;
       const parsed = await parseBody(req);
       record.body = parsed.body;
+      record.allowedMentions = allowedMentionsOf(parsed.body);
       record.files = parsed.files.map((f) => ({
         field: f.field,
         name: f.name,

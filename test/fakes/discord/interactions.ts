@@ -118,6 +118,7 @@ export class InteractionFactory {
       payload,
       sentAt: 0,
       deadline: 0,
+      tokenExpiresAt: 0,
       response: null,
       lateAnswers: [],
       originalMessageId: null,

@@ -97,6 +97,8 @@ export interface StoredInteraction {
   sentAt: number;
   /** `sentAt` + the interaction deadline in force when it was sent. */
   deadline: number;
+  /** `sentAt` + the token lifetime in force when it was sent: webhook routes then answer 50027. */
+  tokenExpiresAt: number;
   response: { type: number; at: number; data: JsonObject | null } | null;
   /** Answers refused because they came after the deadline (10062). */
   lateAnswers: { type: number; at: number }[];

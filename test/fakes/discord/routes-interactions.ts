@@ -4,6 +4,7 @@
  * callback types that fit the interaction, and Discord's message limits.
  */
 import type { RestRequest, RouteDef } from './http.js';
+import { DEFAULT_PARSE } from './mentions.js';
 import { Flags, type StoredInteraction, type StoredMessage } from './records.js';
 import type { RouteContext } from './routes-rest.js';
 import { Errors, isObject, type JsonObject } from './util.js';
@@ -18,6 +19,7 @@ const ALLOWED: Record<number, number[]> = {
 };
 
 const obj = (v: unknown): JsonObject => (isObject(v) ? v : {});
+const CALLBACK = 'POST /interactions/:id/:token/callback';
 
 export function interactionRoutes(ctx: RouteContext): RouteDef[] {
   const { state, payloads } = ctx;
@@ -82,6 +84,7 @@ export function interactionRoutes(ctx: RouteContext): RouteDef[] {
     if (type === 4) {
       state.validate(data, ['data']);
       message = newResponseMessage(i, data, req.files, false);
+      state.notePings(message, data, CALLBACK, DEFAULT_PARSE.webhook, false);
       i.originalMessageId = message.id;
     } else if (type === 5) {
       message = newResponseMessage(i, data, [], true);
@@ -93,6 +96,7 @@ export function interactionRoutes(ctx: RouteContext): RouteDef[] {
         message = state.messages.get(i.sourceMessageId ?? '') ?? null;
         if (!message || message.deleted) throw Errors.unknownMessage();
         state.editMessage(message, data, req.files);
+        state.notePings(message, data, CALLBACK, DEFAULT_PARSE.webhook, true);
         if (!message.ephemeralFor) ctx.messageEvent('MESSAGE_UPDATE', message);
       }
     } else if (type === 8) {
@@ -124,11 +128,7 @@ export function interactionRoutes(ctx: RouteContext): RouteDef[] {
 
   /** The message `:message` (`@original` or a follow-up id) of an interaction webhook. */
   function webhookMessage(req: RestRequest): { i: StoredInteraction; m: StoredMessage } {
-    const i = state.requireInteractionWebhook(
-      req.params.app!,
-      req.params.token!,
-      ctx.interactionTokenTtlMs,
-    );
+    const i = state.requireInteractionWebhook(req.params.app!, req.params.token!);
     const id = req.params.message === '@original' ? i.originalMessageId : req.params.message;
     if (!id || (id !== i.originalMessageId && !i.followUpIds.includes(id)))
       throw Errors.unknownMessage();
@@ -153,6 +153,13 @@ export function interactionRoutes(ctx: RouteContext): RouteDef[] {
     route('PATCH', '/webhooks/:app/:token/messages/:message', (req) => {
       const { m } = webhookMessage(req);
       state.editMessage(m, obj(req.body), req.files);
+      state.notePings(
+        m,
+        obj(req.body),
+        'PATCH /webhooks/:id/:token/messages/:id',
+        DEFAULT_PARSE.webhook,
+        true,
+      );
       if (!m.ephemeralFor) ctx.messageEvent('MESSAGE_UPDATE', m);
       return { status: 200, body: payloads.message(m) };
     }),
@@ -161,11 +168,7 @@ export function interactionRoutes(ctx: RouteContext): RouteDef[] {
       return { status: 204 };
     }),
     route('POST', '/webhooks/:app/:token', (req) => {
-      const i = state.requireInteractionWebhook(
-        req.params.app!,
-        req.params.token!,
-        ctx.interactionTokenTtlMs,
-      );
+      const i = state.requireInteractionWebhook(req.params.app!, req.params.token!);
       const body = obj(req.body);
       const original = i.originalMessageId ? state.messages.get(i.originalMessageId) : undefined;
       let m: StoredMessage;
@@ -184,6 +187,7 @@ export function interactionRoutes(ctx: RouteContext): RouteDef[] {
         i.followUpIds.push(m.id);
         if (!m.ephemeralFor) ctx.messageEvent('MESSAGE_CREATE', m);
       }
+      state.notePings(m, body, 'POST /webhooks/:id/:token', DEFAULT_PARSE.webhook, false);
       if (req.query.get('wait') !== 'true') return { status: 204 };
       return { status: 200, body: payloads.message(m) };
     }),

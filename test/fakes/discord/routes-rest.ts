@@ -1,5 +1,6 @@
 /** REST routes for the bot token: gateway info, channels, messages, threads, commands. */
 import type { RestRequest, RouteDef } from './http.js';
+import { DEFAULT_PARSE } from './mentions.js';
 import type { Payloads } from './payloads.js';
 import type { StoredMessage } from './records.js';
 import type { FakeState } from './state.js';
@@ -10,7 +11,6 @@ export interface RouteContext {
   state: FakeState;
   payloads: Payloads;
   gatewayUrl: () => string;
-  interactionTokenTtlMs: number;
   /** Gateway dispatch (buffered while the client is disconnected). */
   dispatch: (t: string, d: Json) => void;
   /** MESSAGE_CREATE/UPDATE/DELETE, only if the client asked for the GuildMessages intent. */
@@ -134,6 +134,7 @@ export function restRoutes(ctx: RouteContext): RouteDef[] {
     }),
     bot('POST', '/channels/:channel/messages', (req) => {
       const m = state.createMessage(req.params.channel!, obj(req), req.files);
+      state.notePings(m, obj(req), 'POST /channels/:id/messages', DEFAULT_PARSE.channel, false);
       ctx.messageEvent('MESSAGE_CREATE', m);
       return ok(payloads.message(m));
     }),
@@ -144,6 +145,7 @@ export function restRoutes(ctx: RouteContext): RouteDef[] {
       const m = state.channelMessage(req.params.channel!, req.params.message!);
       if (m.authorId !== state.botId) throw Errors.cannotEditOthers();
       state.editMessage(m, obj(req), req.files);
+      state.notePings(m, obj(req), 'PATCH /channels/:id/messages/:id', DEFAULT_PARSE.channel, true);
       ctx.messageEvent('MESSAGE_UPDATE', m);
       return ok(payloads.message(m));
     }),

@@ -14,7 +14,6 @@ export interface ServerParts {
   gateway: FakeGateway;
   limiter: RateLimiter;
   token: string | undefined;
-  interactionTokenTtlMs: number;
   gatewayUrl: () => string;
   record: (r: RecordedRequest) => void;
   unhandled: (r: { method: string; path: string; error?: string }) => void;
@@ -30,7 +29,6 @@ export function createFakeServer(p: ServerParts): Server {
     state,
     payloads,
     gatewayUrl: p.gatewayUrl,
-    interactionTokenTtlMs: p.interactionTokenTtlMs,
     dispatch: (t, d) => gateway.dispatch(t, d),
     messageEvent: (t, m) => {
       if (gateway.intents & GUILD_MESSAGES_INTENT) {

@@ -4,6 +4,7 @@
  */
 
 import type { IncomingFile } from './http.js';
+import { type MentionType, type Ping, wouldPing } from './mentions.js';
 import {
   Flags,
   type StoredAttachment,
@@ -29,6 +30,8 @@ export class FakeState {
   /** Stable command ids per `type:name`, like Discord keeps them across bulk overwrites. */
   readonly commandIds = new Map<string, string>();
   onThreadCreate: (thread: StoredChannel) => void = () => {};
+  /** Mentions that notified someone (see mentions.ts), in the order the requests came. */
+  readonly pings: Ping[] = [];
 
   constructor(
     readonly appId: string,
@@ -196,15 +199,41 @@ export class FakeState {
     return thread;
   }
 
+  /**
+   * Records the mentions of a message just created or edited that would notify: an edit
+   * reconstructs them only when it changes `content`, with its own `allowed_mentions`.
+   */
+  notePings(
+    msg: StoredMessage,
+    body: JsonObject,
+    route: string,
+    defaults: readonly MentionType[],
+    edit: boolean,
+  ): void {
+    if (edit && !('content' in body)) return;
+    for (const p of wouldPing(msg.content, body.allowed_mentions, defaults)) {
+      this.pings.push({
+        ...p,
+        messageId: msg.id,
+        channelId: msg.channelId,
+        route,
+        edit,
+        allowedMentions: body.allowed_mentions,
+        content: msg.content,
+      });
+    }
+  }
+
   /** Who a message is visible to: everyone, or only the ephemeral recipient. */
   visibleTo(msg: StoredMessage, userId: string): boolean {
     return !msg.deleted && (msg.ephemeralFor === null || msg.ephemeralFor === userId);
   }
 
-  requireInteractionWebhook(appId: string, token: string, ttlMs: number): StoredInteraction {
+  requireInteractionWebhook(appId: string, token: string): StoredInteraction {
     const i = this.interactionsByToken.get(token);
     if (!i || appId !== this.appId) throw Errors.unknownWebhook();
-    if (Date.now() - i.sentAt > ttlMs) throw Errors.invalidWebhookToken();
+    // Discord: "Interaction tokens are valid for 15 minutes" → 401 Invalid Webhook Token (50027).
+    if (Date.now() > i.tokenExpiresAt) throw Errors.invalidWebhookToken();
     // An interaction never acknowledged in time has its token invalidated.
     if (!i.response) throw Errors.unknownWebhook();
     return i;

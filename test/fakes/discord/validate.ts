@@ -3,6 +3,7 @@
  * (code 50035) with a nested `errors` tree. If the bot sends something Discord would reject,
  * the test sees the same failure.
  */
+import { validateAllowedMentions } from './mentions.js';
 import { asArray, type ErrorTree, isObject, type JsonObject, str } from './util.js';
 
 type Path = (string | number)[];
@@ -159,6 +160,7 @@ export function validateMessageBody(e: ErrorCollector, body: JsonObject, base: P
   validateEmbeds(e, base, body.embeds);
   const flags = typeof body.flags === 'number' ? body.flags : 0;
   validateComponents(e, base, body.components, (flags & 32768) !== 0);
+  validateAllowedMentions(e, body.allowed_mentions, base);
 }
 
 export function validateChoices(e: ErrorCollector, choices: unknown): void {
