@@ -7,7 +7,7 @@
  * `revisions`/`sources` syncs every source to its current target instead.
  */
 import { UserError } from '../core/errors.js';
-import type { AppJson, ArgoApp, HistoryEntry } from './argo-objects.js';
+import { type AppJson, type ArgoApp, type HistoryEntry, shortRevisions } from './argo-objects.js';
 
 export interface SyncRequest {
   revision?: string;
@@ -80,4 +80,25 @@ export function placeholderOperation(req: SyncRequest): AppJson {
     },
     retry: '<spec.syncPolicy.retry>',
   };
+}
+
+/** The history entry `historyId`, or the UserError saying why there is no rollback to it. */
+export function rollbackEntry(app: ArgoApp, historyId: number): HistoryEntry {
+  if (app.autoSync) {
+    throw new UserError(
+      `Not rolling back ${app.name}: auto-sync is enabled (spec.syncPolicy.automated).`,
+      'Argo CD refuses rollbacks while auto-sync is on — it would sync straight back to the target revision. Turn auto-sync off for this app (in Git, or `argocd app set --sync-policy none`), then roll back.',
+    );
+  }
+  const entry = app.history.find((h) => h.id === historyId);
+  if (!entry) {
+    const ids = app.history.map((h) => `${h.id} (${shortRevisions(h)})`).join(', ');
+    throw new UserError(
+      `${app.name} has no history entry ${historyId}.`,
+      ids
+        ? `History: ${ids}. /argo status ${app.name} shows it.`
+        : `${app.name} has no history yet.`,
+    );
+  }
+  return entry;
 }

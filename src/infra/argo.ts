@@ -7,6 +7,7 @@ import { CustomObjectsApi } from '@kubernetes/client-node';
 import { UserError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { closest } from '../core/suggest.js';
+import { OperationTracker } from './argo-follow.js';
 import {
   type AppJson,
   ARGO_GROUP,
@@ -19,11 +20,14 @@ import {
   refreshPatch,
   runningOperation,
   shortRevisions,
-  TERMINAL_PHASES,
   toArgoApp,
-  toOperationState,
 } from './argo-objects.js';
-import { operationPatch, rollbackOperation, syncOperation } from './argo-operation.js';
+import {
+  operationPatch,
+  rollbackEntry,
+  rollbackOperation,
+  syncOperation,
+} from './argo-operation.js';
 import type { Kube } from './kube.js';
 import { callKube, hasStatus, MERGE_PATCH } from './kube-api.js';
 import { formatMs } from './kube-objects.js';
@@ -241,38 +245,10 @@ export class Argo {
     opts: SyncOptions,
     runningNow: boolean,
   ): Promise<SyncOutcome> {
-    // The operation state before ours: ours is any other one (startedAt has second precision,
-    // so "after our patch" alone cannot tell a sync that ended in the same second from ours).
-    // Following one that already runs: its state, even the one seen now, is the one.
-    const st = patched.operationState;
-    const stRunning = st && !(TERMINAL_PHASES as readonly string[]).includes(st.phase);
-    const prior = runningNow && stRunning ? '' : stateKey(st);
-    const notBefore = Math.floor(patchedAt / 1000) * 1000;
-    let ours = false;
-    let lastKey = '';
-    let last: { app: ArgoApp; state: OperationState } | undefined;
-    let final: SyncOutcome | undefined;
-    const see = (o: AppJson | undefined): boolean => {
-      if (!o) return false;
-      const app = toArgoApp(o);
-      const state = toOperationState(o.status?.operationState);
-      if (!state || stateKey(state) === prior) return false;
-      const terminal = (TERMINAL_PHASES as readonly string[]).includes(state.phase);
-      if (!ours) {
-        const started = state.startedAt ? Date.parse(state.startedAt) : Number.NaN;
-        if (!terminal || Number.isNaN(started) || started >= notBefore) ours = true;
-      }
-      if (!ours) return false;
-      last = { app, state };
-      const key = JSON.stringify(state);
-      if (key !== lastKey) {
-        lastKey = key;
-        opts.onProgress?.(state, app);
-      }
-      if (terminal) final = { app, state };
-      return terminal;
-    };
+    const tracker = new OperationTracker(patched.operationState, patchedAt, runningNow);
+    const see = (o: AppJson | undefined) => tracker.see(o, opts.onProgress);
     const ok = await this.watch(`following the sync of ${name}`, name, opts, see);
+    const { final, last } = tracker;
     if (ok && final) return final;
     const where = last
       ? `It stood at phase ${last.state.phase}, ${last.state.resources.length}/${last.app.resources.length} resources synced${last.state.message ? `: ${last.state.message}` : ''}.`
@@ -350,29 +326,4 @@ export class Argo {
       notFound: app === undefined ? undefined : () => this.unknownApp(app),
     });
   }
-}
-
-/** The history entry `historyId`, or the UserError saying why there is no rollback to it. */
-function rollbackEntry(app: ArgoApp, historyId: number): HistoryEntry {
-  if (app.autoSync) {
-    throw new UserError(
-      `Not rolling back ${app.name}: auto-sync is enabled (spec.syncPolicy.automated).`,
-      'Argo CD refuses rollbacks while auto-sync is on — it would sync straight back to the target revision. Turn auto-sync off for this app (in Git, or `argocd app set --sync-policy none`), then roll back.',
-    );
-  }
-  const entry = app.history.find((h) => h.id === historyId);
-  if (!entry) {
-    const ids = app.history.map((h) => `${h.id} (${shortRevisions(h)})`).join(', ');
-    throw new UserError(
-      `${app.name} has no history entry ${historyId}.`,
-      ids
-        ? `History: ${ids}. /argo status ${app.name} shows it.`
-        : `${app.name} has no history yet.`,
-    );
-  }
-  return entry;
-}
-
-function stateKey(s: OperationState | undefined): string {
-  return s ? `${s.phase}|${s.startedAt ?? ''}|${s.finishedAt ?? ''}` : '';
 }

@@ -45,6 +45,14 @@
  *
  * Not modelled: auto-sync acting by itself, Terminating an operation, hooks, prune, sync waves.
  */
+import {
+  applyResult,
+  failMessage,
+  namespaceCreated,
+  namespaceNotFound,
+  resolve,
+  type SyncedResource,
+} from './argo-sync-results.js';
 import { namespaceObject, now, sha } from './seed.js';
 import {
   type KObject,
@@ -81,14 +89,6 @@ export interface SyncRecord {
 const REFRESH = 'argocd.argoproj.io/refresh';
 // biome-ignore lint/suspicious/noExplicitAny: an Application's JSON, walked as Argo CD's controller would
 type Json = Record<string, any>;
-
-interface SyncedResource {
-  group?: string;
-  version: string;
-  kind: string;
-  namespace: string;
-  name: string;
-}
 
 /** What one attempt does, decided when it starts. */
 interface Plan {
@@ -242,13 +242,7 @@ export class ArgoController {
       options.includes('CreateNamespace=true') && !exists(destination) ? destination : undefined;
     const dryRunFailures = resources
       .filter((r) => r.namespace && r.namespace !== createNamespace && !exists(r.namespace))
-      .map((r) => ({
-        ...r,
-        status: 'SyncFailed',
-        message: `namespaces "${r.namespace}" not found`,
-        hookPhase: 'Failed',
-        syncPhase: 'Sync',
-      }));
+      .map(namespaceNotFound);
     return {
       createNamespace,
       dryRunFailures,
@@ -323,7 +317,7 @@ export class ArgoController {
             ? plan!.dryRunFailures
             : resources
                 .slice(0, done)
-                .map((r: SyncedResource) => this.result(r, cfg, final, plan!.serverSide))),
+                .map((r: SyncedResource) => applyResult(r, cfg, final, plan!.serverSide))),
         ];
         if (final) this.finish(app, target, failure, retryCount, startedAt);
       });
@@ -352,19 +346,6 @@ export class ArgoController {
       this.later(name, () => step(tick + 1));
     };
     this.later(name, () => step(1));
-  }
-
-  private result(r: SyncedResource, cfg: ControllerConfig, final: boolean, ssa: boolean): Json {
-    const failure = cfg.fail?.resources.find((f) => f.kind === r.kind && f.name === r.name);
-    const group = r.group ? `.${r.group}` : '';
-    const verb = ssa ? 'serverside-applied' : 'configured';
-    return {
-      ...r,
-      status: failure ? 'SyncFailed' : 'Synced',
-      message: failure ? failure.message : `${r.kind.toLowerCase()}${group}/${r.name} ${verb}`,
-      hookPhase: final ? (failure ? 'Failed' : 'Succeeded') : 'Running',
-      syncPhase: 'Sync',
-    };
   }
 
   private finish(
@@ -426,29 +407,4 @@ export class ArgoController {
     }, this.config(app).tickMs);
     this.timers.add(t);
   }
-}
-
-/** A requested revision → the commit: none or the tracked target → its head; HEAD elsewhere → the default branch. */
-function resolve(wanted: string | undefined, tracked: string, head: string): string {
-  if (!wanted || wanted === tracked) return head;
-  return wanted === 'HEAD' ? sha('default-branch-head') : sha(wanted);
-}
-
-function namespaceCreated(name: string): Json {
-  return {
-    group: '',
-    version: 'v1',
-    kind: 'Namespace',
-    namespace: '',
-    name,
-    status: 'Synced',
-    message: `namespace/${name} created`,
-    hookPhase: 'Succeeded',
-    syncPhase: 'PreSync',
-  };
-}
-
-function failMessage(cfg: ControllerConfig): string {
-  const reasons = (cfg.fail?.resources ?? []).map((r) => r.message).join(', ');
-  return `one or more objects failed to apply, reason: ${reasons}`;
 }
