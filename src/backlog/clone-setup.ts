@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { wrapError } from '../core/errors.js';
+import { UserError, wrapError } from '../core/errors.js';
 import { redactUrlCredentials } from '../core/redact.js';
 import { Git } from './git.js';
 import { clearStaleLocks, LOCAL_REMOTE_LOCKS, lockAdvice, OWN_CLONE_LOCKS } from './git-locks.js';
@@ -37,7 +37,8 @@ export async function prepareClone(clone: TaskClone): Promise<void> {
       clone.log,
       WAIT_FOR_RUNNING_GIT_MS,
     );
-    if (left[0]) throw new Error(`The task clone is locked: ${lockAdvice(left[0])}.`);
+    // Shown as is: the person running the bot has to remove the file.
+    if (left[0]) throw new UserError(`The task clone is locked: ${lockAdvice(left[0])}.`);
     const url = await clone.out(['remote', 'get-url', 'origin']).catch(() => '');
     if (url && sameRemote(url, clone.repo)) {
       if (url !== clone.repo) await clone.run(['remote', 'set-url', 'origin', clone.repo]);

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, realpath, writeFile } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative, resolve } from 'node:path';
-import { wrapError } from '../core/errors.js';
+import { UserError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { Git, GitError, type GitResult } from './git.js';
 import {
@@ -103,7 +103,7 @@ export class TaskClone {
       if (!file || !(await this.isOwnFile(file))) throw err;
       const state = await clearLockIfStale(file, this.opts.workDir, OWN_CLONE_LOCKS, this.log);
       if (state !== 'removed' && state !== 'gone') {
-        throw wrapError(`the task clone is locked: ${lockAdvice(file)}`, err);
+        throw new UserError(`The task clone is locked: ${lockAdvice(file)}.`);
       }
       return this.git.run(args, opts);
     }

@@ -113,6 +113,8 @@ export class TaskStore {
   private timer: NodeJS.Timeout | undefined;
   private syncQueued = false;
   private closed = false;
+  /** A failed change's edits could not be undone (e.g. a lock): undo them before the next. */
+  private dirty = false;
 
   constructor(private readonly opts: TaskStoreOptions) {
     this.log = opts.logger.child({ component: 'task-store' });
@@ -202,6 +204,7 @@ export class TaskStore {
   /** Pushes unpushed commits and picks up remote changes now; returns commits still pending. */
   sync(): Promise<number> {
     return this.enqueue(async () => {
+      await this.cleanCheckout();
       if ((await this.clone.fetch()).ok) await this.publisher.syncWithRemote('sync');
       await this.refresh();
       return (await this.clone.pending()).length;
@@ -237,6 +240,12 @@ export class TaskStore {
     }
   }
 
+  private async cleanCheckout(): Promise<void> {
+    if (!this.dirty) return;
+    await this.clone.discardUncommitted();
+    this.dirty = false;
+  }
+
   private change(who: Requester, apply: Apply): Promise<ChangeResult> {
     if (this.closed) return Promise.reject(new Error('the task store is closed'));
     checkRequester(who);
@@ -244,13 +253,15 @@ export class TaskStore {
     return this.enqueue(async () => {
       if (this.snapshot === undefined) throw new Error('TaskStore.init() has not finished');
       try {
+        await this.cleanCheckout();
         const done = await this.publisher.commitAndPush(
           (files) => apply(files, now),
           (change) => commitMessage(change, who),
         );
         return await this.result(done.change, done.commit, done.pushed, done.message);
       } catch (err) {
-        await this.clone.discardUncommitted().catch(() => undefined);
+        this.dirty = true;
+        await this.cleanCheckout().catch(() => undefined);
         throw err;
       } finally {
         await this.refresh();

@@ -3,6 +3,8 @@ import { existsSync } from 'node:fs';
 import { utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { UserError } from '../../src/core/errors.js';
+import { rejection } from '../helpers/rejection.js';
 import { ALICE, captureLogger, type Lab, makeLab } from './helpers.js';
 
 // Lock files a killed git leaves behind (git never removes them itself) used to break
@@ -63,6 +65,25 @@ describe('TaskStore: lock files left by a killed git in its own clone', () => {
     expect(log.messages()).toContain(
       `removed stale git lock ${index} (left by a git process that was killed)`,
     );
+  });
+
+  it('leaves a lock alone while a git process works in the clone, and says which file it is', async () => {
+    lab = await makeLab();
+    const store = await lab.open();
+    const index = join(lab.workDir, '.git', 'index.lock');
+    await touchLock(index);
+    const stop = gitRunningIn(lab.workDir);
+    const err = await rejection(store.add({ title: 'Blocked' }, ALICE));
+    expect(err).toBeInstanceOf(UserError);
+    expect(err.message).toBe(
+      `The task clone is locked: ${index} exists: a git process is using the repo, or one was killed while it did; if no git process is running there, remove ${index}.`,
+    );
+    expect(existsSync(index)).toBe(true);
+    stop();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect((await store.add({ title: 'Unblocked' }, ALICE)).task.id).toBe('T-0005');
+    // Nothing of the refused change was left in the checkout to ride along.
+    expect((await lab.remoteTasks('backlog.yaml')).map((t) => t.title)).not.toContain('Blocked');
   });
 
   it('waits at start for a git the killed bot left running, then clears its lock', async () => {
