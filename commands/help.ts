@@ -15,7 +15,11 @@ function kind(action: Action): string {
   return action.confirm ? 'changes things, asks for confirmation' : 'changes things';
 }
 
-function overview(commands: readonly Command[]): Reply {
+/** In Matrix: the bot has no end-to-end encryption support, so encrypted rooms are out of reach. */
+const MATRIX_E2EE_NOTE =
+  'Matrix: end-to-end encryption is not available to this bot, so it cannot read encrypted rooms; talk to it in an unencrypted room.';
+
+function overview(commands: readonly Command[], onMatrix: boolean): Reply {
   const lines = commands.map((c) => {
     const subs = c.subcommands?.map((s) => s.name).join(', ');
     return `/${c.name} — ${c.description}${subs ? `\n    ${subs}` : ''}`;
@@ -23,8 +27,10 @@ function overview(commands: readonly Command[]): Reply {
   return {
     title: 'Commands',
     code: lines.join('\n'),
-    footer:
+    footer: [
       'Details: /help <command>. Options: name:value (quote spaces: title:"Replace SD card"); required values may be given in order. Side-effecting commands accept dry_run:true.',
+      ...(onMatrix ? [MATRIX_E2EE_NOTE] : []),
+    ].join('\n'),
   };
 }
 
@@ -56,9 +62,9 @@ export const command = defineCommand({
       },
       { name: 'subcommand', description: 'One of its subcommands, e.g. reboot', type: 'string' },
     ],
-    execute: ({ args, services }) => {
+    execute: ({ args, services, invocation }) => {
       const all = services.commands();
-      if (!args.command) return overview(all);
+      if (!args.command) return overview(all, invocation.conversation.platform === 'matrix');
       const name = args.command.replace(/^[/!]/, '').toLowerCase();
       const cmd = all.find((c) => c.name === name);
       if (!cmd) {

@@ -290,6 +290,7 @@ export class App {
       access: this.access,
       stateDir: this.opts.config.state.dir,
       log: this.opts.log,
+      metricsRegistry: this.metrics.registry,
     });
   }
 

@@ -76,6 +76,7 @@ async function load(): Promise<LoadedSdk> {
   // scanner over all ~90 modules that lib/index.js re-exports (~0.25 s more).
   const sdk = sdkRequire(sdkMain) as MatrixSdk;
   quietSdkLogs(sdk);
+  carryRetryAfter(sdk);
   const loadMs = Math.round(performance.now() - started);
   return cryptoAvailable
     ? { sdk, cryptoAvailable, loadMs }
@@ -180,6 +181,74 @@ function registerCryptoStub(sdkRequire: NodeJS.Require, cause: string): void {
   mod.exports = cryptoStub(cause);
   mod.loaded = true;
   sdkRequire.cache[filename] = mod;
+}
+
+/**
+ * Where a 429's `Retry-After` header (in ms) is kept on the error body the SDK hands over:
+ * `(err as MatrixError).body[RETRY_AFTER_HEADER_MS]`.
+ */
+export const RETRY_AFTER_HEADER_MS = 'org.homelab_chatops.retry_after_header_ms';
+
+type RequestCallback = (err: unknown, res: RawResponse | undefined, body: unknown) => void;
+interface RawResponse {
+  statusCode?: number;
+  headers?: Record<string, string | string[] | undefined>;
+  body?: unknown;
+}
+type RequestFn = ((params: unknown, cb: RequestCallback) => unknown) & { carriesRetryAfter?: true };
+
+/**
+ * Since spec v1.10 a 429 says when to retry in the `Retry-After` header (`retry_after_ms` in
+ * the body is deprecated, and servers may leave it out). matrix-bot-sdk 0.7 builds its
+ * MatrixError from the body alone (lib/http.js, lib/models/MatrixError.js) and never retries,
+ * so the header would be lost. Through the SDK's own injection point for its HTTP function
+ * (`setRequestFn`, exported for exactly this), a 429's Retry-After is copied onto the parsed
+ * error body under {@link RETRY_AFTER_HEADER_MS}; nothing else about any request changes.
+ */
+function carryRetryAfter(sdk: MatrixSdk): void {
+  const original = sdk.getRequestFn() as RequestFn;
+  if (original.carriesRetryAfter) return;
+  const wrapped: RequestFn = (params, cb) =>
+    original(params, (err, res, body) => {
+      const header = res?.statusCode === 429 ? res.headers?.['retry-after'] : undefined;
+      const ms = retryAfterHeaderMs(Array.isArray(header) ? header[0] : header);
+      if (!err && res && ms !== undefined) {
+        const parsed = parseBody(res.body ?? body);
+        if (parsed) {
+          parsed[RETRY_AFTER_HEADER_MS] = ms;
+          res.body = parsed;
+          return cb(err, res, parsed);
+        }
+      }
+      return cb(err, res, body);
+    });
+  wrapped.carriesRetryAfter = true;
+  sdk.setRequestFn(wrapped);
+}
+
+function parseBody(body: unknown): Record<string, unknown> | undefined {
+  if (body && typeof body === 'object' && !Buffer.isBuffer(body))
+    return body as Record<string, unknown>;
+  const text = Buffer.isBuffer(body) ? body.toString('utf8') : body;
+  if (typeof text !== 'string') return undefined;
+  try {
+    const parsed: unknown = JSON.parse(text);
+    return parsed && typeof parsed === 'object' ? (parsed as Record<string, unknown>) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** RFC 9110 Retry-After: delay-seconds or an HTTP date → ms; undefined when absent or unreadable. */
+export function retryAfterHeaderMs(
+  value: string | undefined,
+  now = Date.now(),
+): number | undefined {
+  const v = value?.trim();
+  if (!v) return undefined;
+  if (/^\d+$/.test(v)) return Number(v) * 1000;
+  const at = Date.parse(v);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 /** What quietSdkLogs writes to: a pino logger fits. */

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
 import type { MatrixClient } from 'matrix-bot-sdk';
+import { Counter, type Registry } from 'prom-client';
 import type { Config } from '../../config/schema.js';
 import type { AccessPolicy } from '../../core/access.js';
 import type { Dispatcher } from '../../core/dispatcher.js';
@@ -9,9 +10,10 @@ import type { ChatUser } from '../../core/invocation.js';
 import type { Logger } from '../../core/logger.js';
 import type { ChatAdapter } from '../adapter.js';
 import type { Publisher } from '../publisher.js';
-import { loadMatrixSdk, quietSdkLogs } from './load-sdk.js';
+import { CRYPTO_MODULE, loadMatrixSdk, quietSdkLogs } from './load-sdk.js';
 import { MatrixPublisher } from './matrix-publisher.js';
-import { MatrixResponder } from './matrix-responder.js';
+import { MatrixResponder, sendWithRetry } from './matrix-responder.js';
+import { renderMatrix } from './render.js';
 
 export interface MatrixAdapterOptions {
   config: NonNullable<Config['chat']['matrix']>;
@@ -20,7 +22,11 @@ export interface MatrixAdapterOptions {
   stateDir: string;
   log: Logger;
   now?: () => number;
+  /** Where the adapter's metrics go (the bot's /metrics registry); default: a registry of its own. */
+  metricsRegistry?: Registry;
 }
+
+const ENCRYPTED_METRIC = 'chatops_matrix_encrypted_events_total';
 
 interface RoomEvent {
   event_id: string;
@@ -37,6 +43,17 @@ interface RoomEvent {
 
 const YES = new Set(['✅', '✔️', '👍']);
 const NO = new Set(['❌', '✖️', '👎']);
+
+/** The notice an encrypted room gets, once: the bot cannot read what is said there. */
+export function encryptedRoomNotice(prefix: string, rooms: string[]): string {
+  const where = rooms.length ? ` such as ${rooms.join(', ')}` : '';
+  return (
+    'This room is end-to-end encrypted, and this bot cannot read encrypted messages: ' +
+    `Matrix encryption is not available to it (the native module ${CRYPTO_MODULE} is not installed), ` +
+    `so commands typed here (${prefix}help …) are never seen. Use an unencrypted room${where}, ` +
+    'or ask the operator to install the module.'
+  );
+}
 
 export const E2EE_HELP =
   'Matrix encryption needs the native module @matrix-org/matrix-sdk-crypto-nodejs, which is not installed. ' +
@@ -59,12 +76,25 @@ export class MatrixAdapter implements ChatAdapter {
   /** Proposal event id → confirmation code, for ✅ reactions. */
   private readonly proposals = new Map<string, string>();
   private readonly names = new Map<string, string>();
+  /** Encrypted rooms already told that the bot cannot read them. */
+  private readonly toldEncrypted = new Set<string>();
   private readonly log: Logger;
   private readonly now: () => number;
+  /** `chatops_matrix_encrypted_events_total{room}`: encrypted events (and encryption turned on) the bot could not read. */
+  readonly encryptedEvents: Counter<'room'>;
 
   constructor(private readonly opts: MatrixAdapterOptions) {
     this.log = opts.log.child({ adapter: 'matrix' });
     this.now = opts.now ?? Date.now;
+    const registry = opts.metricsRegistry;
+    this.encryptedEvents =
+      (registry?.getSingleMetric(ENCRYPTED_METRIC) as Counter<'room'> | undefined) ??
+      new Counter({
+        name: ENCRYPTED_METRIC,
+        help: 'Matrix events the bot could not read because the room is end-to-end encrypted (no E2EE support), by room',
+        labelNames: ['room'] as const,
+        registers: registry ? [registry] : [],
+      });
   }
 
   async start(): Promise<void> {
@@ -110,7 +140,10 @@ export class MatrixAdapter implements ChatAdapter {
           .catch((err) => this.log.warn({ err, room }, 'cannot join room'));
     }
     await client.start();
-    this.log.info({ user: this.userId, rooms: [...this.allowedRooms] }, 'Matrix connected');
+    this.log.info(
+      { user: this.userId, rooms: [...this.allowedRooms], e2ee: false },
+      'Matrix connected (no end-to-end encryption: encrypted rooms get a notice that the bot cannot read them)',
+    );
   }
 
   publisher(): Publisher {
@@ -203,6 +236,9 @@ export class MatrixAdapter implements ChatAdapter {
 
   /** ✅ (or ❌) by the invoker on a proposal confirms (or cancels) it. */
   private async onEvent(roomId: string, event: RoomEvent): Promise<void> {
+    const encryption = event.type === 'm.room.encryption' || event.type === 'm.room.encrypted';
+    if (encryption && this.fresh(event) && this.roomAllowed(roomId))
+      return this.onEncrypted(roomId, event);
     if (event.type !== 'm.reaction' || !this.fresh(event) || !this.roomAllowed(roomId)) return;
     const rel = event.content['m.relates_to'];
     const code = rel?.event_id ? this.proposals.get(rel.event_id) : undefined;
@@ -213,6 +249,37 @@ export class MatrixAdapter implements ChatAdapter {
     const responder = this.responder(roomId, event.event_id, undefined);
     if (yes) await this.opts.dispatcher.confirm(code, user, responder);
     else await this.opts.dispatcher.cancel(code, user, responder);
+  }
+
+  /**
+   * The client has no crypto (see load-sdk.ts; the adapter never gives it a crypto store), so
+   * an encrypted room's messages arrive as opaque m.room.encrypted: never silently ignore them.
+   * Counted every time; logged and answered with one notice per room.
+   */
+  private async onEncrypted(roomId: string, event: RoomEvent): Promise<void> {
+    this.encryptedEvents.inc({ room: roomId });
+    if (this.toldEncrypted.has(roomId)) return;
+    this.toldEncrypted.add(roomId);
+    this.log.warn(
+      { room: roomId, sender: event.sender, type: event.type },
+      'Matrix room is end-to-end encrypted: the bot cannot read it (no E2EE support); posting a notice',
+    );
+    const rooms = [...this.allowedRooms].filter((r) => r !== roomId);
+    const content = renderMatrix({
+      title: 'This bot cannot read this room',
+      text: encryptedRoomNotice(this.opts.config.prefix, rooms),
+      severity: 'warning',
+    });
+    const reply = event.type === 'm.room.encrypted' ? event.event_id : undefined;
+    try {
+      await sendWithRetry(this.client!, roomId, 'm.room.message', {
+        ...content,
+        ...(reply ? { 'm.relates_to': { 'm.in_reply_to': { event_id: reply } } } : {}),
+      });
+    } catch (err) {
+      this.toldEncrypted.delete(roomId); // try again with the next encrypted event
+      throw err;
+    }
   }
 
   private responder(

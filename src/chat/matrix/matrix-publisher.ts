@@ -1,49 +1,67 @@
 import type { Reply } from '../../core/reply.js';
 import type { MessageRef, Publisher } from '../publisher.js';
-import { type MatrixSender, sendWithRetry } from './matrix-responder.js';
+import { fitsInEvent } from './fit-message.js';
 import { renderMatrix } from './render.js';
+import { editContent, type MatrixPoster, movedNotice, sendReply } from './send-reply.js';
+import { sendWithRetry } from './send-with-retry.js';
 
-/** Alert roots as notices, edits as `m.replace`, updates in an `m.thread` under the root. */
+/**
+ * Alert roots as notices, edits as `m.replace`, updates in an `m.thread` under the root.
+ * Nothing is lost to the 64 KiB event limit: a long post is split into parts in the thread,
+ * or sent as a file (send-reply.ts); an edit too large points to a reply that carries it.
+ */
 export class MatrixPublisher implements Publisher {
   readonly platform = 'matrix';
   /** Last event in each thread, for the reply fallback of older clients. */
   private readonly lastInThread = new Map<string, string>();
 
   constructor(
-    private readonly client: MatrixSender,
+    private readonly client: MatrixPoster,
     private readonly prefix: string,
   ) {}
 
+  private render(reply: Reply) {
+    return renderMatrix(reply, { prefix: this.prefix });
+  }
+
   async post(target: string, reply: Reply): Promise<MessageRef> {
-    const eventId = await sendWithRetry(this.client, target, 'm.room.message', {
-      ...renderMatrix(reply, { prefix: this.prefix }),
+    // Parts after the first go into the first one's thread.
+    const ids = await sendReply(this.client, target, reply, {
+      render: (r) => this.render(r),
+      relates: (sent) => (sent[0] ? this.threadRelation(sent[0], sent.at(-1)!) : undefined),
     });
-    return { platform: 'matrix', target, messageId: eventId };
+    if (ids.length > 1) this.lastInThread.set(ids[0]!, ids.at(-1)!);
+    return { platform: 'matrix', target, messageId: ids[0]! };
   }
 
   async edit(ref: MessageRef, reply: Reply): Promise<void> {
-    const content = renderMatrix(reply, { prefix: this.prefix });
-    await sendWithRetry(this.client, ref.target, 'm.room.message', {
-      ...content,
-      body: `* ${content.body}`,
-      formatted_body: `* ${content.formatted_body}`,
-      'm.new_content': content,
-      'm.relates_to': { rel_type: 'm.replace', event_id: ref.messageId },
-    });
+    const content = editContent(ref.messageId, this.render(reply));
+    if (fitsInEvent(content)) {
+      await sendWithRetry(this.client, ref.target, 'm.room.message', content);
+      return;
+    }
+    const notice = editContent(ref.messageId, this.render(movedNotice(reply)));
+    await sendWithRetry(this.client, ref.target, 'm.room.message', notice);
+    await this.reply(ref, reply);
   }
 
-  async reply(ref: MessageRef, reply: Reply): Promise<MessageRef> {
-    const previous = this.lastInThread.get(ref.messageId) ?? ref.messageId;
-    const eventId = await sendWithRetry(this.client, ref.target, 'm.room.message', {
-      ...renderMatrix(reply, { prefix: this.prefix }),
-      'm.relates_to': {
-        rel_type: 'm.thread',
-        event_id: ref.messageId,
-        is_falling_back: true,
-        'm.in_reply_to': { event_id: previous },
-      },
+  async reply(ref: MessageRef, reply: Reply, _threadName?: string): Promise<MessageRef> {
+    const root = ref.messageId;
+    const ids = await sendReply(this.client, ref.target, reply, {
+      render: (r) => this.render(r),
+      relates: (sent) =>
+        this.threadRelation(root, sent.at(-1) ?? this.lastInThread.get(root) ?? root),
     });
-    this.lastInThread.set(ref.messageId, eventId);
-    return { ...ref, threadId: ref.messageId };
+    this.lastInThread.set(root, ids.at(-1)!);
+    return { ...ref, threadId: root };
+  }
+
+  private threadRelation(root: string, previous: string): Record<string, unknown> {
+    return {
+      rel_type: 'm.thread',
+      event_id: root,
+      is_falling_back: true,
+      'm.in_reply_to': { event_id: previous },
+    };
   }
 }

@@ -2,43 +2,27 @@ import type { Responder } from '../../core/dispatcher.js';
 import type { Logger } from '../../core/logger.js';
 import type { Reply } from '../../core/reply.js';
 import { LatestOnly } from '../latest-only.js';
-import { type MatrixContent, renderMatrix, renderMatrixStep } from './render.js';
+import { fitsInEvent } from './fit-message.js';
+import { renderMatrix, renderMatrixStep } from './render.js';
+import {
+  editContent,
+  type MatrixPoster,
+  movedNotice,
+  type Relates,
+  sendReply,
+} from './send-reply.js';
+import { sendWithRetry } from './send-with-retry.js';
 
-/** What the responder needs from a MatrixClient: sending one event. */
-export interface MatrixSender {
-  sendEvent(roomId: string, eventType: string, content: Record<string, unknown>): Promise<string>;
-}
+export { type MatrixSender, rateLimitWaitMs, sendWithRetry } from './send-with-retry.js';
 
 const PROGRESS_EVERY_MS = 1000;
-const MAX_RATE_LIMIT_RETRIES = 8;
-
-/**
- * Sends one event, waiting out 429 M_LIMIT_EXCEEDED answers (matrix-bot-sdk does not retry
- * them itself) so that a burst of step logs is delayed, never dropped.
- */
-export async function sendWithRetry(
-  client: MatrixSender,
-  roomId: string,
-  eventType: string,
-  content: Record<string, unknown>,
-): Promise<string> {
-  for (let attempt = 0; ; attempt++) {
-    try {
-      return await client.sendEvent(roomId, eventType, content);
-    } catch (err) {
-      const e = err as { statusCode?: number; errcode?: string; retryAfterMs?: number };
-      const limited = e.statusCode === 429 || e.errcode === 'M_LIMIT_EXCEEDED';
-      if (!limited || attempt >= MAX_RATE_LIMIT_RETRIES) throw err;
-      const wait = Math.min(30_000, e.retryAfterMs ?? 1000 * 2 ** attempt);
-      await new Promise((resolve) => setTimeout(resolve, wait));
-    }
-  }
-}
 
 /**
  * One command's answers in a room: a notice replying to the command, edited in place
  * (`m.replace`) for progress and the result, and step logs in a thread (`m.thread`) under
- * that notice — or in the command's own thread when it was typed in one.
+ * that notice — or in the command's own thread when it was typed in one. An answer too large
+ * for one Matrix event is split or sent as a file (send-reply.ts); an edit too large shows
+ * where the full answer went, and the answer follows as a reply.
  */
 export class MatrixResponder implements Responder {
   private chain: Promise<unknown> = Promise.resolve();
@@ -47,7 +31,7 @@ export class MatrixResponder implements Responder {
   private readonly progressEdits: LatestOnly<Reply>;
 
   constructor(
-    private readonly client: MatrixSender,
+    private readonly client: MatrixPoster,
     private readonly roomId: string,
     private readonly commandEventId: string | undefined,
     /** The thread the command was typed in, if any. */
@@ -63,7 +47,7 @@ export class MatrixResponder implements Responder {
       PROGRESS_EVERY_MS,
       (r) =>
         this.enqueue(async () => {
-          await this.show(renderMatrix(r, { now: this.now(), prefix: this.opts.prefix }));
+          await this.show(r);
         }),
       () => this.now(),
     );
@@ -72,9 +56,7 @@ export class MatrixResponder implements Responder {
   send(reply: Reply): Promise<void> {
     this.progressEdits.cancel();
     return this.enqueue(async () => {
-      const eventId = await this.show(
-        renderMatrix(reply, { now: this.now(), prefix: this.opts.prefix }),
-      );
+      const eventId = await this.show(reply);
       if (reply.confirm) this.opts.onProposal?.(eventId, reply.confirm.code);
     });
   }
@@ -88,7 +70,7 @@ export class MatrixResponder implements Responder {
       const root =
         this.commandThreadRoot ??
         this.mainEventId ??
-        (await this.show(renderMatrix({ text: 'Working on it; steps in the thread.' })));
+        (await this.show({ text: 'Working on it; steps in the thread.' }));
       const content = {
         ...renderMatrixStep(line),
         'm.relates_to': {
@@ -107,35 +89,50 @@ export class MatrixResponder implements Responder {
     });
   }
 
+  private render(reply: Reply) {
+    return renderMatrix(reply, { now: this.now(), prefix: this.opts.prefix });
+  }
+
   /** Posts the main notice, or edits it if it exists. Returns its event id. */
-  private async show(content: MatrixContent): Promise<string> {
+  private async show(reply: Reply): Promise<string> {
     if (this.mainEventId) {
-      await sendWithRetry(this.client, this.roomId, 'm.room.message', {
-        msgtype: content.msgtype,
-        body: `* ${content.body}`,
-        format: content.format,
-        formatted_body: `* ${content.formatted_body}`,
-        'm.new_content': content,
-        'm.relates_to': { rel_type: 'm.replace', event_id: this.mainEventId },
-      });
+      const edit = editContent(this.mainEventId, this.render(reply));
+      if (fitsInEvent(edit)) {
+        await sendWithRetry(this.client, this.roomId, 'm.room.message', edit);
+        return this.mainEventId;
+      }
+      // Too large to edit in place (an edit carries the text twice): say where it went,
+      // then send it whole as a reply to the main notice.
+      const notice = editContent(this.mainEventId, this.render(movedNotice(reply)));
+      await sendWithRetry(this.client, this.roomId, 'm.room.message', notice);
+      await this.post(reply, this.mainEventId);
       return this.mainEventId;
     }
-    const relates = this.commandThreadRoot
-      ? {
-          rel_type: 'm.thread',
-          event_id: this.commandThreadRoot,
-          is_falling_back: false,
-          'm.in_reply_to': { event_id: this.commandEventId ?? this.commandThreadRoot },
-        }
-      : this.commandEventId
-        ? { 'm.in_reply_to': { event_id: this.commandEventId } }
-        : undefined;
-    this.mainEventId = await sendWithRetry(this.client, this.roomId, 'm.room.message', {
-      ...content,
-      ...(relates ? { 'm.relates_to': relates } : {}),
-    });
-    if (this.commandThreadRoot) this.lastThreadEventId = this.mainEventId;
+    const ids = await this.post(reply, this.commandEventId);
+    this.mainEventId = ids[0]!;
     return this.mainEventId;
+  }
+
+  /** A new message replying to `replyTo` (in the command's thread, if any); its parts follow each other. */
+  private async post(reply: Reply, replyTo: string | undefined): Promise<string[]> {
+    const thread = this.commandThreadRoot;
+    const relates = (sent: string[]): Relates => {
+      const to = sent.at(-1) ?? replyTo;
+      if (thread)
+        return {
+          rel_type: 'm.thread',
+          event_id: thread,
+          is_falling_back: false,
+          'm.in_reply_to': { event_id: to ?? thread },
+        };
+      return to ? { 'm.in_reply_to': { event_id: to } } : undefined;
+    };
+    const ids = await sendReply(this.client, this.roomId, reply, {
+      render: (r) => this.render(r),
+      relates,
+    });
+    if (thread) this.lastThreadEventId = ids.at(-1);
+    return ids;
   }
 
   private now(): number {

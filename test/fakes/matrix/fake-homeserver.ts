@@ -25,8 +25,16 @@
  * Control:
  *   await hs.waitFor(() => value-or-falsy, timeoutMs = 5000)      resolves with the value; on timeout throws with hs.dump()
  *   hs.dropNextSyncWith(502, times = 1)   a pending long-poll (or the next /sync) gets that status
- *   hs.setSendRateLimit({ burst, windowMs } | null)   sends (and redactions) beyond `burst` per window: 429
- *                                                     M_LIMIT_EXCEEDED with retry_after_ms; hs.rateLimitedCount
+ *   hs.setSendRateLimit({ burst, windowMs, retryAfter? } | null)   sends, redactions and uploads beyond
+ *                          `burst` per window: 429 M_LIMIT_EXCEEDED with a Retry-After header (whole
+ *                          seconds) and/or retry_after_ms (retryAfter: 'both' (default) | 'header' | 'body');
+ *                          hs.rateLimitedCount
+ *   hs.enableEncryption(roomId) (or RoomSpec.encrypted)   m.room.encryption state: from then on users'
+ *                          messages (and reactions) arrive as m.room.encrypted (Megolm-shaped, opaque);
+ *                          hs.visible() still shows what the members' clients decrypt
+ * Limits (limits.ts): every event the bot sends (send, state, redact; an edit carries its text twice,
+ * body and m.new_content) is measured as the PDU a real server would federate, in Canonical JSON;
+ * over 65536 bytes → 413 M_TOO_LARGE, recorded in hs.tooLarge. Files: hs.media, hs.mediaText(mxc).
  *   hs.releaseSyncs()      answer pending long-polls now (a stopped MatrixClient's last poll, say);
  *                          hs.pendingSyncCount is how many wait
  *   await hs.stop()        answers every pending /sync (200, nothing new), then closes all connections
@@ -37,7 +45,11 @@
  * rooms/{r}/{join,leave}, rooms/{r}/send/{type}/{txn} and rooms/{r}/redact/{id}/{txn} (idempotent
  * per txn, power-checked, rate-limited), rooms/{r}/state[/{type}[/{key}]] (GET, PUT),
  * rooms/{r}/event/{id}, rooms/{r}/{joined_members,members}, rooms/{r}/receipt/{type}/{id},
- * rooms/{r}/read_markers, rooms/{r}/typing/{u}.
+ * rooms/{r}/read_markers, rooms/{r}/typing/{u}; POST /_matrix/media/v3/upload and (authenticated media,
+ * v1.11) GET /_matrix/client/v1/media/download/{server}/{id}[/{name}].
+ * Follows matrix-spec: content/client-server-api/_index.md (Size limits, Rate limiting, Transaction
+ * identifiers), data/api/client-server/{room_send,content-repo,authed-content-repo}.yaml,
+ * data/event-schemas/schema/m.room.message$m.file.yaml, examples/m.room.encrypted$megolm.yaml.
  * /sync like Synapse: an initial sync (no since) answers at once with each joined room's state and
  * last `timelineLimit` events (10, or the filter's room.timeline.limit), pending invites and all
  * account data; an incremental one long-polls up to `timeout` ms and answers as soon as something
@@ -47,6 +59,7 @@
  * Timers are captured at import, so tests may use vi.useFakeTimers() around the SDK's sync back-off.
  * harness.ts has helpers to run a real MatrixClient against it (see fake-homeserver.test.ts).
  */
+import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { type HomeserverOptions, HomeserverState } from './state.js';
@@ -65,6 +78,9 @@ export type { VisibleMessage } from './visible.js';
 
 import { realClearTimeout, realSetTimeout } from './state.js';
 
+const MEDIA_UPLOAD = '/_matrix/media/v3/upload';
+const MEDIA_DOWNLOAD = '/_matrix/client/v1/media/download/';
+
 export interface RequestRecord {
   method: string;
   path: string;
@@ -73,7 +89,12 @@ export interface RequestRecord {
 }
 
 /** Returns undefined so handlers can `return reply(…)`. */
-type ReplyFn = (status: number, body: unknown, contentType?: string) => undefined;
+type ReplyFn = (
+  status: number,
+  body: unknown,
+  contentType?: string,
+  headers?: Record<string, string>,
+) => undefined;
 
 interface PendingSync {
   since: number;
@@ -180,21 +201,22 @@ export class FakeHomeserver extends HomeserverState {
       const method = req.method ?? 'GET';
       const record: RequestRecord = { method, path: url.pathname, query: `${query}`, status: 0 };
       this.requests.push(record);
-      const reply: ReplyFn = (status, body, contentType = 'application/json') => {
+      const reply: ReplyFn = (status, body, contentType = 'application/json', headers = {}) => {
         if (res.headersSent) return;
         record.status = status;
         if ((body as { errcode?: string }).errcode === 'M_UNRECOGNIZED')
           this.unhandled.push(record);
-        const text = typeof body === 'string' ? body : JSON.stringify(body);
+        const data = Buffer.isBuffer(body)
+          ? body
+          : Buffer.from(typeof body === 'string' ? body : JSON.stringify(body));
         res.writeHead(status, {
+          ...headers,
           'content-type': contentType,
-          'content-length': Buffer.byteLength(text),
+          'content-length': data.length,
         });
-        res.end(text);
+        res.end(data);
       };
-      this.guard(reply, () =>
-        this.respond(req, url, Buffer.concat(chunks).toString('utf8'), reply),
-      );
+      this.guard(reply, () => this.respond(req, url, Buffer.concat(chunks), reply));
     });
   }
 
@@ -209,17 +231,20 @@ export class FakeHomeserver extends HomeserverState {
     }
   }
 
-  private respond(req: IncomingMessage, url: URL, raw: string, reply: ReplyFn): undefined {
+  private respond(req: IncomingMessage, url: URL, data: Buffer, reply: ReplyFn): undefined {
     const unrecognized = { errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' };
     if (url.pathname === '/_matrix/client/versions') {
       reply(200, {
-        versions: ['r0.6.1', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6'],
+        versions: ['r0.6.1', 'v1.1', 'v1.2', 'v1.3', 'v1.4', 'v1.5', 'v1.6', 'v1.7', 'v1.8'].concat(
+          ['v1.9', 'v1.10', 'v1.11'],
+        ),
         unstable_features: {},
       });
       return;
     }
     const prefix = '/_matrix/client/v3/';
-    if (!url.pathname.startsWith(prefix)) return reply(404, unrecognized);
+    const media = url.pathname.startsWith(MEDIA_UPLOAD) || url.pathname.startsWith(MEDIA_DOWNLOAD);
+    if (!url.pathname.startsWith(prefix) && !media) return reply(404, unrecognized);
     const bearer = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1];
     const token = bearer ?? url.searchParams.get('access_token');
     if (!token) return reply(401, { errcode: 'M_MISSING_TOKEN', error: 'Missing access token' });
@@ -230,6 +255,8 @@ export class FakeHomeserver extends HomeserverState {
         soft_logout: false,
       });
     }
+    if (media) return this.media_(req, url, data, reply);
+    const raw = data.toString('utf8');
     const segs = url.pathname.slice(prefix.length).split('/').map(decodeURIComponent);
     if (req.method === 'GET' && segs.join('/') === 'sync')
       return this.sync(url.searchParams, reply);
@@ -240,7 +267,39 @@ export class FakeHomeserver extends HomeserverState {
       return reply(400, { errcode: 'M_NOT_JSON', error: 'Content not JSON.' });
     }
     const r = this.route(req.method ?? 'GET', segs, url.searchParams, body);
-    reply(r?.status ?? 404, r ? r.body : unrecognized);
+    reply(r?.status ?? 404, r ? r.body : unrecognized, 'application/json', r?.headers);
+  }
+
+  /**
+   * The content repository (matrix-spec data/api/client-server/content-repo.yaml and, since
+   * v1.11, authed-content-repo.yaml): `POST /_matrix/media/v3/upload?filename=` with the raw
+   * bytes → `{content_uri}`; `GET /_matrix/client/v1/media/download/{server}/{id}[/{name}]`
+   * (authenticated) → the bytes. Uploads count against the send rate limit.
+   */
+  private media_(req: IncomingMessage, url: URL, data: Buffer, reply: ReplyFn): undefined {
+    if (req.method === 'POST' && url.pathname === MEDIA_UPLOAD) {
+      const retry = this.mediaRateLimit();
+      if (retry) return reply(retry.status, retry.body, 'application/json', retry.headers);
+      const id = `m${randomBytes(9).toString('base64url')}`;
+      const filename = url.searchParams.get('filename');
+      this.media.set(id, {
+        data,
+        contentType: req.headers['content-type'] ?? 'application/octet-stream',
+        ...(filename ? { filename } : {}),
+      });
+      return reply(200, { content_uri: `mxc://${this.store.serverName}/${id}` });
+    }
+    const parts = url.pathname.slice(MEDIA_DOWNLOAD.length).split('/').map(decodeURIComponent);
+    if (req.method === 'GET' && parts.length >= 2 && parts.length <= 3) {
+      const file = parts[0] === this.store.serverName ? this.media.get(parts[1]!) : undefined;
+      if (!file) return reply(404, { errcode: 'M_NOT_FOUND', error: 'Not found' });
+      const name = parts[2] ?? file.filename;
+      const disposition: Record<string, string> = name
+        ? { 'content-disposition': `attachment; filename="${name}"` }
+        : {};
+      return reply(200, file.data, file.contentType, disposition);
+    }
+    return reply(404, { errcode: 'M_UNRECOGNIZED', error: 'Unrecognized request' });
   }
 
   private sync(q: URLSearchParams, reply: ReplyFn): undefined {

@@ -1,9 +1,11 @@
 /** Shared by the fake homeserver's route files: replies, the context routes act on. */
+import { MAX_PDU_BYTES, pduBytes, type RetryAfterStyle } from './limits.js';
 import type { Content, Room, Store } from './store.js';
 
 export interface Reply {
   status: number;
   body: unknown;
+  headers?: Record<string, string>;
 }
 
 export interface Receipt {
@@ -30,6 +32,10 @@ export interface RouteContext {
   typing: TypingNotice[];
   /** undefined = go ahead; a number = rate limited, retry after that many ms. */
   takeSendSlot(): number | undefined;
+  /** How a 429 says when to retry. */
+  retryAfterStyle(): RetryAfterStyle;
+  /** Events refused with 413 M_TOO_LARGE: what the bot tried to send. */
+  tooLarge: { roomId: string; type: string; bytes: number }[];
 }
 
 export type Params = Record<string, string>;
@@ -54,4 +60,32 @@ export function inRoom(hs: RouteContext, p: Params, fn: (room: Room) => Reply): 
     return err(403, 'M_FORBIDDEN', `User ${hs.botUserId} not in room ${room.roomId}`);
   }
   return fn(room);
+}
+
+/** 429 M_LIMIT_EXCEEDED with `Retry-After` (whole seconds, rounded up) and/or `retry_after_ms`. */
+export function rateLimited(retryMs: number, style: RetryAfterStyle): Reply {
+  const body: Content = { errcode: 'M_LIMIT_EXCEEDED', error: 'Too Many Requests' };
+  if (style !== 'header') body.retry_after_ms = retryMs;
+  const r: Reply = { status: 429, body };
+  if (style !== 'body')
+    r.headers = { 'retry-after': String(Math.max(1, Math.ceil(retryMs / 1000))) };
+  return r;
+}
+
+/** 413 M_TOO_LARGE when the event as a PDU would exceed 65536 bytes (recorded in hs.tooLarge). */
+export function tooLarge(
+  hs: RouteContext,
+  e: {
+    roomId: string;
+    sender: string;
+    type: string;
+    content: Content;
+    stateKey?: string;
+    redacts?: string;
+  },
+): Reply | undefined {
+  const bytes = pduBytes(e);
+  if (bytes <= MAX_PDU_BYTES) return undefined;
+  hs.tooLarge.push({ roomId: e.roomId, type: e.type, bytes });
+  return err(413, 'M_TOO_LARGE', 'event too large');
 }

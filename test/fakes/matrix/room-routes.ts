@@ -8,6 +8,8 @@ import {
   type Reply,
   type Route,
   type RouteContext,
+  rateLimited,
+  tooLarge,
 } from './reply.js';
 import type { Content, NewEvent } from './store.js';
 import { clientEvent } from './sync.js';
@@ -112,10 +114,16 @@ function send(hs: RouteContext, p: Params, e: NewEvent): Reply {
     if (room.powerOf(hs.botUserId) < room.powerFor(e.type, false)) {
       return err(403, 'M_FORBIDDEN', `You don't have permission to post ${e.type} events`);
     }
+    const big = tooLarge(hs, {
+      roomId: room.roomId,
+      sender: e.sender,
+      type: e.type,
+      content: e.content,
+      ...(e.redacts === undefined ? {} : { redacts: e.redacts }),
+    });
+    if (big) return big;
     const retry = hs.takeSendSlot();
-    if (retry !== undefined) {
-      return err(429, 'M_LIMIT_EXCEEDED', 'Too Many Requests', { retry_after_ms: retry });
-    }
+    if (retry !== undefined) return rateLimited(retry, hs.retryAfterStyle());
     const stored = hs.store.addEvent(room.roomId, { ...e, txnId: p.txn!, viaApi: true });
     hs.txns.set(key, stored.event.event_id);
     return ok({ event_id: stored.event.event_id });
@@ -128,6 +136,14 @@ function putState(hs: RouteContext, p: Params, stateKey: string, content: Conten
       return err(403, 'M_FORBIDDEN', `You don't have permission to send ${p.type} state`);
     }
     const e = { type: p.type!, sender: hs.botUserId, state_key: stateKey, content, viaApi: true };
+    const big = tooLarge(hs, {
+      roomId: room.roomId,
+      sender: e.sender,
+      type: e.type,
+      content,
+      stateKey,
+    });
+    if (big) return big;
     return ok({ event_id: hs.store.addEvent(room.roomId, e).event.event_id });
   });
 }

@@ -10,8 +10,10 @@ import {
   sentEvent,
   threadOf,
 } from './content.js';
+import type { RetryAfterStyle } from './limits.js';
+import { type Reply, rateLimited } from './reply.js';
 import { type Receipt, type RouteContext, route, type TypingNotice } from './routes.js';
-import { type Content, type RoomSpec, Store } from './store.js';
+import { type Content, ENCRYPTION_CONTENT, type RoomSpec, Store } from './store.js';
 import {
   buildSync,
   DEFAULT_TIMELINE_LIMIT,
@@ -41,6 +43,18 @@ export interface SendRateLimit {
   /** Sends allowed in any `windowMs`; more get 429 M_LIMIT_EXCEEDED. */
   burst: number;
   windowMs: number;
+  /**
+   * How the 429 says when to retry: `both` (default, as Synapse: a Retry-After header in whole
+   * seconds and retry_after_ms), `header` (spec v1.10+ only) or `body` (pre-v1.10 servers).
+   */
+  retryAfter?: RetryAfterStyle;
+}
+
+/** A file in the content repository (POST /_matrix/media/v3/upload). */
+export interface StoredMedia {
+  data: Buffer;
+  contentType: string;
+  filename?: string;
 }
 
 export interface HistoryEvent {
@@ -70,6 +84,10 @@ export class HomeserverState {
   readonly receipts: Receipt[] = [];
   readonly typing: TypingNotice[] = [];
   rateLimitedCount = 0;
+  /** Sends refused with 413 M_TOO_LARGE. */
+  readonly tooLarge: { roomId: string; type: string; bytes: number }[] = [];
+  /** The content repository: media id → file. */
+  readonly media = new Map<string, StoredMedia>();
   private readonly ctx: RouteContext;
   private readonly timelineLimit: number;
   private sendLimit: SendRateLimit | null;
@@ -95,6 +113,8 @@ export class HomeserverState {
       receipts: this.receipts,
       typing: this.typing,
       takeSendSlot: () => this.takeSendSlot(),
+      retryAfterStyle: () => this.sendLimit?.retryAfter ?? 'both',
+      tooLarge: this.tooLarge,
     };
   }
 
@@ -162,6 +182,24 @@ export class HomeserverState {
       const content = e.content ?? { msgtype: 'm.text', body: e.body ?? '' };
       return this.userEvent(roomId, e.sender, e.type ?? 'm.room.message', content, ts);
     });
+  }
+
+  /** Someone turns on encryption in the room (m.room.encryption); it cannot be turned off. */
+  enableEncryption(roomId: string, by?: string): string {
+    const room = this.store.mustRoom(roomId);
+    const sender = by ?? room.stateEvent('m.room.create')!.event.sender;
+    return this.store.addEvent(room.roomId, {
+      type: 'm.room.encryption',
+      sender,
+      state_key: '',
+      content: ENCRYPTION_CONTENT,
+    }).event.event_id;
+  }
+
+  /** A file the bot uploaded (`mxc://server/id`), as text; undefined when unknown. */
+  mediaText(mxc: string): string | undefined {
+    const id = /^mxc:\/\/[^/]+\/(.+)$/.exec(mxc)?.[1];
+    return id ? this.media.get(id)?.data.toString('utf8') : undefined;
   }
 
   setSendRateLimit(limit: SendRateLimit | null): void {
@@ -269,6 +307,12 @@ export class HomeserverState {
     return timelineLimit(f) ?? this.timelineLimit;
   }
 
+  /** An upload over the send rate limit: the 429 to answer. */
+  protected mediaRateLimit(): Reply | undefined {
+    const retry = this.takeSendSlot();
+    return retry === undefined ? undefined : rateLimited(retry, this.ctx.retryAfterStyle());
+  }
+
   private takeSendSlot(): number | undefined {
     if (!this.sendLimit) return undefined;
     const now = Date.now();
@@ -292,11 +336,29 @@ export class HomeserverState {
     if (room.membership(sender) !== 'join')
       throw new Error(`fake homeserver: ${sender} is not in ${roomId}`);
     const e = this.store.addEvent(room.roomId, {
-      type,
+      ...(room.encrypted ? encrypt(type, content) : { type, content }),
       sender,
-      content,
       ...(ts === undefined ? {} : { ts }),
     });
     return e.event.event_id;
   }
+}
+
+/**
+ * What a user's client (Element) sends in an encrypted room: m.room.encrypted with a Megolm
+ * payload (matrix-spec examples/m.room.encrypted$megolm.yaml); m.relates_to stays in the clear
+ * (end_to_end_encryption.md, "Encrypted relations"). The ciphertext is opaque to the bot.
+ */
+function encrypt(type: string, content: Content) {
+  const payload: Content = {
+    algorithm: 'm.megolm.v1.aes-sha2',
+    ciphertext: Buffer.from(JSON.stringify({ type, content }))
+      .toString('base64')
+      .replace(/[A-Za-z]/g, (c) => String.fromCharCode(c.charCodeAt(0) ^ 32)),
+    device_id: 'ELEMENTDEV',
+    sender_key: 'IlRMeOPX2e0MurIyfWEucYBRVOEEUMrOHqn/8mLqMjA',
+    session_id: 'X3lUlvLELLYxeTx4yOVu6UDpasGEVO0Jbu+QFnm0cKQ',
+  };
+  if (content['m.relates_to']) payload['m.relates_to'] = content['m.relates_to'];
+  return { type: 'm.room.encrypted', content: payload, cleartext: { type, content } };
 }

@@ -23,6 +23,8 @@ export interface StoredEvent {
   /** Set when the bot sent it through the API (send, state, redact). */
   txnId?: string;
   viaApi: boolean;
+  /** For an m.room.encrypted event a user sent: what the members' clients decrypt it to. */
+  cleartext?: { type: string; content: Content };
 }
 
 export interface RoomSpec {
@@ -37,7 +39,16 @@ export interface RoomSpec {
   botJoined?: boolean;
   /** Anyone may join without an invite. */
   public?: boolean;
+  /** End-to-end encrypted from the start (m.room.encryption state): users' messages arrive as m.room.encrypted. */
+  encrypted?: boolean;
 }
+
+/** The m.room.encryption content Element sets (matrix-spec examples/m.room.encryption.yaml). */
+export const ENCRYPTION_CONTENT: Content = {
+  algorithm: 'm.megolm.v1.aes-sha2',
+  rotation_period_ms: 604800000,
+  rotation_period_msgs: 100,
+};
 
 export class Room {
   readonly timeline: StoredEvent[] = [];
@@ -74,6 +85,10 @@ export class Room {
       .map((s) => s.event.state_key!);
   }
 
+  get encrypted(): boolean {
+    return this.stateEvent('m.room.encryption') !== undefined;
+  }
+
   powerLevels(): Content {
     return this.stateEvent('m.room.power_levels')?.event.content ?? {};
   }
@@ -102,6 +117,7 @@ export interface NewEvent {
   ts?: number;
   txnId?: string;
   viaApi?: boolean;
+  cleartext?: { type: string; content: Content };
 }
 
 /** Rooms and account data, with one stream position counter; listeners hear every change. */
@@ -155,6 +171,7 @@ export class Store {
     if (e.redacts !== undefined) event.redacts = e.redacts;
     const stored: StoredEvent = { event, roomId: room.roomId, pos: ++this.pos, viaApi: !!e.viaApi };
     if (e.txnId !== undefined) stored.txnId = e.txnId;
+    if (e.cleartext) stored.cleartext = structuredClone(e.cleartext);
     room.timeline.push(stored);
     this.events.set(event.event_id, stored);
     if (e.state_key !== undefined) room.state.set(`${e.type}\u0000${e.state_key}`, stored);
@@ -203,6 +220,7 @@ export class Store {
     state('m.room.join_rules', { join_rule: spec.public ? 'public' : 'invite' });
     if (spec.name) state('m.room.name', { name: spec.name });
     if (spec.alias) state('m.room.canonical_alias', { alias: spec.alias });
+    if (spec.encrypted) state('m.room.encryption', ENCRYPTION_CONTENT);
     for (const m of members.slice(1)) this.member(room.roomId, m, 'join', m, ts);
     if (botJoined && creator !== botUserId)
       this.member(room.roomId, botUserId, 'join', botUserId, ts);

@@ -10,6 +10,8 @@ export interface VisibleMessage {
   body: string;
   format?: string;
   formattedBody?: string;
+  /** m.file: the uploaded file (mxc:// URI) and its name. */
+  file?: { url: string; filename?: string; mimetype?: string; size?: number };
   /** How many edits (m.replace by the original sender) were applied. */
   edits: number;
   /** The event this one replies to (m.in_reply_to), when not just a thread fallback. */
@@ -34,7 +36,14 @@ function relates(content: Content): Relates {
   return (content['m.relates_to'] ?? {}) as Relates;
 }
 
-export function visibleTimeline(timeline: StoredEvent[]): VisibleMessage[] {
+/** Members' clients hold the room keys: an encrypted event shows as what it decrypts to. */
+function decrypted(s: StoredEvent): StoredEvent {
+  if (!s.cleartext) return s;
+  return { ...s, event: { ...s.event, type: s.cleartext.type, content: s.cleartext.content } };
+}
+
+export function visibleTimeline(events: StoredEvent[]): VisibleMessage[] {
+  const timeline = events.map(decrypted);
   const redacted = new Set(
     timeline
       .filter((s) => s.event.type === 'm.room.redaction')
@@ -94,6 +103,13 @@ function toMessage(s: StoredEvent, rel: Relates, redacted: boolean): VisibleMess
     ts: s.event.origin_server_ts,
   };
   setFormat(msg, c);
+  if (typeof c.url === 'string') {
+    const info = (c.info ?? {}) as Content;
+    msg.file = { url: c.url };
+    if (typeof c.filename === 'string') msg.file.filename = c.filename;
+    if (typeof info.mimetype === 'string') msg.file.mimetype = info.mimetype;
+    if (typeof info.size === 'number') msg.file.size = info.size;
+  }
   const replyTo = rel['m.in_reply_to']?.event_id;
   if (replyTo && !(rel.rel_type === 'm.thread' && rel.is_falling_back)) msg.replyTo = replyTo;
   return msg;
@@ -112,7 +128,8 @@ export function renderVisible(messages: VisibleMessage[], indent = ''): string {
   for (const m of messages) {
     const who = m.sender.replace(/^@/, '').split(':')[0];
     const kind = m.msgtype === 'm.notice' ? ' (notice)' : '';
-    const body = m.redacted ? '<redacted>' : m.body.replace(/\n/g, ' ⏎ ');
+    const file = m.file ? ` [file ${m.file.filename ?? m.file.url}]` : '';
+    const body = m.redacted ? '<redacted>' : m.body.replace(/\n/g, ' ⏎ ') + file;
     const marks = [
       m.edits > 0 ? '(edited)' : '',
       m.replyTo ? `(reply to ${m.replyTo})` : '',
