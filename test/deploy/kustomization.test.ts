@@ -4,7 +4,7 @@
  * their references, the image placeholder is the one `images:` replaces, and the example
  * overlay's patches name base resources and still give valid objects.
  */
-import { existsSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { format, validateBuiltin } from './k8s-schema.js';
@@ -14,6 +14,7 @@ import {
   loadKustomization,
   type Obj,
   one,
+  ROOT,
   readYaml,
   readYamlDocs,
   rel,
@@ -138,6 +139,65 @@ describe('deploy/kustomization.yaml', () => {
     const container = podSpec.containers[0];
     expect(container.image.replace(/:[^/:]+$/, '')).toBe(image!.name);
     expect(image!.newTag).toMatch(/^\d+\.\d+\.\d+/);
+  });
+
+  it('the image is built for the Pis and the x86 server (scripts/docker-build.sh --push)', () => {
+    const script = readFileSync(path.join(ROOT, 'scripts/docker-build.sh'), 'utf8');
+    expect(script).toMatch(/^platforms=linux\/arm64,linux\/amd64$/m);
+    expect(script).toMatch(/docker buildx build --platform "\$platforms"/);
+  });
+
+  it('the Namespace enforces Pod Security "restricted", and the pod meets it', () => {
+    const ns = one(resources, 'Namespace', 'chatops');
+    expect(ns.metadata.labels['pod-security.kubernetes.io/enforce']).toBe('restricted');
+    const c = podSpec.containers[0];
+    expect(podSpec.securityContext.runAsNonRoot).toBe(true);
+    expect(podSpec.securityContext.seccompProfile.type).toBe('RuntimeDefault');
+    expect(c.securityContext.allowPrivilegeEscalation).toBe(false);
+    expect(c.securityContext.capabilities).toEqual({ drop: ['ALL'] });
+    const allowed = [
+      'configMap',
+      'secret',
+      'emptyDir',
+      'persistentVolumeClaim',
+      'downwardAPI',
+      'projected',
+    ];
+    for (const v of podSpec.volumes as Obj[]) {
+      expect(Object.keys(v).filter((k) => k !== 'name')).toEqual([
+        expect.toSatisfy((k: string) => allowed.includes(k)),
+      ]);
+    }
+  });
+
+  it('the Service keeps the pod while it is not ready (the webhook stores alerts meanwhile)', () => {
+    expect(one(resources, 'Service', 'homelab-chatops').spec.publishNotReadyAddresses).toBe(true);
+  });
+
+  it('Argo CD never prunes the Namespace or the state PVC', () => {
+    for (const kind of ['Namespace', 'PersistentVolumeClaim']) {
+      expect(one(resources, kind).metadata.annotations['argocd.argoproj.io/sync-options']).toBe(
+        'Prune=false',
+      );
+    }
+  });
+
+  it('the Argo CD Application syncs kubernetes/apps/chatops with prune + selfHeal, no CreateNamespace', () => {
+    const app = readYaml(path.join(DEPLOY, 'argocd/application.yaml'));
+    expect(app.metadata.namespace).toBe('argocd');
+    expect(app.spec.source.path).toBe('kubernetes/apps/chatops');
+    expect(app.spec.destination).toEqual({
+      server: 'https://kubernetes.default.svc',
+      namespace: one(resources, 'Namespace').metadata.name,
+    });
+    expect(app.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
+    expect(app.spec.syncPolicy.syncOptions).toEqual(['CreateNamespace=false']);
+  });
+
+  it('the ServiceMonitor and PrometheusRule carry kube-prometheus-stack’s selector label', () => {
+    for (const kind of ['ServiceMonitor', 'PrometheusRule']) {
+      expect(one(resources, kind).metadata.labels.release).toBe('kube-prometheus-stack');
+    }
   });
 
   it('sets every namespaced object’s namespace itself (the base has no namespace: override)', () => {
