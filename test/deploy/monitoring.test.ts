@@ -6,7 +6,7 @@
  * webhook with the Bearer token read from its credentials_file.
  */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -158,16 +158,17 @@ describe('the Alertmanager receiver', () => {
       writeFileSync(configFile, stringify(local));
 
       const port = await freePort();
-      const am = spawn(
+      const args = [
         'prometheus-alertmanager',
-        [
-          `--config.file=${configFile}`,
-          `--storage.path=${path.join(tmp, 'data')}`,
-          `--web.listen-address=127.0.0.1:${port}`,
-          '--cluster.listen-address=',
-        ],
-        { stdio: 'ignore' },
-      );
+        `--config.file=${configFile}`,
+        `--storage.path=${path.join(tmp, 'data')}`,
+        `--web.listen-address=127.0.0.1:${port}`,
+        '--cluster.listen-address=',
+      ];
+      // setpriv --pdeathsig: the kernel ends Alertmanager with this worker, however it ends.
+      const am = existsSync('/usr/bin/setpriv')
+        ? spawn('/usr/bin/setpriv', ['--pdeathsig', 'SIGKILL', '--', ...args], { stdio: 'ignore' })
+        : spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
       children.push(am);
       const api = `http://127.0.0.1:${port}`;
       for (let i = 0; ; i++) {
