@@ -6,16 +6,12 @@ import { userLabel } from '../core/invocation.js';
 import type { Logger } from '../core/logger.js';
 import { AlertStore, type DestinationView, type StoredGroup } from './alert-store.js';
 import { type AlertmanagerClient, groupMatchers } from './alertmanager-client.js';
-import { DeadLetterFile } from './dead-letter.js';
 import { Delivery, type DeliveryOptions } from './delivery.js';
 import { applyNotification, isEmptyChange } from './group-state.js';
-import { Outbox } from './outbox.js';
-import { parsePayload } from './payload.js';
+import { NotificationIntake } from './intake.js';
 import { emptyRecord, own } from './records.js';
 import { renderChange, renderRollup, renderRoot } from './render.js';
-import { notificationDigest, RepeatFilter } from './repeat-filter.js';
 import { type AlertRoutesConfig, route } from './router.js';
-import { moveAside } from './state-files.js';
 import {
   destinationKey,
   type GroupState,
@@ -39,15 +35,7 @@ export interface AlertServiceOptions {
   onDeadLetter?: () => void;
 }
 
-/** Too many notifications wait to be applied: the webhook answers 503 + Retry-After. */
-export class BacklogFullError extends Error {
-  constructor(readonly waiting: number) {
-    super(`${waiting} notifications are waiting to be applied`);
-  }
-}
-
-/** Waiting notifications are kept in memory up to this many bytes, then read back from the outbox. */
-const PAYLOAD_MEMORY_BYTES = 8 * 1024 * 1024;
+export { BacklogFullError } from './intake.js';
 
 const newView = (dest: RoutedDestination): DestinationView => ({
   dest,
@@ -67,17 +55,9 @@ const newView = (dest: RoutedDestination): DestinationView => ({
  * `alerts/dead-letter.jsonl` (logged, counted) and holds up nothing.
  */
 export class AlertService {
-  private readonly outbox: Outbox<WebhookPayload>;
+  private readonly intake: NotificationIntake;
   readonly store: AlertStore;
   readonly delivery: Delivery;
-  readonly deadLetters: DeadLetterFile;
-  private readonly repeats = new RepeatFilter();
-  private queue: Promise<void> = Promise.resolve();
-  private recovering?: Promise<void>;
-  /** Accepted (or being stored, or left by the previous run) and not applied yet. */
-  private backlog = 0;
-  /** Bytes of waiting payloads held in memory. */
-  private held = 0;
   /** Delivery waits for start(): the chat adapters must be connected first. */
   private started = false;
   private readonly now: () => Date;
@@ -86,9 +66,14 @@ export class AlertService {
   constructor(private readonly opts: AlertServiceOptions) {
     const dir = path.join(opts.stateDir, 'alerts');
     this.log = opts.log.child({ component: 'alerts' });
-    this.outbox = new Outbox(path.join(dir, 'outbox'));
     this.store = new AlertStore(dir, this.log);
-    this.deadLetters = new DeadLetterFile(path.join(dir, 'dead-letter.jsonl'));
+    this.intake = new NotificationIntake({
+      dir,
+      apply: (payload) => this.apply(payload),
+      log: this.log,
+      maxBacklog: opts.maxBacklog,
+      onDeadLetter: opts.onDeadLetter,
+    });
     this.now = opts.now ?? (() => new Date());
     this.delivery = new Delivery({
       store: this.store,
@@ -104,25 +89,12 @@ export class AlertService {
 
   /**
    * Applies the notifications a previous run left in the outbox (once; before any accepted
-   * since, which wait for it). Never throws: an entry that fails goes to the dead letters.
+   * since, which wait for it), after writing what the store has to migrate. Never throws.
    */
   recover(): Promise<void> {
-    if (!this.recovering) {
-      const left = this.outbox.leftover();
-      this.backlog += left.length;
-      this.recovering = this.serialized(async () => {
-        await this.store.save().catch((err) => this.log.error({ err }, 'alert state not written'));
-        if (left.length) this.log.info({ waiting: left.length }, 'applying the alert outbox');
-        for (const id of left) {
-          try {
-            await this.applyStored(id);
-          } finally {
-            this.backlog--;
-          }
-        }
-      });
-    }
-    return this.recovering;
+    return this.intake.recover(() =>
+      this.store.save().catch((err) => this.log.error({ err }, 'alert state not written')),
+    );
   }
 
   /** Applies what a previous run left in the outbox, then resumes delivery. */
@@ -133,7 +105,7 @@ export class AlertService {
   }
 
   async stop(): Promise<void> {
-    await this.queue;
+    await this.intake.idle();
     await this.delivery.stop();
   }
 
@@ -141,133 +113,38 @@ export class AlertService {
    * Durably accepts a notification; resolves once it is on disk, or at once when it is
    * identical to the last one accepted for its group. `body` is the request body's digest.
    */
-  async accept(payload: WebhookPayload, body?: string): Promise<'accepted' | 'repeat'> {
-    const digest = notificationDigest(payload);
-    if (this.repeats.isRepeat(payload.groupKey, digest)) {
-      if (body) this.repeats.record(payload.groupKey, digest, body);
-      return 'repeat';
-    }
-    if (this.backlogFull() !== undefined) throw new BacklogFullError(this.backlog);
-    this.backlog++;
-    let stored: { id: string; bytes: number };
-    try {
-      stored = await this.outbox.put(payload);
-    } catch (err) {
-      this.backlog--;
-      throw err;
-    }
-    this.repeats.record(payload.groupKey, digest, body);
-    const { id, bytes } = stored;
-    // Past the budget, the payload is read back from the outbox when its turn comes.
-    const keep = this.held + bytes <= PAYLOAD_MEMORY_BYTES;
-    if (keep) this.held += bytes;
-    let held: WebhookPayload | undefined = keep ? payload : undefined;
-    void this.recover();
-    void this.serialized(async () => {
-      try {
-        if (held) await this.applyEntry(id, held);
-        else await this.applyStored(id);
-      } finally {
-        held = undefined;
-        if (keep) this.held -= bytes;
-        this.backlog--;
-      }
-    });
-    return 'accepted';
+  accept(payload: WebhookPayload, body?: string): Promise<'accepted' | 'repeat'> {
+    return this.intake.accept(payload, body);
   }
 
   /** A request body identical to the last notification accepted for its group (see RepeatFilter). */
   isRepeatBody(body: string): boolean {
-    return this.repeats.isRepeatBody(body);
+    return this.intake.isRepeatBody(body);
   }
 
   /** Notifications accepted and not applied yet. */
   waiting(): number {
-    return this.backlog;
+    return this.intake.waiting();
   }
 
   /** `waiting()` when no more are taken (maxBacklog reached), else undefined. */
   backlogFull(): number | undefined {
-    return this.backlog >= (this.opts.maxBacklog ?? Number.POSITIVE_INFINITY)
-      ? this.backlog
-      : undefined;
+    return this.intake.backlogFull();
+  }
+
+  /** The file notifications that could not be applied are moved to. */
+  get deadLetterFile(): string {
+    return this.intake.deadLetters.file;
   }
 
   /** Waits until everything accepted so far is applied and delivered (tests, benchmarks). */
   async settled(): Promise<void> {
-    await this.queue;
+    await this.intake.idle();
     await this.delivery.idle();
   }
 
-  private serialized(fn: () => Promise<void>): Promise<void> {
-    const next = this.queue.then(fn);
-    this.queue = next.catch(() => {});
-    return next;
-  }
-
-  /** An entry read back from the outbox: unparsable → moved aside; invalid → dead letter. */
-  private async applyStored(id: string): Promise<void> {
-    let raw: unknown;
-    try {
-      raw = await this.outbox.read(id);
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT') return;
-      moveAside(this.outbox.file(id), (err as Error).message, this.log, 'alert outbox entry');
-      return;
-    }
-    const parsed = parsePayload(raw);
-    if (!parsed.ok) {
-      const groupKey = (raw as { groupKey?: unknown } | null)?.groupKey;
-      await this.deadLetter(id, typeof groupKey === 'string' ? groupKey : undefined, raw, {
-        message: `not an Alertmanager notification: ${parsed.reason}`,
-      });
-      return;
-    }
-    this.repeats.record(parsed.payload.groupKey, notificationDigest(parsed.payload));
-    await this.applyEntry(id, parsed.payload);
-  }
-
-  /** Applies one entry; if that throws, the entry goes to the dead letters. Never throws. */
-  private async applyEntry(id: string, payload: WebhookPayload): Promise<void> {
-    try {
-      await this.apply(id, payload);
-    } catch (err) {
-      this.repeats.forget(payload.groupKey);
-      await this.deadLetter(id, payload.groupKey, payload, err as Error);
-    }
-  }
-
-  private async deadLetter(
-    id: string,
-    groupKey: string | undefined,
-    payload: unknown,
-    err: Error | { message: string },
-  ): Promise<void> {
-    const reason = err.message;
-    try {
-      await this.deadLetters.add({ id, groupKey, reason, payload });
-      await this.outbox.remove(id);
-    } catch (writeErr) {
-      this.log.error(
-        { err: writeErr, id, groupKey, reason },
-        'an alert notification that cannot be applied could not be moved to the dead letters; it stays in the outbox',
-      );
-      return;
-    }
-    this.opts.onDeadLetter?.();
-    this.log.error(
-      {
-        ...(err instanceof Error ? { err } : {}),
-        id,
-        groupKey,
-        reason,
-        file: this.deadLetters.file,
-      },
-      `alert notification for ${groupKey ?? '(no groupKey)'} cannot be applied (${reason}); moved to ${this.deadLetters.file}`,
-    );
-  }
-
-  private async apply(id: string, payload: WebhookPayload): Promise<void> {
+  /** One notification → the group's state, its destinations, the store. Throws if not written. */
+  private async apply(payload: WebhookPayload): Promise<void> {
     const previous = this.store.group(payload.groupKey);
     const ref = previous?.state.ref ?? this.store.newRef();
     const { next, change } = applyNotification(previous?.state, payload, this.now(), ref);
@@ -285,7 +162,6 @@ export class AlertService {
     if (previous && isEmptyChange(change) && !newDestinations) {
       // A retry or repeat: nothing to show, nothing worth a write.
       previous.state = next;
-      await this.outbox.remove(id);
       return;
     }
     const group: StoredGroup = { state: next, views, updatedAt: this.now().toISOString() };
@@ -298,7 +174,6 @@ export class AlertService {
       throw err;
     }
     this.store.prune(this.now());
-    await this.outbox.remove(id);
     if (this.started)
       for (const [key, view] of Object.entries(views)) if (view.dirty) this.delivery.kick(key);
   }

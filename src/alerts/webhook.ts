@@ -2,7 +2,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../core/logger.js';
 import { send } from '../http/server.js';
-import { BacklogFullError } from './alert-service.js';
+import { BacklogFullError } from './intake.js';
 import { parsePayload } from './payload.js';
 import { bodyDigest } from './repeat-filter.js';
 import type { WebhookPayload } from './types.js';
@@ -152,13 +152,12 @@ export function webhookHandler(opts: WebhookOptions) {
         error: `body over ${opts.maxBodyBytes} bytes; lower max_alerts on the receiver`,
       });
     }
+    // Cheap: the body is hashed, not parsed. A repeat changes nothing: acknowledged, even
+    // when busy (a byte-identical one; others are compared after parsing, in accept).
     const digest = bodyDigest(read.body);
+    if (opts.isRepeatBody?.(digest)) return reply(200, { status: 'accepted', repeat: true });
     const full = opts.backlogFull?.();
-    if (full !== undefined) {
-      // Cheap: the body is hashed, not parsed. A repeat changes nothing: acknowledged.
-      if (opts.isRepeatBody?.(digest)) return reply(200, { status: 'accepted', repeat: true });
-      return busy(full);
-    }
+    if (full !== undefined) return busy(full);
     let parsed: unknown;
     try {
       parsed = JSON.parse(read.body.toString('utf8'));
