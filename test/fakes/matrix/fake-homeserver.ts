@@ -86,6 +86,10 @@ export interface RequestRecord {
   path: string;
   query: string;
   status: number;
+  /** When the answer was sent (ms since epoch). */
+  at?: number;
+  /** The Retry-After header of a 429, as sent. */
+  retryAfter?: string;
 }
 
 /** Returns undefined so handlers can `return reply(…)`. */
@@ -204,6 +208,8 @@ export class FakeHomeserver extends HomeserverState {
       const reply: ReplyFn = (status, body, contentType = 'application/json', headers = {}) => {
         if (res.headersSent) return;
         record.status = status;
+        record.at = Date.now();
+        if (headers['retry-after']) record.retryAfter = headers['retry-after'];
         if ((body as { errcode?: string }).errcode === 'M_UNRECOGNIZED')
           this.unhandled.push(record);
         const data = Buffer.isBuffer(body)
