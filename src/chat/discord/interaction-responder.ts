@@ -1,9 +1,15 @@
-import type { ChatInputCommandInteraction, Message, ThreadChannel } from 'discord.js';
-import { MessageFlags } from 'discord.js';
+import {
+  type ChatInputCommandInteraction,
+  DiscordAPIError,
+  MessageFlags,
+  RESTJSONErrorCodes,
+} from 'discord.js';
 import type { Responder } from '../../core/dispatcher.js';
 import type { Logger } from '../../core/logger.js';
 import type { Reply } from '../../core/reply.js';
 import { LatestOnly } from '../latest-only.js';
+import type { MessageRef } from '../publisher.js';
+import { editMessage, sendableChannel, threadUnder } from './bot-messages.js';
 import { allowedMentions, NO_PINGS } from './markdown.js';
 import { type DiscordMessage, renderDiscord, renderSteps } from './render.js';
 
@@ -11,6 +17,14 @@ import { type DiscordMessage, renderDiscord, renderSteps } from './render.js';
 const PROGRESS_EVERY_MS = 1000;
 /** Discord wants a first answer within 3 s; without one by then, we defer ("thinking…"). */
 const DEFER_AFTER_MS = 1000;
+/**
+ * Discord invalidates an interaction's token 15 min after the interaction (edits of `@original`
+ * then answer 401 Invalid Webhook Token, 50027). From 14 min on — a minute of margin for clock
+ * skew and calls queued behind rate limits — and after the first 50027/10015 whenever it comes,
+ * the reply is edited with the bot token instead (`PATCH /channels/{channel}/messages/{id}`).
+ * Steps never use the token: they are thread messages posted with the bot token.
+ */
+export const TOKEN_SAFE_MS = 14 * 60_000;
 
 /**
  * A rendered message as discord.js message options (files as attachments). Only the mentions
@@ -26,12 +40,22 @@ export function payload(m: DiscordMessage) {
   };
 }
 
+function deadToken(err: unknown): boolean {
+  return (
+    err instanceof DiscordAPIError &&
+    (err.code === RESTJSONErrorCodes.InvalidWebhookToken ||
+      err.code === RESTJSONErrorCodes.UnknownWebhook)
+  );
+}
+
 /**
  * One slash command's answers: one reply edited in place (progress, the final result) and
- * step logs in a thread started from that reply. Parsing and access checks take
- * milliseconds, so denials and invalid input are the first answer and can be ephemeral;
- * work that stays silent for a second is deferred ("thinking…") well inside Discord's 3 s.
- * Every Discord call for one interaction runs in order.
+ * step logs in a thread started from that reply — or, for a command typed inside a thread, in
+ * that thread (Discord cannot start a thread there). Parsing and access checks take
+ * milliseconds, so denials and invalid input are the first answer and can be ephemeral; work
+ * that stays silent for a second is deferred ("thinking…") well inside Discord's 3 s. Work that
+ * outlives the interaction token goes on with the bot token ({@link TOKEN_SAFE_MS}). Every
+ * Discord call for one interaction runs in order.
  */
 export class InteractionResponder implements Responder {
   private chain: Promise<unknown> = Promise.resolve();
@@ -40,7 +64,11 @@ export class InteractionResponder implements Responder {
   /** A message with our content exists (not just "thinking…"). */
   private shown = false;
   private readonly deferTimer: NodeJS.Timeout;
-  private thread?: Promise<ThreadChannel>;
+  private readonly receivedAt: number;
+  /** Set after the first 401 Invalid Webhook Token (or 10015): the token is gone for good. */
+  private tokenDead = false;
+  /** The reply (not ephemeral) and its thread: enough to edit and post with the bot token alone. */
+  private replyRef?: MessageRef;
   private pendingSteps: string[] = [];
   private readonly progressEdits: LatestOnly<Reply>;
 
@@ -50,6 +78,7 @@ export class InteractionResponder implements Responder {
     private readonly threadName: string,
     private readonly now: () => number = Date.now,
   ) {
+    this.receivedAt = now();
     this.progressEdits = new LatestOnly(
       PROGRESS_EVERY_MS,
       (r) => this.enqueue(() => this.show(r, false)),
@@ -59,9 +88,19 @@ export class InteractionResponder implements Responder {
       void this.enqueue(async () => {
         if (this.answered) return;
         this.answered = true;
-        await this.interaction.deferReply();
+        const res = await this.interaction.deferReply({ withResponse: true });
+        this.remember(res.interaction.responseMessageId);
       });
     }, DEFER_AFTER_MS);
+  }
+
+  /**
+   * The reply message (channel + message id, and the thread of its steps once there is one), a
+   * plain serialisable object: with it the message can be edited and its thread posted to after
+   * the token expired or the bot restarted. Undefined until shown, and for ephemeral replies.
+   */
+  ref(): MessageRef | undefined {
+    return this.replyRef ? { ...this.replyRef } : undefined;
   }
 
   send(reply: Reply, opts: { ephemeral?: boolean } = {}): Promise<void> {
@@ -76,13 +115,40 @@ export class InteractionResponder implements Responder {
     if (!this.answered) {
       this.answered = true;
       clearTimeout(this.deferTimer);
-      await this.interaction.reply({
+      const res = await this.interaction.reply({
         ...rendered,
         ...(ephemeral ? { flags: MessageFlags.Ephemeral } : {}),
+        withResponse: true,
       });
+      if (!ephemeral) this.remember(res.resource?.message?.id ?? res.interaction.responseMessageId);
       return;
     }
-    await this.interaction.editReply(rendered);
+    await this.edit(rendered);
+  }
+
+  private remember(messageId: string | null | undefined): void {
+    if (!messageId || !this.interaction.channelId) return;
+    this.replyRef = { platform: 'discord', target: this.interaction.channelId, messageId };
+  }
+
+  /** Edits the reply: with the interaction token while it lives, with the bot token after. */
+  private async edit(body: ReturnType<typeof payload>): Promise<void> {
+    if (!this.tokenDead && this.now() - this.receivedAt < TOKEN_SAFE_MS) {
+      try {
+        await this.interaction.editReply(body);
+        return;
+      } catch (err) {
+        if (!deadToken(err) || !this.replyRef) throw err;
+        this.tokenDead = true;
+        this.log.info(
+          { interaction: this.interaction.id, ageMs: this.now() - this.receivedAt },
+          'interaction token expired; editing the reply with the bot token',
+        );
+      }
+    }
+    if (!this.replyRef)
+      throw new Error('the interaction token expired and the reply has no message id');
+    await editMessage(this.interaction.client, this.replyRef, body);
   }
 
   progress(reply: Reply): Promise<void> {
@@ -97,17 +163,30 @@ export class InteractionResponder implements Responder {
   private async flushSteps(): Promise<void> {
     if (this.pendingSteps.length === 0) return;
     const lines = this.pendingSteps.splice(0);
-    this.thread ??= this.openThread();
-    const thread = await this.thread;
-    for (const content of renderSteps(lines))
-      await thread.send({ content, allowedMentions: NO_PINGS });
+    let sent = 0;
+    try {
+      const thread = await sendableChannel(this.interaction.client, await this.openThread());
+      for (const content of renderSteps(lines)) {
+        await thread.send({ content, allowedMentions: NO_PINGS });
+        sent++;
+      }
+    } catch (err) {
+      // No thread yet (or the first post failed): the lines go with the next step's attempt.
+      if (sent === 0) this.pendingSteps.unshift(...lines);
+      throw err;
+    }
   }
 
-  private async openThread(): Promise<ThreadChannel> {
+  /** The thread for step logs: under the reply, or the thread the command was typed in. */
+  private async openThread(): Promise<string> {
+    if (this.replyRef?.threadId) return this.replyRef.threadId;
     if (!this.shown)
       await this.show({ text: `Working on ${this.threadName}… (steps in the thread)` }, false);
-    const message: Message = await this.interaction.fetchReply();
-    return message.startThread({ name: this.threadName.slice(0, 100), autoArchiveDuration: 1440 });
+    const ref = this.replyRef;
+    if (!ref) throw new Error('no step thread: the reply is ephemeral or has no message id');
+    const threadId = await threadUnder(this.interaction.client, ref, this.threadName);
+    this.replyRef = { ...ref, threadId };
+    return threadId;
   }
 
   private enqueue(fn: () => Promise<void>): Promise<void> {
