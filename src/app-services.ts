@@ -28,6 +28,7 @@ export function projectRoot(): string {
  */
 export class AppServices implements Services {
   private taskStore?: Promise<TaskStore>;
+  private openStore?: TaskStore;
   private ops?: Promise<NodeOps>;
   private sshPool?: SshPool;
   private argoClient?: Promise<Argo>;
@@ -61,11 +62,18 @@ export class AppServices implements Services {
   }
 
   tasks(): Promise<TaskStore> {
-    this.taskStore ??= this.openTaskStore().catch((err) => {
-      this.taskStore = undefined; // try again on the next command
-      throw err;
-    });
+    this.taskStore ??= this.openTaskStore().then(
+      (store) => (this.openStore = store),
+      (err) => {
+        this.taskStore = undefined; // try again on the next command
+        throw err;
+      },
+    );
     return this.taskStore;
+  }
+
+  tasksIfOpen(): TaskStore | undefined {
+    return this.openStore;
   }
 
   private async openTaskStore(): Promise<TaskStore> {

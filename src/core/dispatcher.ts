@@ -3,7 +3,7 @@ import type { Config } from '../config/schema.js';
 import type { Metrics } from '../http/metrics.js';
 import { type AccessPolicy, matchesPattern } from './access.js';
 import type { AuditSink, Decision } from './audit.js';
-import { suggest } from './autocomplete.js';
+import { DATA_SOURCES, Suggestions } from './autocomplete.js';
 import {
   type Action,
   type Args,
@@ -68,9 +68,11 @@ export class Dispatcher {
   private readonly shutdown = new AbortController();
   private readonly now: () => number;
   private readonly recorder: Recorder;
+  private readonly suggestions: Suggestions;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.now = deps.now ?? Date.now;
+    this.suggestions = new Suggestions(deps);
     this.recorder = new Recorder(deps.registry, deps.audit, deps.log, this.now, deps.metrics);
     this.confirmations = new ConfirmationStore<Proposal>(
       deps.config.confirm.timeoutSeconds * 1000,
@@ -110,20 +112,34 @@ export class Dispatcher {
     return this.track(this.decide(code, user, responder, false));
   }
 
-  /** Autocomplete for one option of an action (Discord): at most 25 choices. */
+  /**
+   * Autocomplete for one option of an action (Discord): at most 25 choices, within the lookup
+   * budget. Lab data (nodes, tasks, apps, alerts) only for a user who may read it there: the
+   * action's permission checked as if it were read-only (open to all under `readOnly: open`
+   * unless it needs a role; under `readOnly: roles` a role must allow it).
+   */
   async autocomplete(
     command: string,
     sub: string | undefined,
     option: string,
     partial: string,
+    user: ChatUser,
   ): Promise<OptionChoice<string>[]> {
     try {
       const cmd = this.deps.registry.command(command);
-      const opt = effectiveOptions(this.deps.registry.action(cmd, sub)).find(
-        (o) => o.name === option,
-      );
+      const action = this.deps.registry.action(cmd, sub);
+      const opt = effectiveOptions(action).find((o) => o.name === option);
       if (!opt?.autocomplete) return [];
-      return await suggest(opt.autocomplete, partial, this.deps);
+      const permission = permissionId(cmd.name, cmd.action ? undefined : action.name);
+      if (
+        DATA_SOURCES.has(opt.autocomplete) &&
+        !this.deps.access.check(user, permission, {
+          sideEffects: false,
+          needsRole: action.needsRole,
+        }).allowed
+      )
+        return [];
+      return await this.suggestions.suggest(opt.autocomplete, partial);
     } catch {
       return [];
     }

@@ -14,6 +14,8 @@ export interface Services {
   commands(): readonly Command[];
   /** The Git-backed task backlog (cloned and, in the demo, seeded on first use). */
   tasks(): Promise<TaskStore>;
+  /** The task store if it is open already, else undefined — never clones (autocomplete). */
+  tasksIfOpen?(): TaskStore | undefined;
   /** A human-readable name of the task repo, for plans: `/var/lib/chatops/lab.git (main)`. */
   taskRepoLabel(): string;
   /** SSH, Kubernetes and the cluster-wide lock for node commands. */

@@ -218,7 +218,12 @@ export class DiscordAdapter implements ChatAdapter {
     );
   }
 
+  /**
+   * Suggestions only where commands are taken (elsewhere an empty list), only what the user may
+   * see (the dispatcher checks access), and always within Discord's 3 s (bounded lookups).
+   */
   private async onAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
+    if (!this.allowedChannel(interaction)) return await interaction.respond([]);
     const focused = interaction.options.getFocused(true);
     const sub = interaction.options.getSubcommand(false) ?? undefined;
     const choices = await this.opts.dispatcher.autocomplete(
@@ -226,6 +231,7 @@ export class DiscordAdapter implements ChatAdapter {
       sub,
       focused.name,
       String(focused.value),
+      userOf(interaction),
     );
     await interaction.respond(choices);
   }
