@@ -55,10 +55,11 @@ afterEach(async () => {
   fake = undefined;
 });
 
+/** The fake and client-node as a cluster admin (namespaces, PUT: beyond the bot's roles). */
 async function start() {
   fake = await FakeKube.start(LAB);
   const kc = new KubeConfig();
-  kc.loadFromFile(fake.kubeconfigFile);
+  kc.loadFromFile(fake.adminKubeconfigFile);
   return { fake, kc, custom: kc.makeApiClient(CustomObjectsApi) };
 }
 

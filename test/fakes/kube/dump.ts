@@ -1,4 +1,5 @@
 /** What the fake holds and saw, as text for a failing test's message. */
+import type { AuthzDecision } from './rbac.js';
 import type { ObjectStore } from './store.js';
 
 export interface RequestRecord {
@@ -8,6 +9,10 @@ export interface RequestRecord {
   body: unknown;
   contentType: string;
   status: number;
+  /** Who sent it: the authenticated user's name ('' when the token was refused). */
+  user: string;
+  /** It came over TLS (the fake's `tls: true` mode). */
+  tls: boolean;
 }
 
 export interface DumpInput {
@@ -15,10 +20,12 @@ export interface DumpInput {
   requests: RequestRecord[];
   unhandled: RequestRecord[];
   errors: string[];
+  denied: AuthzDecision[];
   openWatches: number;
 }
 
-export function dumpFake({ store, requests, unhandled, errors, openWatches }: DumpInput): string {
+export function dumpFake(input: DumpInput): string {
+  const { store, requests, unhandled, errors, denied, openWatches } = input;
   const nodes = store.list('nodes').map((n) => {
     const conditions = (n.status as { conditions: { type: string; status: string }[] }).conditions;
     const ready = conditions.find((c) => c.type === 'Ready')?.status;
@@ -48,6 +55,7 @@ export function dumpFake({ store, requests, unhandled, errors, openWatches }: Du
     unhandled.length
       ? `UNHANDLED:\n${unhandled.map((r) => `  ${r.method} ${r.path}`).join('\n')}`
       : '',
+    denied.length ? `FORBIDDEN (RBAC):\n${denied.map((d) => `  ${d.reason}`).join('\n')}` : '',
     errors.length ? `FAKE KUBE ERRORS:\n${errors.join('\n')}` : '',
   ]
     .filter(Boolean)

@@ -318,6 +318,8 @@ describe('FakeKube: what client-node 1.x does against it', () => {
 
   it('records what it does not serve as 404 Status objects in unhandled', async () => {
     const { fake, kc } = await start();
+    // The bot's account would get 403 first (authorization comes before routing): as admin.
+    kc.loadFromFile(fake.adminKubeconfigFile);
     const err = await rejection(
       kc.makeApiClient(AppsV1Api).listNamespacedDeployment({ namespace: 'default' }),
     );

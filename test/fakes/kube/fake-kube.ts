@@ -18,13 +18,31 @@
  *   (unless destinationNamespaceExists: false) exist; the Argo controller creates others.
  *   const kc = new KubeConfig(); kc.loadFromFile(kube.kubeconfigFile);   // or Kube.load({ kubeconfig })
  *
- * The kubeconfig has context `fake` (current; a valid bearer token) and `fake-stale-token`
- * (a token the server does not know → 401). The cluster entry has `insecure-skip-tls-verify:
- * true`, which client-node 1.x requires for an http:// server.
+ * The kubeconfig has context `fake` (current; the bot's service account token) and
+ * `fake-stale-token` (a token the server does not know → 401). The cluster entry has
+ * `insecure-skip-tls-verify: true`, which client-node 1.x requires for an http:// server (with
+ * `tls: true`: `certificate-authority: kube.caFile`).
+ *
+ * Authentication and RBAC, as the real API server (see rbac.ts, request-info.ts):
+ *   kube.token            the ServiceAccount's token: user
+ *                         `system:serviceaccount:chatops:homelab-chatops` (deploy/serviceaccount.yaml)
+ *   kube.adminToken, kube.adminKubeconfigFile   a `system:masters` user, for tests that poke
+ *                         the fake directly beyond what the bot may do
+ *   FakeKube.start({ rbac })   the Roles/ClusterRoles/bindings every request is authorized
+ *                         against — by default the ones deploy/ ships (shipped-rbac.ts), so every
+ *                         test that runs the bot against the fake proves they suffice. A request
+ *                         no rule allows answers 403 Forbidden with the API server's Status
+ *                         (`nodes "pi4-a" is forbidden: User "…" cannot patch resource "nodes" in
+ *                         API group "" at the cluster scope`).
+ *   kube.authorizations   every decision: { user, verb, apiGroup, resource, subresource,
+ *                         namespace, name, path, allowed, reason, grant? (the role rule used) }
+ *   kube.denied           the decisions that were denials
+ *   FakeKube.start({ tls: true })   https with a self-signed certificate for 127.0.0.1 made by
+ *                         openssl (tls.ts); kube.caFile is its certificate (an in-cluster ca.crt)
  *
  * Observe:
  *   kube.url, kube.kubeconfigFile, kube.token
- *   kube.requests      every request: { method, path, query, body, contentType, status }
+ *   kube.requests      every request: { method, path, query, body, contentType, status, user, tls }
  *   kube.unhandled     requests to paths/methods the fake lacks (answered 404/405 Status)
  *   kube.errors        exceptions inside the fake (answered 500): a bug here
  *   kube.node(name), kube.pods(node?), kube.application(name, namespace = 'argocd'), kube.namespace(name)
@@ -70,6 +88,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -77,6 +96,15 @@ import { ArgoController } from './argo-controller.js';
 import { Cluster, type EvictionBehaviour, type EvictionRecord, type PdbRule } from './cluster.js';
 import { dumpFake, type RequestRecord } from './dump.js';
 import { writeKubeconfig } from './kubeconfig.js';
+import {
+  ADMIN_USER,
+  type AuthzDecision,
+  BOT_SERVICE_ACCOUNT,
+  forbidden,
+  RbacAuthorizer,
+  type UserInfo,
+} from './rbac.js';
+import { requestInfo } from './request-info.js';
 import { handle } from './routes.js';
 import {
   applicationObject,
@@ -86,13 +114,16 @@ import {
   type PodSpec,
   podObject,
 } from './seed.js';
+import { shippedRbac } from './shipped-rbac.js';
 import { ApiError, unauthorized } from './status.js';
 import { type KObject, ObjectStore, realSetTimeout } from './store.js';
+import { selfSignedCert } from './tls.js';
 import { WatchHub } from './watch.js';
 
 export type { ControllerConfig, SyncRecord } from './argo-controller.js';
 export type { EvictionBehaviour, EvictionRecord, PdbRule } from './cluster.js';
 export type { RequestRecord } from './dump.js';
+export type { AuthzDecision, Grant, RbacObject, UserInfo } from './rbac.js';
 export type {
   AppHistorySpec,
   ApplicationSpec,
@@ -108,7 +139,12 @@ export type { KObject } from './store.js';
 export class FakeKube {
   url = '';
   kubeconfigFile = '';
+  adminKubeconfigFile = '';
+  /** With `tls: true`: the server's self-signed certificate (PEM file), its own CA. */
+  caFile = '';
+  /** The bot's ServiceAccount token. */
   readonly token = `fake-${randomBytes(12).toString('hex')}`;
+  readonly adminToken = `fake-admin-${randomBytes(12).toString('hex')}`;
   readonly requests: RequestRecord[] = [];
   readonly unhandled: RequestRecord[] = [];
   readonly errors: string[] = [];
@@ -117,8 +153,9 @@ export class FakeKube {
   readonly controller = new ArgoController(this.store);
   private readonly watches = new WatchHub(this.store);
   private readonly hooks: { match: (r: RequestRecord) => boolean; action: () => void }[] = [];
-  private server!: Server;
+  private server!: Server | HttpsServer;
   private dir = '';
+  private rbac!: RbacAuthorizer;
 
   static async start(opts: FakeKubeOptions): Promise<FakeKube> {
     const kube = new FakeKube();
@@ -141,13 +178,37 @@ export class FakeKube {
         kube.controller.configure(a.name, { headRevision: a.headRevision ?? `${a.revision}-head` });
       }
     }
+    kube.rbac = new RbacAuthorizer(opts.rbac ?? shippedRbac());
     kube.controller.start();
-    kube.server = createServer((req, res) => kube.serve(req, res));
-    await new Promise<void>((resolve) => kube.server.listen(0, '127.0.0.1', resolve));
-    kube.url = `http://127.0.0.1:${(kube.server.address() as AddressInfo).port}`;
     kube.dir = mkdtempSync(path.join(tmpdir(), 'fake-kube-'));
-    kube.kubeconfigFile = writeKubeconfig(kube.dir, kube.url, kube.token);
+    const serve = (req: IncomingMessage, res: ServerResponse) => kube.serve(req, res);
+    if (opts.tls) {
+      const { cert, key, certFile } = selfSignedCert(kube.dir);
+      kube.caFile = certFile;
+      kube.server = createHttpsServer({ cert, key }, serve);
+    } else {
+      kube.server = createServer(serve);
+    }
+    await new Promise<void>((resolve) => kube.server.listen(0, '127.0.0.1', resolve));
+    const port = (kube.server.address() as AddressInfo).port;
+    kube.url = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
+    const ca = kube.caFile || undefined;
+    kube.kubeconfigFile = writeKubeconfig(kube.dir, kube.url, kube.token, { ca });
+    kube.adminKubeconfigFile = writeKubeconfig(kube.dir, kube.url, kube.adminToken, {
+      ca,
+      file: 'admin-kubeconfig.yaml',
+      user: 'fake-admin',
+    });
     return kube;
+  }
+
+  /** Every authorization decision, in order (admin requests included). */
+  get authorizations(): AuthzDecision[] {
+    return this.rbac.decisions;
+  }
+
+  get denied(): AuthzDecision[] {
+    return this.rbac.decisions.filter((d) => !d.allowed);
   }
 
   get evictions(): EvictionRecord[] {
@@ -234,8 +295,9 @@ export class FakeKube {
   }
 
   dump(): string {
-    const { store, requests, unhandled, errors } = this;
-    return dumpFake({ store, requests, unhandled, errors, openWatches: this.watches.open.length });
+    const { store, requests, unhandled, errors, denied } = this;
+    const openWatches = this.watches.open.length;
+    return dumpFake({ store, requests, unhandled, errors, denied, openWatches });
   }
 
   async stop(): Promise<void> {
@@ -256,6 +318,8 @@ export class FakeKube {
       body: undefined,
       contentType: String(req.headers['content-type'] ?? ''),
       status: 0,
+      user: '',
+      tls: (req.socket as { encrypted?: boolean }).encrypted === true,
     };
     this.requests.push(record);
     const reply = (status: number, body: unknown) => {
@@ -265,6 +329,12 @@ export class FakeKube {
     };
     try {
       const raw = await readBody(req);
+      // As the API server's filters: authentication, then authorization, then the handler.
+      const user = this.authenticate(req.headers.authorization);
+      record.user = user.name;
+      const info = requestInfo(record.method, url.pathname, url.searchParams);
+      const decision = this.rbac.authorize(user, info);
+      if (!decision.allowed) throw forbidden(info, decision);
       if (raw) {
         try {
           record.body = JSON.parse(raw);
@@ -276,7 +346,6 @@ export class FakeKube {
           );
         }
       }
-      if (req.headers.authorization !== `Bearer ${this.token}`) throw unauthorized();
       const hook = this.hooks.findIndex((h) => h.match(record));
       if (hook >= 0) this.hooks.splice(hook, 1)[0]!.action();
       const answer = handle(
@@ -294,6 +363,12 @@ export class FakeKube {
       this.errors.push(`${record.method} ${record.path}: ${(err as Error).stack ?? String(err)}`);
       reply(500, new ApiError(500, 'InternalError', String(err)).toStatus());
     }
+  }
+
+  private authenticate(header: string | undefined): UserInfo {
+    if (header === `Bearer ${this.token}`) return BOT_SERVICE_ACCOUNT;
+    if (header === `Bearer ${this.adminToken}`) return ADMIN_USER;
+    throw unauthorized();
   }
 }
 

@@ -1,5 +1,6 @@
 /** Start options of the fake, and the Kubernetes-shaped objects built from them. */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { RbacObject } from './rbac.js';
 import type { KObject } from './store.js';
 
 export interface NodeSpec {
@@ -10,6 +11,11 @@ export interface NodeSpec {
   version?: string;
   unschedulable?: boolean;
   arch?: string;
+  /**
+   * status.nodeInfo.bootID (the kubelet reports /proc/sys/kernel/random/boot_id); a random UUID
+   * by default, `null` for a node that reports none.
+   */
+  bootId?: string | null;
 }
 
 export type OwnerKind = 'ReplicaSet' | 'DaemonSet' | 'StatefulSet' | 'Job';
@@ -105,6 +111,13 @@ export interface FakeKubeOptions {
   nodes: NodeSpec[];
   pods?: PodSpec[];
   applications?: ApplicationSpec[];
+  /**
+   * The Roles, ClusterRoles and bindings every request is authorized against (parsed YAML);
+   * default: what deploy/ ships (shipped-rbac.ts). See rbac.ts.
+   */
+  rbac?: RbacObject[];
+  /** Serve https with a self-signed certificate for 127.0.0.1 (kube.caFile); default http. */
+  tls?: boolean;
 }
 
 export const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -137,13 +150,8 @@ export function readyCondition(ready: boolean) {
       };
 }
 
-export function nodeObject(spec: NodeSpec): KObject {
-  const labels: Record<string, string> = {
-    'kubernetes.io/hostname': spec.name,
-    'kubernetes.io/os': 'linux',
-    'kubernetes.io/arch': spec.arch ?? 'arm64',
-  };
-  for (const role of spec.roles ?? []) labels[`node-role.kubernetes.io/${role}`] = 'true';
+/** MemoryPressure, DiskPressure, PIDPressure: False, as the kubelet posts them on a healthy node. */
+export function pressureConditions() {
   const pressure = (type: string, reason: string) => ({
     type,
     status: 'False',
@@ -152,6 +160,21 @@ export function nodeObject(spec: NodeSpec): KObject {
     lastHeartbeatTime: now(),
     lastTransitionTime: now(),
   });
+  return [
+    pressure('MemoryPressure', 'KubeletHasSufficientMemory'),
+    pressure('DiskPressure', 'KubeletHasNoDiskPressure'),
+    pressure('PIDPressure', 'KubeletHasSufficientPID'),
+  ];
+}
+
+export function nodeObject(spec: NodeSpec): KObject {
+  const labels: Record<string, string> = {
+    'kubernetes.io/hostname': spec.name,
+    'kubernetes.io/os': 'linux',
+    'kubernetes.io/arch': spec.arch ?? 'arm64',
+  };
+  for (const role of spec.roles ?? []) labels[`node-role.kubernetes.io/${role}`] = 'true';
+  const bootId = spec.bootId === undefined ? randomUUID() : spec.bootId;
   return {
     apiVersion: 'v1',
     kind: 'Node',
@@ -161,13 +184,9 @@ export function nodeObject(spec: NodeSpec): KObject {
       ...(spec.unschedulable ? { unschedulable: true } : {}),
     },
     status: {
-      conditions: [
-        pressure('MemoryPressure', 'KubeletHasSufficientMemory'),
-        pressure('DiskPressure', 'KubeletHasNoDiskPressure'),
-        pressure('PIDPressure', 'KubeletHasSufficientPID'),
-        readyCondition(spec.ready ?? true),
-      ],
+      conditions: [...pressureConditions(), readyCondition(spec.ready ?? true)],
       nodeInfo: {
+        ...(bootId === null ? {} : { bootID: bootId }),
         kubeletVersion: spec.version ?? 'v1.31.4+k3s1',
         kubeProxyVersion: spec.version ?? 'v1.31.4+k3s1',
         containerRuntimeVersion: 'containerd://1.7.23-k3s2',
