@@ -50,6 +50,7 @@
 // storm, BENCH_IDLE_MS (2000), BENCH_STATE_PARENT (os.tmpdir()) where the state dirs go (to
 // measure the fsync of another filesystem), BENCH_ALERTS_PHASES (webhook,storm,storm-norollup,big),
 // BENCH_CLI (dist/src/main.js) the bot's entry point, e.g. a build of another commit,
+// BENCH_NODE_ARGS node options for the bot (e.g. --max-old-space-size=384),
 // BENCH_KEEP_STATE=1 keeps the state dirs (groups.json, the outbox) for inspection.
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -97,6 +98,8 @@ const DISCORD_LIMIT = 5;
 const DISCORD_WINDOW_MS = 5000;
 
 const CLI = process.env.BENCH_CLI ?? path.resolve(import.meta.dirname, '../dist/src/main.js');
+/** Node options for the bot, e.g. `--max-old-space-size=384` (space-separated). */
+const NODE_ARGS = (process.env.BENCH_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const FIXTURE = path.resolve(
   import.meta.dirname,
   '../test/fixtures/alertmanager/firing-critical.json',
@@ -257,7 +260,7 @@ async function startBot(
   );
   return new Promise((resolve, reject) => {
     const t0 = performance.now();
-    const child = spawn(process.execPath, [CLI, '--config', configFile], {
+    const child = spawn(process.execPath, [...NODE_ARGS, CLI, '--config', configFile], {
       env: { PATH: process.env.PATH, HOME: process.env.HOME },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
