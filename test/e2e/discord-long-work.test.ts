@@ -12,6 +12,7 @@ import { discordChat, startApp, testConfig } from '../helpers/app-fixture.js';
 
 const OPS = snowflake();
 const ALERTS = snowflake();
+const RANDOM = snowflake();
 const ALICE = snowflake();
 const ONCALL = snowflake();
 const VICTIM = snowflake();
@@ -70,6 +71,7 @@ beforeAll(async () => {
     channels: [
       { id: OPS, name: 'ops' },
       { id: ALERTS, name: 'alerts' },
+      { id: RANDOM, name: 'random' },
     ],
     users: [
       { id: ALICE, username: 'alice' },
@@ -79,7 +81,7 @@ beforeAll(async () => {
   });
   const config = testConfig({
     http: { enabled: true, port },
-    chat: { discord: discordChat(fake, { channels: [OPS] }) },
+    chat: { discord: discordChat(fake, { channels: [OPS, ALERTS] }) },
     access: { roles: { ops: { members: [`discord:${ALICE}`], allow: ['*'] } } },
     alerts: {
       enabled: true,
@@ -230,6 +232,14 @@ describe('Discord: nothing the bot sends can ping', () => {
       });
     expect((await hook('firing')).status).toBe(200);
     const root = (await fake.waitFor(() => fake.channelMessages(ALERTS)[0], 10_000))!;
+    // Ack pressed on the root: an ephemeral deferred answer, edited with the result.
+    const ack = root.buttons.find((b) => b.customId?.startsWith('alert:ack:'))!;
+    const acked = await fake.pressButton({
+      user: ALICE,
+      messageId: root.id,
+      customId: ack.customId!,
+    });
+    await fake.waitFor(() => fake.interactionResponse(acked).embeds.length > 0, 10_000);
     expect((await hook('resolved')).status).toBe(200);
     await fake.waitFor(
       () => fake.threads().some((t) => t.id === root.id && t.messages.length > 0),
@@ -251,6 +261,35 @@ describe('Discord: nothing the bot sends can ping', () => {
     const run = await long({ before: 2, text: HOSTILE });
     await fake.waitFor(() => /Added T-\d{4}/.test(title(task)), 15_000);
     await fake.waitFor(() => title(run).startsWith('Finished 2 steps'), 5000);
+
+    // Dropping it needs a confirmation: someone else's press is refused (an ephemeral
+    // follow-up), the invoker's cancel edits the proposal.
+    const id = /Added (T-\d{4})/.exec(title(task))![1]!;
+    const drop = await fake.slashCommand({
+      user: ALICE,
+      channelId: OPS,
+      name: 'task',
+      subcommand: 'drop',
+      options: [{ name: 'id', value: id }],
+    });
+    await fake.waitFor(() => /Confirm/.test(title(drop)), 5000);
+    const [confirm, cancel] = fake.interactionResponse(drop).message!.buttons;
+    const refused = await fake.pressButton({
+      user: VICTIM,
+      messageId: fake.interactionResponse(drop).message!.id,
+      customId: confirm!.customId!,
+    });
+    await fake.waitFor(() => fake.interactionResponse(refused).followUps.length > 0, 5000);
+    await fake.pressButton({
+      user: ALICE,
+      messageId: fake.interactionResponse(drop).message!.id,
+      customId: cancel!.customId!,
+    });
+    await fake.waitFor(() => /Cancel/.test(title(drop)), 5000);
+
+    // A command in a channel the bot does not serve: told where to go.
+    const elsewhere = await fake.slashCommand({ user: ALICE, channelId: RANDOM, name: 'help' });
+    await fake.waitFor(() => fake.interactionResponse(elsewhere).acknowledged, 5000);
 
     // What users see: the text, but no masked link, no mention pill, no @everyone.
     const shown = JSON.stringify([
@@ -281,6 +320,7 @@ describe('Discord: nothing the bot sends can ping', () => {
         'PATCH /channels/:id/messages/:id',
         'POST /interactions/:id/:token/callback',
         'PATCH /webhooks/:id/:token/messages/:id',
+        'POST /webhooks/:id/:token',
       ]),
     );
     for (const w of writes) {
