@@ -8,6 +8,11 @@ export interface NodeInfo {
   /** Cordoned. */
   unschedulable: boolean;
   kubeletVersion: string;
+  /**
+   * status.nodeInfo.bootID: the kubelet reports /proc/sys/kernel/random/boot_id, new after every
+   * boot. '' when the node reports none.
+   */
+  bootId: string;
   /** From the labels node-role.kubernetes.io/<role> (K3s workers often have none). */
   roles: string[];
   conditions: { type: string; status: string; reason?: string; message?: string }[];
@@ -56,6 +61,7 @@ export function toNodeInfo(node: V1Node): NodeInfo {
     ready: conditions.some((c) => c.type === 'Ready' && c.status === 'True'),
     unschedulable: node.spec?.unschedulable === true,
     kubeletVersion: node.status?.nodeInfo?.kubeletVersion ?? '',
+    bootId: node.status?.nodeInfo?.bootID ?? '',
     roles,
     conditions,
   };

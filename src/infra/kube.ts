@@ -52,6 +52,14 @@ export interface KubeLoadOptions {
 export interface WaitReadyOptions {
   timeoutMs: number;
   signal?: AbortSignal;
+  /**
+   * After a reboot: the boot id the node had before it (/proc/sys/kernel/random/boot_id, read
+   * over SSH — the kubelet reports the same id as `status.nodeInfo.bootID`). Only Ready with
+   * another bootID counts then: the node controller leaves the Ready=True of before the reboot
+   * in place for node-monitor-grace-period (40 s by default), and a reboot is often quicker.
+   * `null`: rebooted, but the id before is not known. Not given: any Ready counts.
+   */
+  notBootId?: string | null;
   /** Every change of the node's conditions/schedulability seen (the first state included). */
   onChange?: (n: NodeInfo) => void;
 }
@@ -176,14 +184,24 @@ export class Kube {
 
   /**
    * Watches the node (list, then a watch from the list's resourceVersion, resumed whenever the
-   * stream ends) until its Ready condition is True. Times out with a UserError that shows the
-   * last conditions seen.
+   * stream ends) until its Ready condition is True — with a new bootID when `notBootId` is
+   * given. Times out with a UserError that shows the last conditions seen.
    */
   async waitReady(name: string, opts: WaitReadyOptions): Promise<NodeInfo> {
     const started = Date.now();
+    const afterReboot = opts.notBootId !== undefined;
     let last: NodeInfo | undefined;
     let lastKey = '';
     let listedOnce = false;
+    let sawNotReady = false;
+    /**
+     * Whether this Ready is the node's state since the reboot. Without both boot ids to compare
+     * (no bootID reported, or the id before unknown) the fallback is "not Ready seen by this
+     * wait, then Ready": a stale Ready never passes, but a node that was back before the node
+     * controller marked it Unknown (and that this wait never saw NotReady) runs into the timeout.
+     */
+    const isNewBoot = (info: NodeInfo): boolean =>
+      info.bootId && opts.notBootId ? info.bootId !== opts.notBootId : sawNotReady;
     const see = (node: V1Node | undefined): boolean => {
       if (!node) return false;
       const info = toNodeInfo(node);
@@ -191,7 +209,8 @@ export class Kube {
       if (key !== lastKey) opts.onChange?.(info);
       last = info;
       lastKey = key;
-      return info.ready;
+      if (!info.ready) sawNotReady = true;
+      return info.ready && (!afterReboot || isNewBoot(info));
     };
     const fieldSelector = `metadata.name=${name}`;
     const ready = await this.call(
@@ -218,10 +237,17 @@ export class Kube {
       opts.signal,
     );
     if (ready && last) return last;
+    let stale = '';
+    if (afterReboot && last?.ready) {
+      stale =
+        last.bootId && opts.notBootId
+          ? ` — that Ready is from before the reboot (boot id still ${last.bootId.slice(0, 8)}…)`
+          : ` — ${last.bootId ? 'the boot id before the reboot is not known' : 'the node reports no bootID'} and it was not seen NotReady, so that Ready may be from before the reboot`;
+    }
     throw new UserError(
-      `${name} did not become Ready within ${formatMs(opts.timeoutMs)}.`,
+      `${name} did not become Ready${afterReboot ? ' with a new boot id' : ''} within ${formatMs(opts.timeoutMs)}.`,
       last
-        ? `Last known conditions: ${describeConditions(last)}.`
+        ? `Last known conditions: ${describeConditions(last)}${stale}.`
         : `The Kubernetes API at ${this.server} never answered in that time.`,
     );
   }

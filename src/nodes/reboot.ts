@@ -112,6 +112,8 @@ export async function rebootNode(
     label: 'reboot over SSH',
     run: async () => {
       bootBefore = await bootId();
+      // The same id as status.nodeInfo.bootID: when SSH cannot tell it, ask the API (before the reboot).
+      if (!bootBefore && kube) bootBefore = (await kube.node(k3s).catch(() => undefined))?.bootId;
       await ssh.execDetached(target, ['sudo', '-n', 'systemctl', 'reboot']);
       return `sent systemctl reboot to ${node.user}@${node.host}`;
     },
@@ -149,13 +151,16 @@ export async function rebootNode(
   });
   if (kube) {
     steps.push({
-      label: `wait until ${k3s} is Ready`,
+      label: `wait until ${k3s} is Ready with a new boot id`,
       run: async () => {
+        // The Ready of before the reboot stays for node-monitor-grace-period: only a Ready with
+        // a new status.nodeInfo.bootID says the kubelet is back (see Kube.waitReady).
         const n = await kube.waitReady(k3s, {
           timeoutMs: seconds(ops.config.readyTimeoutSeconds),
           signal,
+          notBootId: bootBefore || null,
         });
-        return `${k3s} is Ready (${n.kubeletVersion})`;
+        return `${k3s} is Ready with a new boot id (${n.kubeletVersion})`;
       },
       ifFails: `${node.name} is up but ${k3s} is not Ready and still cordoned. Check k3s-agent (/node logs ${node.name} k3s-agent), then /node uncordon ${node.name}.`,
     });
