@@ -60,6 +60,9 @@
  *       own, on the Ready schedulable node with the fewest pods (Pending when none); DaemonSet
  *       and mirror pods come back on their own node
  *   kube.setNodeReady(name, ready)   condition Ready True / Unknown (NodeStatusUnknown)
+ *   Nodes carry status.nodeInfo.bootID (NodeSpec.bootId; random by default). What the kubelet and
+ *   the node controller write around a reboot (new bootID; a stale Ready for the grace period,
+ *   then Unknown): node-status.ts, driven from an ssh lab by test/helpers/kubelet-sim.ts
  *   kube.addPod(spec)
  *   kube.dropWatches()   end every open watch stream (clients must resume from their last version)
  *   kube.compact()       forget the change history: resuming a watch from an older version gets
