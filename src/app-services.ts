@@ -13,6 +13,8 @@ import type { Kube } from './infra/kube.js';
 import { PiholeClient } from './infra/pihole.js';
 import type { SshPool } from './infra/ssh.js';
 import { type NodeOps, OperationLock } from './nodes/node-ops.js';
+import { OperationJournal } from './ops/journal.js';
+import { Operations } from './ops/operations.js';
 
 /** The repository root, from src/ (tests) or dist/src/ (built). */
 export function projectRoot(): string {
@@ -33,7 +35,8 @@ export class AppServices implements Services {
   private sshPool?: SshPool;
   private argoClient?: Promise<Argo>;
   private piholeClient?: PiholeClient;
-  private readonly lock = new OperationLock();
+  /** One disruptive operation at a time (also taken by an operation resumed at start). */
+  readonly lock = new OperationLock();
   /** Set by the app when alerts are enabled. */
   alertService?: AlertService;
 
@@ -45,6 +48,16 @@ export class AppServices implements Services {
 
   alerts(): AlertService | undefined {
     return this.alertService;
+  }
+
+  private ops_?: Operations;
+
+  operations(): Operations {
+    this.ops_ ??= new Operations(
+      new OperationJournal(this.config.state.dir, this.log),
+      this.log.child({ component: 'operations' }),
+    );
+    return this.ops_;
   }
 
   commands(): readonly Command[] {

@@ -154,7 +154,12 @@ export class App {
         ),
       );
     }
+    // Operations a previous process left are taken over (their locks held) before any chat
+    // takes a command; they report and go on once the chats are connected.
+    const pickedUp = await this.pickUpOperations();
     for (const adapter of this.adapters) await this.connect(adapter);
+    this.waiting = 'operations left by the previous run (reporting)';
+    this.resumed = pickedUp.go();
     // Alert delivery (and what a previous run left in the outbox) needs connected chats.
     this.waiting = 'alert delivery (applying the outbox)';
     await alerts?.start();
@@ -199,6 +204,28 @@ export class App {
         delay = Math.min(delay * 2, 60_000);
       }
     }
+  }
+
+  /** Resumed operations, still running in the background. */
+  private resumed?: Promise<void>;
+
+  private async pickUpOperations() {
+    const { log } = this.opts;
+    const { pickUp } = await import('./ops/resume.js');
+    const { resumers } = await import('./ops/resumers.js');
+    return pickUp({
+      operations: this.services.operations(),
+      publisher: (platform) => this.publisher(platform),
+      resumers: resumers({
+        services: this.services,
+        config: this.opts.config,
+        lock: this.services.lock,
+        signal: this.stopping.signal,
+      }),
+      log: log.child({ component: 'operations' }),
+      onInterrupted: (r) => this.metrics.operationsInterrupted.inc({ kind: r.kind }),
+      onResumed: (r) => this.metrics.operationsResumed.inc({ kind: r.kind }),
+    });
   }
 
   private readonly publishers = new Map<string, Publisher>();
@@ -316,6 +343,8 @@ export class App {
     for (const adapter of this.adapters)
       await phase(`${adapter.name} adapter`, () => adapter.stop());
     await phase('running commands', () => this.dispatcher.drain(true), 30_000);
+    // Resumed operations stop at their wait (their records stay for the next start).
+    await phase('resumed operations', async () => this.resumed, 10_000);
     await phase('services', () => this.services.close());
     await phase('HTTP server', async () => this.http?.stop(), 5_000);
   }

@@ -1,3 +1,4 @@
+import type { MessageRef } from '../chat/publisher.js';
 import type { Config } from '../config/schema.js';
 import type { Args } from './command.js';
 import type { Inventory } from './inventory.js';
@@ -12,6 +13,8 @@ export interface Progress {
   update(reply: Reply): Promise<void>;
   /** Append a line to the step log (the thread). */
   step(line: string): Promise<void>;
+  /** Where the answer is shown (a serialisable reference), once it is. */
+  ref?(): MessageRef | undefined;
 }
 
 export interface CommandContext<A extends Args = Args> {

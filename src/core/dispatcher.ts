@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { MessageRef } from '../chat/publisher.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../http/metrics.js';
 import { type AccessPolicy, matchesPattern } from './access.js';
@@ -34,6 +35,11 @@ export interface Responder {
   progress(reply: Reply): Promise<void>;
   /** Appends a step line to the invocation's thread. */
   step(line: string): Promise<void>;
+  /**
+   * The bot's message answering the invocation (and its thread), once shown: enough to edit it
+   * and post in its thread later, from another process too (an operation resumed after a restart).
+   */
+  ref?(): MessageRef | undefined;
 }
 
 export interface DispatcherDeps {
@@ -414,7 +420,11 @@ export class Dispatcher {
       config: this.deps.config,
       inventory: this.deps.inventory,
       services: this.deps.services,
-      progress: { update: (r) => responder.progress(r), step: (l) => responder.step(l) },
+      progress: {
+        update: (r) => responder.progress(r),
+        step: (l) => responder.step(l),
+        ref: () => responder.ref?.(),
+      },
       signal: this.shutdown.signal,
     };
   }

@@ -3,6 +3,7 @@ import type { TaskStore } from '../backlog/task-store.js';
 import type { Argo } from '../infra/argo.js';
 import type { PiholeClient } from '../infra/pihole.js';
 import type { NodeOps } from '../nodes/node-ops.js';
+import type { Operations } from '../ops/operations.js';
 import type { Command } from './command.js';
 
 /**
@@ -26,4 +27,6 @@ export interface Services {
   pihole(): PiholeClient;
   /** The alert pipeline, when alerts are enabled. */
   alerts(): AlertService | undefined;
+  /** Long operations: journaled, listed by /ops, resumed after a restart. */
+  operations(): Operations;
 }

@@ -30,6 +30,20 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly operationsInterrupted = new Counter({
+    name: 'chatops_operations_interrupted_total',
+    help: 'Long operations (reboots, drains, updates, syncs) a restart interrupted and that were not resumed',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
+  readonly operationsResumed = new Counter({
+    name: 'chatops_operations_resumed_total',
+    help: 'Long operations picked up again after a restart',
+    labelNames: ['kind'] as const,
+    registers: [this.registry],
+  });
+
   constructor() {
     collectDefaultMetrics({ register: this.registry, prefix: 'chatops_' });
   }

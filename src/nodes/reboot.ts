@@ -1,22 +1,17 @@
 import type { Config, NodeConfig } from '../config/schema.js';
-import type { CommandContext } from '../core/context.js';
-import { isUserError, UserError } from '../core/errors.js';
-import { userLabel } from '../core/invocation.js';
+import type { CommandContext, Progress } from '../core/context.js';
+import { UserError } from '../core/errors.js';
+import { label, userLabel } from '../core/invocation.js';
 import type { Reply } from '../core/reply.js';
 import { UnmanagedPodsError } from '../infra/kube.js';
+import type { RunningOperation } from '../ops/operations.js';
+import { type EngineStep, runSteps } from '../ops/step-engine.js';
 import { drainProgress, evictedSummary, stayedSummary } from './drain-report.js';
 import { kubeForNode, type NodeOps, requireSsh, sshTarget } from './node-ops.js';
 import { rebootWarnings } from './plans.js';
 
-interface Step {
-  label: string;
-  run: () => Promise<string | undefined>;
-  /** The node's state if we stop at this step, and what to run next. */
-  ifFails: string | ((err: unknown) => string);
-}
-
 /** SSH came back, but with the same boot id: the node did not actually reboot. */
-class NotRebootedError extends UserError {}
+export class NotRebootedError extends UserError {}
 
 export interface RebootOptions {
   /** Also evict pods no controller will recreate (deleted for good). Default: refuse to drain. */
@@ -44,49 +39,66 @@ export function checkRebootGuards(
   }
 }
 
-/**
- * check pods + cordon → drain → reboot over SSH → SSH down and back → Ready → uncordon, one
- * step after the other with progress and a step log. On failure it stops and says exactly what
- * state the node is in and what to run next. Pods no controller would recreate make it stop
- * before cordoning unless `evictUnmanaged`.
- */
-export async function rebootNode(
-  ctx: CommandContext,
-  node: NodeConfig,
+/** What a reboot's steps share, and what the journal keeps for a resumed one. */
+export type RebootData = {
+  /** The node's boot id before the reboot (SSH, or the API's status.nodeInfo.bootID). */
+  bootBefore?: string;
+  /** Written before `systemctl reboot` is sent: after a restart, never send it again. */
+  rebootSent?: boolean;
+};
+
+export interface RebootEnv {
+  node: NodeConfig;
+  ops: NodeOps;
+  progress: Progress;
+  signal: AbortSignal;
+  evictUnmanaged?: boolean;
+  data: RebootData;
+  /** Records the facts above before the step that needs them acts. */
+  record: (patch: { changed?: string[]; data?: RebootData }) => Promise<void>;
+}
+
+/** The node's boot id over SSH, or undefined when it cannot be read (down, or no such file). */
+export async function readBootId(
   ops: NodeOps,
-  opts: RebootOptions = {},
-): Promise<RebootResult> {
+  node: NodeConfig,
+  signal: AbortSignal,
+): Promise<string | undefined> {
+  try {
+    const r = await requireSsh(ops, `Rebooting ${node.name}`).exec(
+      sshTarget(node),
+      ['cat', '/proc/sys/kernel/random/boot_id'],
+      { timeoutMs: 10_000, signal },
+    );
+    const id = r.stdout.trim();
+    return r.code === 0 && /^[0-9a-f-]{36}$/.test(id) ? id : undefined;
+  } catch (err) {
+    if (signal.aborted) throw err;
+    return undefined;
+  }
+}
+
+/**
+ * cordon → drain → reboot → SSH down → SSH up with a new boot id → Ready with the new
+ * bootID → uncordon. Each step can run again after a restart without doing anything twice; the
+ * reboot itself is sent at most once (`data.rebootSent` is journaled first), and the resumer
+ * decides by the node's boot id which step to go on from.
+ */
+export function rebootSteps(env: RebootEnv): EngineStep[] {
+  const { node, ops, progress, signal, data } = env;
   const ssh = requireSsh(ops, `Rebooting ${node.name}`);
   const kube = kubeForNode(ops, node);
   const k3s = node.k3sName!;
   const target = sshTarget(node);
-  const { signal, progress } = ctx;
   const seconds = (n: number) => n * 1000;
-  /** The node's boot id, or undefined when it cannot be read (then the check is skipped). */
-  const bootId = async (): Promise<string | undefined> => {
-    try {
-      const r = await ssh.exec(target, ['cat', '/proc/sys/kernel/random/boot_id'], {
-        timeoutMs: 10_000,
-        signal,
-      });
-      const id = r.stdout.trim();
-      return r.code === 0 && /^[0-9a-f-]{36}$/.test(id) ? id : undefined;
-    } catch (err) {
-      if (signal.aborted) throw err;
-      return undefined;
-    }
-  };
-  let bootBefore: string | undefined;
-  const release = opts.underLock
-    ? () => {}
-    : ops.lock.acquire(`Reboot of ${node.name}`, userLabel(ctx.invocation.user));
-  const started = Date.now();
-  const steps: Step[] = [];
+  const steps: EngineStep[] = [];
   if (kube) {
     steps.push({
+      name: 'cordon',
       label: `check pods, cordon ${k3s}`,
       run: async () => {
-        await kube.cordonForDrain(k3s, { evictUnmanaged: opts.evictUnmanaged });
+        await env.record({ changed: [`${node.name} cordoned`] });
+        await kube.cordonForDrain(k3s, { evictUnmanaged: env.evictUnmanaged });
         return `cordoned ${k3s}`;
       },
       ifFails: (err) =>
@@ -95,12 +107,13 @@ export async function rebootNode(
           : `${node.name} is unchanged: not cordoned, not rebooted.`,
     });
     steps.push({
+      name: 'drain',
       label: `drain ${k3s}`,
       run: async () => {
         const r = await kube.evictCordoned(k3s, {
           timeoutMs: seconds(ops.config.drainTimeoutSeconds),
           signal,
-          evictUnmanaged: opts.evictUnmanaged,
+          evictUnmanaged: env.evictUnmanaged,
           ...drainProgress(progress),
         });
         return `drained ${k3s}: ${evictedSummary(r.evicted)}, ${stayedSummary(r.skipped, r.kept)}`;
@@ -109,17 +122,22 @@ export async function rebootNode(
     });
   }
   steps.push({
+    name: 'reboot',
     label: 'reboot over SSH',
     run: async () => {
-      bootBefore = await bootId();
+      let bootBefore = await readBootId(ops, node, signal);
       // The same id as status.nodeInfo.bootID: when SSH cannot tell it, ask the API (before the reboot).
       if (!bootBefore && kube) bootBefore = (await kube.node(k3s).catch(() => undefined))?.bootId;
+      data.bootBefore = bootBefore || undefined;
+      data.rebootSent = true;
+      await env.record({ data: { bootBefore: data.bootBefore, rebootSent: true } });
       await ssh.execDetached(target, ['sudo', '-n', 'systemctl', 'reboot']);
       return `sent systemctl reboot to ${node.user}@${node.host}`;
     },
     ifFails: `${node.name} was not rebooted${kube ? ` and is still cordoned: run /node uncordon ${node.name}` : ''}.`,
   });
   steps.push({
+    name: 'down',
     label: 'wait for SSH to go down',
     run: async () => {
       await ssh.waitForDown(target, {
@@ -131,18 +149,19 @@ export async function rebootNode(
     ifFails: `${node.name} did not go down: the reboot may not have happened. Check it, then /node reboot ${node.name} again${kube ? ` or /node uncordon ${node.name}` : ''}.`,
   });
   steps.push({
+    name: 'up',
     label: 'wait for SSH to come back',
     run: async () => {
       await ssh.waitForUp(target, { timeoutMs: seconds(ops.config.rebootTimeoutSeconds), signal });
       // Proof that it rebooted rather than, say, sshd restarting: a new boot id.
-      const bootAfter = await bootId();
-      if (bootBefore && bootAfter && bootBefore === bootAfter) {
+      const bootAfter = await readBootId(ops, node, signal);
+      if (data.bootBefore && bootAfter && data.bootBefore === bootAfter) {
         throw new NotRebootedError(
-          `${node.name} answers SSH again but did not reboot: its boot id is still ${bootBefore.slice(0, 8)}….`,
+          `${node.name} answers SSH again but did not reboot: its boot id is still ${data.bootBefore.slice(0, 8)}….`,
           `Something held the reboot back (systemd-inhibit --list shows inhibitors) or only sshd restarted.`,
         );
       }
-      return `${node.name} answers SSH again (pinned host key${bootAfter && bootBefore ? ', new boot id' : ''})`;
+      return `${node.name} answers SSH again (pinned host key${bootAfter && data.bootBefore ? ', new boot id' : ''})`;
     },
     ifFails: (err) =>
       err instanceof NotRebootedError
@@ -151,6 +170,7 @@ export async function rebootNode(
   });
   if (kube) {
     steps.push({
+      name: 'ready',
       label: `wait until ${k3s} is Ready with a new boot id`,
       run: async () => {
         // The Ready of before the reboot stays for node-monitor-grace-period: only a Ready with
@@ -158,52 +178,102 @@ export async function rebootNode(
         const n = await kube.waitReady(k3s, {
           timeoutMs: seconds(ops.config.readyTimeoutSeconds),
           signal,
-          notBootId: bootBefore || null,
+          notBootId: data.bootBefore || null,
         });
         return `${k3s} is Ready with a new boot id (${n.kubeletVersion})`;
       },
       ifFails: `${node.name} is up but ${k3s} is not Ready and still cordoned. Check k3s-agent (/node logs ${node.name} k3s-agent), then /node uncordon ${node.name}.`,
     });
     steps.push({
+      name: 'uncordon',
       label: `uncordon ${k3s}`,
       run: async () => {
         await kube.uncordon(k3s);
+        await env.record({ changed: [] });
         return `uncordoned ${k3s}`;
       },
       ifFails: `${node.name} is Ready but still cordoned: run /node uncordon ${node.name}.`,
     });
   }
+  return steps;
+}
+
+/**
+ * /node reboot (and a Pi's reboot during /node update): the steps above, journaled as an
+ * operation so that a bot killed at any step finishes it — or says exactly where it stopped —
+ * in the conversation where it started (src/nodes/reboot-resume.ts). On failure it stops and
+ * says what state the node is in and what to run next.
+ */
+export async function rebootNode(
+  ctx: CommandContext,
+  node: NodeConfig,
+  ops: NodeOps,
+  opts: RebootOptions = {},
+): Promise<RebootResult> {
+  requireSsh(ops, `Rebooting ${node.name}`);
+  kubeForNode(ops, node);
+  const release = opts.underLock
+    ? () => {}
+    : ops.lock.acquire(`Reboot of ${node.name}`, userLabel(ctx.invocation.user));
+  const started = Date.now();
+  const data: RebootData = {};
+  let op: RunningOperation | undefined;
   try {
-    for (const [i, step] of steps.entries()) {
-      await progress.update({
-        title: `Rebooting ${node.name}`,
-        progress: { done: i, total: steps.length, label: step.label },
-      });
-      let note: string | undefined;
-      try {
-        note = await step.run();
-      } catch (err) {
-        const why = err instanceof Error ? err.message : String(err);
-        await progress.step(`✖ ${step.label}: ${why}`);
-        const state = typeof step.ifFails === 'string' ? step.ifFails : step.ifFails(err);
+    op = await ctx.services.operations().begin({
+      kind: 'node.reboot',
+      title: `Reboot of ${node.name}`,
+      target: node.name,
+      command: `/${label(ctx.invocation)}`,
+      requestedBy: ctx.invocation.user,
+      origin: { conversation: ctx.invocation.conversation, message: ctx.progress.ref?.() },
+      messageRef: () => ctx.progress.ref?.(),
+      totalSteps: 0,
+    });
+    const running = op;
+    // A wait may stop at once when someone cancels; anything else stops at a step boundary.
+    const signal = AbortSignal.any([ctx.signal, running.cancelSignal]);
+    const steps = rebootSteps({
+      node,
+      ops,
+      progress: ctx.progress,
+      signal,
+      evictUnmanaged: opts.evictUnmanaged,
+      data,
+      record: (patch) => running.note(patch),
+    });
+    running.record.step.total = steps.length;
+    const outcome = await runSteps({
+      title: `Reboot of ${node.name}`,
+      steps,
+      progress: ctx.progress,
+      op: running,
+    });
+    if (!outcome.ok) {
+      if (ctx.signal.aborted && !running.cancelled) {
+        // The bot is stopping (SIGTERM, its pod evicted): the record stays, and the next start
+        // picks the reboot up where it stood.
         return {
-          severity: 'error',
-          title: `Reboot of ${node.name} stopped at step ${i + 1} of ${steps.length}: ${step.label}`,
-          text: isUserError(err) && err.hint ? `${why}\n${err.hint}` : why,
-          fields: [{ name: 'State now', value: state }],
-          // Only a refusal is known to have changed nothing (an API error might come after the cordon).
-          nodeUnchanged: i === 0 && err instanceof UnmanagedPodsError,
+          ...outcome.reply,
+          severity: 'warning',
+          title: `Reboot of ${node.name}: the bot is stopping at step ${outcome.index + 1} (${outcome.step.label}); it picks this up when it starts again`,
         };
       }
-      if (note) await progress.step(note);
+      await running.finish();
+      return {
+        ...outcome.reply,
+        // Only a refusal is known to have changed nothing (an API error might come after the cordon).
+        nodeUnchanged: outcome.index === 0 && outcome.error instanceof UnmanagedPodsError,
+      };
     }
+    await running.finish();
+    await ctx.services.operations().settle(node.name);
+    const mins = ((Date.now() - started) / 60_000).toFixed(1);
+    return {
+      severity: 'success',
+      title: `${node.name} rebooted`,
+      text: `${steps.map((s) => s.label).join(' → ')} — all done in ${mins} min.`,
+    };
   } finally {
     release();
   }
-  const mins = ((Date.now() - started) / 60_000).toFixed(1);
-  return {
-    severity: 'success',
-    title: `${node.name} rebooted`,
-    text: `${steps.map((s) => s.label).join(' → ')} — all done in ${mins} min.`,
-  };
 }

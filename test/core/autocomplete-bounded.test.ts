@@ -36,6 +36,9 @@ function services(argoNames: () => Promise<string[]>) {
     pihole: () => {
       throw new Error('no pihole');
     },
+    operations: () => {
+      throw new Error('no operations');
+    },
   };
   return { s, calls };
 }

@@ -29,6 +29,9 @@ describe('autocomplete', async () => {
       pihole: () => {
         throw new Error('no pihole in core tests');
       },
+      operations: () => {
+        throw new Error('no operations in core tests');
+      },
     },
     audit: { write: () => {} },
     log: silentLogger(),

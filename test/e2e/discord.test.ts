@@ -69,7 +69,17 @@ async function settled(i: Awaited<ReturnType<FakeDiscord['slashCommand']>>, titl
 describe('Discord adapter against a fake Discord (real discord.js)', () => {
   it('registers the slash commands generated from the definitions', () => {
     const names = fake.commands.map((c) => c.name).sort();
-    expect(names).toEqual(['alert', 'argo', 'backup', 'help', 'lab', 'node', 'pihole', 'task']);
+    expect(names).toEqual([
+      'alert',
+      'argo',
+      'backup',
+      'help',
+      'lab',
+      'node',
+      'ops',
+      'pihole',
+      'task',
+    ]);
     const node = fake.commands.find((c) => c.name === 'node')!;
     const reboot = (
       node.options as {
@@ -331,7 +341,7 @@ describe('npm run register-commands', () => {
         { encoding: 'utf8', env: { PATH: process.env.PATH, CHATOPS_DISCORD_TOKEN: 'fake-token' } },
       );
       expect(out).toContain(
-        `registered 7 commands (/alert, /argo, /backup, /help, /node, /pihole, /task) in guild ${GUILD}`,
+        `registered 8 commands (/alert, /argo, /backup, /help, /node, /ops, /pihole, /task) in guild ${GUILD}`,
       );
       expect(other.commands.map((c) => c.name).sort()).toEqual([
         'alert',
@@ -339,6 +349,7 @@ describe('npm run register-commands', () => {
         'backup',
         'help',
         'node',
+        'ops',
         'pihole',
         'task',
       ]);

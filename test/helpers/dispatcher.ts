@@ -61,6 +61,9 @@ export function makeDispatcher(
       pihole: () => {
         throw new Error('no pihole in core tests');
       },
+      operations: () => {
+        throw new Error('no operations in core tests');
+      },
     },
     audit: { write: (e) => audit.push(e) },
     log: silentLogger(),

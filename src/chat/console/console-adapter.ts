@@ -3,7 +3,7 @@ import type { Dispatcher, Responder } from '../../core/dispatcher.js';
 import type { ChatUser, Conversation } from '../../core/invocation.js';
 import type { Reply } from '../../core/reply.js';
 import type { ChatAdapter } from '../adapter.js';
-import type { Publisher } from '../publisher.js';
+import type { MessageRef, Publisher } from '../publisher.js';
 import { ConsolePublisher } from './console-publisher.js';
 import { renderConsole, renderProgressLine, renderStep } from './render.js';
 
@@ -116,7 +116,13 @@ export class ConsoleAdapter implements ChatAdapter {
 
   private responder(): Responder {
     const now = this.opts.now ?? Date.now;
+    const ref: MessageRef = {
+      platform: 'console',
+      target: this.conversation.id,
+      messageId: `${now()}`,
+    };
     return {
+      ref: () => ref,
       send: async (reply: Reply) => {
         this.clearStatus();
         this.write(renderConsole(reply, { now: now() }));

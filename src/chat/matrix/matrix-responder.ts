@@ -2,6 +2,7 @@ import type { Responder } from '../../core/dispatcher.js';
 import type { Logger } from '../../core/logger.js';
 import type { Reply } from '../../core/reply.js';
 import { LatestOnly } from '../latest-only.js';
+import type { MessageRef } from '../publisher.js';
 import { fitsInEvent } from './fit-message.js';
 import { renderMatrix, renderMatrixStep } from './render.js';
 import {
@@ -63,6 +64,16 @@ export class MatrixResponder implements Responder {
 
   progress(reply: Reply): Promise<void> {
     return this.progressEdits.push(reply);
+  }
+
+  ref(): MessageRef | undefined {
+    if (!this.mainEventId) return undefined;
+    return {
+      platform: 'matrix',
+      target: this.roomId,
+      messageId: this.mainEventId,
+      threadId: this.commandThreadRoot ?? this.mainEventId,
+    };
   }
 
   step(line: string): Promise<void> {

@@ -1,0 +1,17 @@
+import type { Config } from '../config/schema.js';
+import type { Services } from '../core/services.js';
+import type { OperationLock } from '../nodes/node-ops.js';
+import { rebootResumer } from '../nodes/reboot-resume.js';
+import type { OperationKind } from './journal.js';
+import type { Resumer } from './resume.js';
+
+/** The operations that know how to go on after a restart; every other kind is reported as interrupted. */
+export function resumers(deps: {
+  services: Services;
+  config: Config;
+  lock: OperationLock;
+  /** Aborted when the bot stops. */
+  signal: AbortSignal;
+}): Partial<Record<OperationKind, Resumer>> {
+  return { 'node.reboot': rebootResumer(deps) };
+}
