@@ -1,0 +1,340 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Kube } from '../../src/infra/kube.js';
+import { FakeDiscord, type InteractionHandle, snowflake } from '../fakes/discord/fake-discord.js';
+import { FakeKube } from '../fakes/kube/fake-kube.js';
+import { discordChat, kubeNodesFor } from '../helpers/app-fixture.js';
+import { BotProcess } from '../helpers/bot-process.js';
+import { tempStateDir } from '../helpers/cli.js';
+import { type KubeletSim, simulateKubelets } from '../helpers/kubelet-sim.js';
+import { type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+
+/**
+ * Durable operations (#15), with every real part there is: the real CLI as a child process, real
+ * sshd nodes, the fake Kubernetes API with a simulated kubelet (stale Ready, new boot ids), the
+ * fake Discord. The bot is SIGKILLed at each step of a reboot in turn and started again; every
+ * run ends with one final report in the original message and its thread — the node rebooted and
+ * uncordoned, or "interrupted" with what is still changed — never silence, never two reboots.
+ */
+
+const APP = snowflake();
+const GUILD = snowflake();
+const OPS = snowflake();
+const ALICE = snowflake();
+const NODES: LabNodeSpec[] = [
+  { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86' },
+  { name: 'pi5', os: 'raspios', roles: ['worker'], k3sName: 'pi5' },
+  { name: 'pi4-a', os: 'raspios', roles: ['worker'], k3sName: 'pi4-a' },
+];
+const SELF = { pod: 'homelab-chatops-7d9f-abcde', namespace: 'chatops', node: 'pi5' };
+
+let discord: FakeDiscord;
+let lab: SshLab;
+let kube: FakeKube;
+let kubelets: KubeletSim;
+let admin: Kube;
+let bot: BotProcess;
+
+beforeAll(async () => {
+  [discord, lab, kube] = await Promise.all([
+    FakeDiscord.start({
+      appId: APP,
+      guildId: GUILD,
+      channels: [{ id: OPS, name: 'ops' }],
+      users: [{ id: ALICE, username: 'alice' }],
+    }),
+    startSshLab({ rebootDelayMs: 800, nodes: NODES }),
+    FakeKube.start({
+      nodes: kubeNodesFor(NODES),
+      pods: [
+        {
+          namespace: SELF.namespace,
+          name: SELF.pod,
+          node: 'pi5',
+          ownerKind: 'ReplicaSet',
+          ownerName: 'homelab-chatops-7d9f',
+        },
+      ],
+    }),
+  ]);
+  kube.evictionBehaviour = { deleteAfterMs: 200, reschedule: false };
+  kubelets = simulateKubelets(lab, kube, { graceMs: 1000, startDelayMs: 300 });
+  admin = Kube.load({ kubeconfig: kube.adminKubeconfigFile });
+  bot = new BotProcess(tempStateDir(), {
+    http: { port: 0 },
+    chat: { console: { enabled: false }, discord: discordChat(discord) },
+    inventory: { nodes: lab.inventory() },
+    access: { roles: { admin: { members: [`discord:${ALICE}`], allow: ['*'] } } },
+    ssh: {
+      privateKeyFile: lab.privateKeyFile,
+      knownHostsFile: lab.knownHostsFile,
+      connectTimeoutMs: 2000,
+    },
+    kube: { kubeconfig: kube.kubeconfigFile },
+    self: SELF,
+    nodeOps: { drainTimeoutSeconds: 10, rebootTimeoutSeconds: 8, readyTimeoutSeconds: 20 },
+  });
+  await bot.start();
+}, 60_000);
+
+afterAll(async () => {
+  if (process.env.DEBUG_OPS)
+    console.log(
+      bot.stderr
+        .split('\n')
+        .filter((l) => /"level":(40|50)|resum|interrupt/.test(l))
+        .join('\n'),
+    );
+  await bot?.stop();
+  kubelets?.stop();
+  await Promise.all([discord?.stop(), lab?.stop(), kube?.stop()]);
+});
+
+const cordoned = (name: string) =>
+  (kube.node(name)?.spec as { unschedulable?: boolean } | undefined)?.unschedulable === true;
+
+/** Proposes `/node reboot <node>` from Discord and presses Confirm; the message it runs in. */
+async function confirmReboot(
+  node: string,
+  force = false,
+): Promise<{ i: InteractionHandle; messageId: string }> {
+  const i = await discord.slashCommand({
+    user: ALICE,
+    channelId: OPS,
+    name: 'node',
+    subcommand: 'reboot',
+    options: [{ name: 'node', value: node }, ...(force ? [{ name: 'force', value: true }] : [])],
+  });
+  const proposal = await discord
+    .waitFor(
+      () =>
+        discord.interactionResponse(i).message?.buttons.length
+          ? discord.interactionResponse(i).message
+          : undefined,
+      10_000,
+    )
+    .catch((err) => {
+      throw new Error(
+        `no proposal: ${JSON.stringify(discord.interactionResponse(i).embeds)} (${err.message})`,
+      );
+    });
+  await discord.pressButton({
+    user: ALICE,
+    messageId: proposal!.id,
+    customId: proposal!.buttons[0]!.customId!,
+  });
+  return { i, messageId: proposal!.id };
+}
+
+/** Every line posted in the threads under the message. */
+function threadLines(messageId: string): string[] {
+  return discord
+    .threads()
+    .filter(
+      (t) => t.starterMessage?.id === messageId || t.id === discord.message(messageId)?.threadId,
+    )
+    .flatMap((t) => t.messages.map((m) => m.content));
+}
+
+/** The final state of the message: rebooted, stopped, or interrupted (not "Rebooting …" progress). */
+async function finalTitle(messageId: string, timeoutMs = 45_000): Promise<string> {
+  const title = await discord.waitFor(() => {
+    const t = String(discord.message(messageId)?.embeds[0]?.title ?? '');
+    return /rebooted$|^Interrupted: |stopped at step/.test(t) ? t : undefined;
+  }, timeoutMs);
+  return title ?? '';
+}
+
+async function waitUntil<T>(
+  fn: () => T | undefined | false,
+  timeoutMs = 20_000,
+  pollMs = 5,
+): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  for (;;) {
+    const v = fn();
+    if (v) return v;
+    if (Date.now() > end) throw new Error('condition not reached');
+    await new Promise((r) => setTimeout(r, pollMs));
+  }
+}
+
+/** Where to kill: the journal's step index, or the moment the reboot was recorded as sent. */
+const KILL_POINTS: {
+  at: string;
+  when: (r: ReturnType<BotProcess['operations']>[number]) => boolean;
+}[] = [
+  { at: 'check pods, cordon', when: (r) => r.step.index >= 0 && r.step.label !== 'starting' },
+  { at: 'drain', when: (r) => r.step.index >= 1 },
+  { at: 'reboot, before it was sent', when: (r) => r.step.index >= 2 },
+  { at: 'reboot, just sent', when: (r) => r.data.rebootSent === true },
+  { at: 'wait for SSH to go down', when: (r) => r.step.index >= 3 },
+  { at: 'wait for SSH to come back', when: (r) => r.step.index >= 4 },
+  { at: 'wait for Ready with the new boot id', when: (r) => r.step.index >= 5 },
+  { at: 'uncordon', when: (r) => r.step.index >= 6 },
+];
+
+describe('a reboot survives the bot being killed at any step', () => {
+  for (const point of KILL_POINTS) {
+    it(`killed at: ${point.at}`, async () => {
+      if (cordoned('pi4-a')) await admin.uncordon('pi4-a');
+      kube.addPod({
+        namespace: 'default',
+        name: `web-${bot.starts}`,
+        node: 'pi4-a',
+        ownerKind: 'ReplicaSet',
+        ownerName: 'web',
+      });
+      const rebootsBefore = lab.node('pi4-a').reboots();
+
+      const { messageId } = await confirmReboot('pi4-a');
+      const killedAt = await waitUntil(() =>
+        bot
+          .operations()
+          .find((r) => r.kind === 'node.reboot' && r.status === 'running' && point.when(r)),
+      );
+      await bot.kill();
+      const sent = bot.operations().find((r) => r.id === killedAt.id)?.data.rebootSent === true;
+      await bot.start();
+
+      const title = await finalTitle(messageId);
+      const isFinal = (l: string) => /✔ pi4-a is back|⚠ interrupted|✖ /.test(l);
+      await discord
+        .waitFor(() => threadLines(messageId).some(isFinal), 10_000)
+        .catch(() => undefined);
+      await new Promise((r) => setTimeout(r, 300));
+      const lines = threadLines(messageId);
+      expect(lines.filter(isFinal), lines.join('\n')).toHaveLength(1);
+      const reboots = lab.node('pi4-a').reboots() - rebootsBefore;
+      expect(reboots).toBeLessThanOrEqual(1);
+      if (sent && reboots === 0) {
+        // Killed between recording the reboot and sending it: the resumed bot never sends it
+        // again — it waits for the node to go down, and says it did not.
+        expect(title).toBe('Reboot of pi4-a stopped at step 4 of 7: wait for SSH to go down');
+        expect(JSON.stringify(discord.message(messageId)?.embeds)).toContain(
+          'pi4-a did not go down: the reboot may not have happened',
+        );
+      } else if (sent) {
+        // Sent before the kill: finished from the journal, once.
+        expect(title).toBe('pi4-a rebooted');
+        expect(String(discord.message(messageId)?.embeds[0]?.description)).toMatch(
+          /^pi4-a is back and uncordoned; the bot was down about \d+ s/,
+        );
+        await waitUntil(() => lab.node('pi4-a').reboots() - rebootsBefore === 1);
+        expect(cordoned('pi4-a')).toBe(false);
+      } else {
+        // Not sent: not continued blindly; the message says where it stopped and what is changed.
+        expect(title).toBe('Interrupted: Reboot of pi4-a');
+        const text = String(discord.message(messageId)?.embeds[0]?.description);
+        expect(text).toMatch(/before the reboot was sent, so it was not continued/);
+        expect(text).toContain(
+          cordoned('pi4-a') ? 'pi4-a is still cordoned.' : 'pi4-a is not cordoned.',
+        );
+        expect(text).toContain(
+          cordoned('pi4-a') ? 'To undo: /node uncordon pi4-a' : 'To reboot it: /node reboot pi4-a',
+        );
+        expect(reboots).toBe(0);
+      }
+      expect(bot.operations().filter((r) => r.status === 'running')).toEqual([]);
+    }, 90_000);
+  }
+
+  it('/ops list shows an interrupted one with its step; /ops cancel dismisses it', async () => {
+    if (cordoned('pi4-a')) await admin.uncordon('pi4-a');
+    kube.addPod({
+      namespace: 'default',
+      name: 'web-ops',
+      node: 'pi4-a',
+      ownerKind: 'ReplicaSet',
+      ownerName: 'web',
+    });
+    const { messageId } = await confirmReboot('pi4-a');
+    const killedAt = await waitUntil(() =>
+      bot
+        .operations()
+        .find((r) => r.kind === 'node.reboot' && r.status === 'running' && r.step.index >= 1),
+    );
+    await bot.kill();
+    await bot.start();
+    expect(await finalTitle(messageId)).toBe('Interrupted: Reboot of pi4-a');
+
+    const i = await discord.slashCommand({
+      user: ALICE,
+      channelId: OPS,
+      name: 'ops',
+      subcommand: 'list',
+    });
+    const list = await discord.waitFor(() => discord.interactionResponse(i).embeds[0], 5000);
+    expect(String(list!.title)).toBe('0 running, 1 interrupted');
+    expect(String(list!.description)).toMatch(
+      new RegExp(`${killedAt.id}\\s+INTERRUPTED\\s+Reboot of pi4-a`),
+    );
+    expect(JSON.stringify(list!.fields)).toContain(`/ops cancel ${killedAt.id} when settled`);
+
+    const c = await discord.slashCommand({
+      user: ALICE,
+      channelId: OPS,
+      name: 'ops',
+      subcommand: 'cancel',
+      options: [{ name: 'id', value: killedAt.id }],
+    });
+    const done = await discord.waitFor(() => discord.interactionResponse(c).embeds[0], 5000);
+    expect(String(done!.title)).toBe(`Dismissed ${killedAt.id}: Reboot of pi4-a`);
+    expect(bot.operations().map((r) => r.id)).not.toContain(killedAt.id);
+    await admin.uncordon('pi4-a');
+  });
+});
+
+describe("rebooting the bot's own node", () => {
+  it('drains everything but the bot, dies with the node, comes back on it and finishes in the same message', async () => {
+    if (cordoned('pi5')) await admin.uncordon('pi5');
+    kube.addPod({
+      namespace: 'home',
+      name: 'mealie-0',
+      node: 'pi5',
+      ownerKind: 'StatefulSet',
+      ownerName: 'mealie',
+    });
+    const rebootsBefore = lab.node('pi5').reboots();
+    const evictionsBefore = kube.evictions.length;
+    const { messageId } = await confirmReboot('pi5', true);
+
+    // The node goes down: the bot's pod goes with it (SIGKILL, no goodbye).
+    await waitUntil(() => !lab.node('pi5').isUp(), 30_000);
+    await bot.kill();
+    const left = bot.operations().find((r) => r.kind === 'node.reboot' && r.target === 'pi5');
+    expect(left?.data.rebootSent).toBe(true);
+    expect(left?.changed).toEqual(['pi5 cordoned']);
+    // Back on its node once it answers again (the toleration lets it onto the cordoned node).
+    await waitUntil(() => lab.node('pi5').isUp(), 30_000, 50);
+    await bot.start();
+
+    expect(await finalTitle(messageId)).toBe('pi5 rebooted');
+    await discord.waitFor(
+      () => threadLines(messageId).some((l) => l.includes('✔ pi5 is back')),
+      10_000,
+    );
+    expect(String(discord.message(messageId)?.embeds[0]?.description)).toMatch(
+      /^pi5 is back and uncordoned; the bot was down about \d+ s and finished the reboot after it restarted\.$/,
+    );
+    const lines = threadLines(messageId).join('\n');
+    expect(lines).toContain('chatops/homelab-chatops-7d9f-abcde (this bot) stays');
+    expect(lines).toMatch(
+      /The bot is back after about \d+ s: pi5 (rebooted \(new boot id\)|does not answer yet)/,
+    );
+    expect(lines).toContain('pi5 is Ready with a new boot id');
+    expect(lines).toContain('✔ pi5 is back and uncordoned');
+    expect(cordoned('pi5')).toBe(false);
+    expect(lab.node('pi5').reboots() - rebootsBefore).toBe(1);
+    const evicted = kube.evictions.slice(evictionsBefore).map((e) => `${e.namespace}/${e.name}`);
+    expect(evicted).toEqual(['home/mealie-0']);
+    // The uncordon came only after the kubelet posted the new boot id.
+    const posted = kubelets
+      .eventsOf('pi5')
+      .filter((e) => e.what === 'posted')
+      .at(-1)!;
+    const uncordon = kube.requests.findLastIndex(
+      (r) => r.method === 'PATCH' && r.path.endsWith('/nodes/pi5'),
+    );
+    expect(uncordon).toBeGreaterThanOrEqual(posted.requestIndex);
+  }, 90_000);
+});
