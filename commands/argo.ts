@@ -18,6 +18,7 @@ import {
   shortRevisions,
   syncOperation,
 } from '../src/infra/argo.js';
+import { renderOutcome } from '../src/infra/argo-outcome.js';
 
 const APP_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 /** A branch, tag or commit sha. */
@@ -111,50 +112,6 @@ async function followSync(
   }
 }
 
-function renderOutcome({ app, state, preemptedBy }: SyncOutcome): Reply {
-  const rev = shortRevisions(
-    state.revision || state.revisions
-      ? state
-      : { revision: app.revision, revisions: app.revisions },
-  );
-  const failed = state.resources.filter((r) => r.status === 'SyncFailed');
-  const secs =
-    state.startedAt && state.finishedAt
-      ? Math.round((Date.parse(state.finishedAt) - Date.parse(state.startedAt)) / 1000)
-      : undefined;
-  const after = `Now: sync ${app.syncStatus}, health ${app.health}.`;
-  if (preemptedBy) {
-    const who = state.initiatedBy ? ` by ${state.initiatedBy}` : '';
-    const when = state.startedAt ? ` at ${state.startedAt}` : '';
-    const what = state.automated ? 'an auto-sync' : 'another sync';
-    return {
-      severity: 'warning',
-      title: `Not started: ${what} of ${app.name} started${when}${who}`,
-      text: `Followed it instead: ${state.phase} at ${rev}${state.message ? ` — ${state.message}` : ''}. ${after}`,
-      fields: failed.slice(0, 20).map((r) => ({
-        name: resourceName(r),
-        value: (r.message ?? r.status).slice(0, 1000),
-      })),
-    };
-  }
-  if (state.phase === 'Succeeded') {
-    return {
-      severity: 'success',
-      title: `${app.name} synced to ${rev}`,
-      text: `${state.resources.length} resources synced${secs !== undefined ? ` in ${secs} s` : ''}. ${after}`,
-    };
-  }
-  return {
-    severity: 'error',
-    title: `Sync of ${app.name} to ${rev}: ${state.phase}`,
-    text: `${state.message ?? 'no message'}${state.retryCount ? ` (after ${state.retryCount} retries)` : ''}\n${after}`,
-    fields: failed.slice(0, 20).map((r) => ({
-      name: resourceName(r),
-      value: (r.message ?? r.status).slice(0, 1000),
-    })),
-  };
-}
-
 function autoSyncLabel(a: ArgoApp): string {
   return a.autoSync ? 'on' : 'off';
 }
@@ -245,6 +202,7 @@ export const command = defineCommand({
     }),
     defineAction<SyncArgs>({
       name: 'sync',
+      operation: 'argo.sync',
       description: 'Sync an application (like argocd app sync) and follow it to the end',
       sideEffects: true,
       confirm: (args) => args.prune === true,
@@ -342,6 +300,7 @@ export const command = defineCommand({
     }),
     defineAction<RollbackArgs>({
       name: 'rollback',
+      operation: 'argo.rollback',
       description: "Sync to a history entry's revision (only while auto-sync is off)",
       sideEffects: true,
       confirm: true,

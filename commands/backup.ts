@@ -86,6 +86,7 @@ export const command = defineCommand({
     }),
     defineAction<{ target: string }>({
       name: 'run',
+      operation: 'backup.run',
       description: 'Start a backup now on a node (or all) and follow restic to the summary',
       sideEffects: true,
       options: [

@@ -161,6 +161,7 @@ export const command = defineCommand({
     }),
     defineAction<NodeArgs & DrainArgs>({
       name: 'drain',
+      operation: 'node.drain',
       description: 'Cordon the node and evict its pods (DaemonSets stay)',
       sideEffects: true,
       confirm: true,
@@ -269,6 +270,7 @@ export const command = defineCommand({
     }),
     defineAction<NodeArgs & { check?: boolean }>({
       name: 'provision',
+      operation: 'node.provision',
       description:
         'Pis: the Ansible playbook; the NixOS server: nixos-rebuild switch (check:true only shows changes)',
       sideEffects: true,
@@ -292,6 +294,7 @@ export const command = defineCommand({
     }),
     defineAction<{ target: string }>({
       name: 'update',
+      operation: 'node.update',
       description: 'OS updates on Pis, one node at a time; reboots safely when a node asks for it',
       sideEffects: true,
       confirm: true,

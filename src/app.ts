@@ -14,6 +14,7 @@ import { Inventory } from './core/inventory.js';
 import type { ChatUser } from './core/invocation.js';
 import type { Logger } from './core/logger.js';
 import { checkPermissionPatterns } from './core/permission-patterns.js';
+import { ProposalLedger } from './core/proposal-ledger.js';
 import { loadCommands, Registry } from './core/registry.js';
 import { setAsideIfCorruptJson } from './core/state-file.js';
 import { Metrics } from './http/metrics.js';
@@ -64,6 +65,7 @@ export class App {
   private readonly adapters: ChatAdapter[] = [];
   private http?: HttpServer;
   private ready = false;
+  private readonly proposals: ProposalLedger;
   /** What start-up waits for, shown by /readyz (e.g. a chat server that is down). */
   private waiting?: string;
   private readonly stopping = new AbortController();
@@ -75,6 +77,7 @@ export class App {
   ) {
     const { config, log } = opts;
     this.access = new AccessPolicy(config.access);
+    this.proposals = new ProposalLedger(config.state.dir, log);
     const services = new AppServices(config, log, () => registry.list());
     this.services = services;
     this.dispatcher = new Dispatcher({
@@ -85,6 +88,7 @@ export class App {
       services,
       audit: opts.audit ?? new FileAudit(config.state.dir),
       metrics: this.metrics,
+      proposals: this.proposals,
       log,
     });
   }
@@ -159,7 +163,8 @@ export class App {
     const pickedUp = await this.pickUpOperations();
     for (const adapter of this.adapters) await this.connect(adapter);
     this.waiting = 'operations left by the previous run (reporting)';
-    this.resumed = pickedUp.go();
+    this.resumed = pickedUp.go().catch((err) => log.error({ err }, 'picking up operations failed'));
+    await this.expireLeftProposals();
     // Alert delivery (and what a previous run left in the outbox) needs connected chats.
     this.waiting = 'alert delivery (applying the outbox)';
     await alerts?.start();
@@ -203,6 +208,21 @@ export class App {
           throw new Error(`stopped while connecting to ${adapter.name}`);
         delay = Math.min(delay * 2, 60_000);
       }
+    }
+  }
+
+  /** Proposals the previous process showed and never got an answer to: each says it expired. */
+  private async expireLeftProposals(): Promise<void> {
+    for (const p of this.proposals.takeLeft()) {
+      await this.publisher(p.ref.platform)
+        ?.edit(p.ref, {
+          severity: 'info',
+          title: `Expired: ${p.command}`,
+          text: 'The bot restarted before this was confirmed; nothing was done. Run the command again to start over.',
+        })
+        .catch((err) =>
+          this.opts.log.warn({ err, code: p.code }, 'could not expire a left proposal'),
+        );
     }
   }
 

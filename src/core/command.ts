@@ -1,4 +1,5 @@
 import type { z } from 'zod';
+import type { OperationKind } from '../ops/journal.js';
 import type { CommandContext } from './context.js';
 import type { Plan, Reply } from './reply.js';
 
@@ -50,6 +51,11 @@ export interface Action<A extends Args = Args> {
   needsRole?: boolean;
   /** Destructive actions are proposed with their plan and run only once the same user confirms. */
   confirm?: boolean | ((args: A) => boolean);
+  /**
+   * A long operation: journaled while it runs (its progress steps written before they act) so a
+   * restart reports it, or resumes it, in the conversation where it started.
+   */
+  operation?: OperationKind;
   /** What will happen, exactly: the commands and API calls. Required when `sideEffects`. */
   plan?: (ctx: CommandContext<A>) => Plan | Promise<Plan>;
   execute: (ctx: CommandContext<A>) => Reply | Promise<Reply>;

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { MessageRef } from '../chat/publisher.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../http/metrics.js';
+import type { RunningOperation } from '../ops/operations.js';
 import { type AccessPolicy, matchesPattern } from './access.js';
 import type { AuditSink, Decision } from './audit.js';
 import { DATA_SOURCES, Suggestions } from './autocomplete.js';
@@ -14,12 +15,13 @@ import {
   permissionId,
 } from './command.js';
 import { ConfirmationStore, type Pending } from './confirmations.js';
-import type { CommandContext } from './context.js';
+import type { CommandContext, Progress } from './context.js';
 import { isUserError, newErrorId, UserError } from './errors.js';
 import type { Inventory } from './inventory.js';
 import type { ChatUser, Conversation, Invocation } from './invocation.js';
 import { label, userLabel } from './invocation.js';
 import type { Logger } from './logger.js';
+import type { ProposalLedger } from './proposal-ledger.js';
 import { Recorder } from './recorder.js';
 import type { Registry } from './registry.js';
 import { planText, type Reply } from './reply.js';
@@ -50,6 +52,8 @@ export interface DispatcherDeps {
   services: Services;
   audit: AuditSink;
   metrics?: Metrics;
+  /** Proposals on disk, so the next start can say they expired. */
+  proposals?: ProposalLedger;
   log: Logger;
   now?: () => number;
 }
@@ -305,6 +309,9 @@ export class Dispatcher {
           { id: `cancel:${pending.code}`, label: 'Cancel', style: 'secondary' },
         ],
       });
+      const ref = responder.ref?.();
+      if (ref && ref.platform !== 'console')
+        this.deps.proposals?.remember({ code: pending.code, command: `/${label(inv)}`, ref });
       return;
     }
     await this.execute(inv, action, ctx, responder, startedAt, 'allowed', roles);
@@ -317,6 +324,7 @@ export class Dispatcher {
     yes: boolean,
   ): Promise<void> {
     const taken = this.confirmations.take(code, user);
+    if (taken.ok || taken.reason === 'expired') this.deps.proposals?.forget(code.toUpperCase());
     if (!taken.ok) {
       const why = {
         unknown: `There is no pending confirmation ${code.toUpperCase()}; it may have expired or been answered already. Run the command again.`,
@@ -356,10 +364,37 @@ export class Dispatcher {
     decision: Decision,
     roles: string[],
   ): Promise<void> {
-    const result = await action.execute(ctx);
+    const op =
+      action.operation && !ctx.dryRun ? await this.beginOperation(inv, action, ctx) : undefined;
+    let result: Reply;
+    try {
+      result = await action.execute(op ? { ...ctx, progress: journaled(ctx.progress, op) } : ctx);
+    } finally {
+      // Stopping (SIGTERM): the record stays, and the next start reports where it stood.
+      if (op && !this.shutdown.signal.aborted) await op.finish();
+    }
     await responder.send(result);
     this.recorder.record(inv, decision, result.severity === 'error' ? 'failed' : 'ok', startedAt, {
       roles,
+    });
+  }
+
+  private async beginOperation(
+    inv: Invocation,
+    action: Action,
+    ctx: CommandContext,
+  ): Promise<RunningOperation> {
+    const a = ctx.args as Record<string, unknown>;
+    const target = String(a.node ?? a.target ?? a.app ?? a.nodes ?? inv.subcommand ?? inv.command);
+    return this.deps.services.operations().begin({
+      kind: action.operation!,
+      title: `/${label(inv)}`,
+      target,
+      command: `/${label(inv)}`,
+      requestedBy: inv.user,
+      origin: { conversation: inv.conversation, message: ctx.progress.ref?.() },
+      messageRef: () => ctx.progress.ref?.(),
+      totalSteps: 1,
     });
   }
 
@@ -430,6 +465,7 @@ export class Dispatcher {
   }
 
   private onExpired(p: Pending<Proposal>): void {
+    this.deps.proposals?.forget(p.code);
     const { inv, responder, startedAt, roles } = p.payload;
     this.recorder.record(inv, 'expired', 'not-run', startedAt, { roles });
     const seconds = this.deps.config.confirm.timeoutSeconds;
@@ -455,4 +491,18 @@ async function withDecision(decision: Decision, fn: () => Promise<void>): Promis
     }
     throw err;
   }
+}
+
+/** Progress that also writes the operation's step to the journal before showing it. */
+function journaled(progress: Progress, op: RunningOperation): Progress {
+  return {
+    ...progress,
+    update: async (reply) => {
+      if (reply.progress) {
+        op.record.step.total = Math.max(reply.progress.total, 1);
+        await op.step(reply.progress.done, reply.progress.label ?? reply.title ?? 'working');
+      }
+      await progress.update(reply);
+    },
+  };
 }

@@ -20,6 +20,7 @@ import {
   refreshPatch,
   runningOperation,
   shortRevisions,
+  TERMINAL_PHASES,
   toArgoApp,
 } from './argo-objects.js';
 import {
@@ -236,6 +237,33 @@ export class Argo {
         `Wait for it to finish (/argo status ${app.name}), then try again.`,
       );
     }
+  }
+
+  /**
+   * After a restart: the operation a sync or rollback started at `since` (by this bot), followed
+   * again to its end. Undefined when none was started from then on (the bot went down before
+   * writing it): nothing to follow.
+   */
+  async followStarted(
+    name: string,
+    since: number,
+    opts: Pick<SyncOptions, 'onProgress' | 'timeoutMs' | 'signal'>,
+  ): Promise<SyncOutcome | undefined> {
+    const app = await this.get(name);
+    const state = app.operationState;
+    const startedAt = state?.startedAt ? Date.parse(state.startedAt) : Number.NaN;
+    const ours =
+      app.operationPending ||
+      (!Number.isNaN(startedAt) && startedAt >= Math.floor(since / 1000) * 1000);
+    if (!ours) return undefined;
+    // Ended while the bot was down: that is the outcome.
+    if (
+      state &&
+      !app.operationPending &&
+      (TERMINAL_PHASES as readonly string[]).includes(state.phase)
+    )
+      return { app, state };
+    return this.followOperation(name, app, since, { ...opts, initiatedBy: '' }, true);
   }
 
   private async followOperation(

@@ -94,7 +94,7 @@ export async function pickUp(deps: PickUpDeps): Promise<{ go(): Promise<void> }>
   const { operations, log } = deps;
   const now = deps.now ?? Date.now;
   const { records, setAside } = operations.journal.load();
-  for (const file of setAside) log.warn({ file }, 'an unreadable operation record was set aside');
+  if (setAside.length > 0) log.warn({ setAside }, 'unreadable operation records were set aside');
   const startedAt = now();
   const taken: { op: RunningOperation; resume?: Resumer }[] = [];
   for (const record of records) {
@@ -148,11 +148,32 @@ export async function pickUp(deps: PickUpDeps): Promise<{ go(): Promise<void> }>
           report,
           `The bot restarted (it was down about ${formatDown(downMs)}) while this was at step ${record.step.index + 1} of ${record.step.total} (${record.step.label}); it was not continued.`,
           deps,
+          whatNow(record),
         );
       }
       await Promise.all(background);
     },
   };
+}
+
+/** What a person can do about an operation of this kind that was not continued. */
+export function whatNow(r: OperationRecord): string {
+  const t = r.target;
+  switch (r.kind) {
+    case 'node.drain':
+      return `${t} may be cordoned and partly drained: /node drain ${t} finishes it, /node uncordon ${t} undoes it.`;
+    case 'node.update':
+      return `The playbook runs are idempotent: /node update ${t} runs it again (a Pi that was rebooting is reported by its own reboot).`;
+    case 'node.provision':
+      return `The playbook is idempotent: /node provision ${t} runs it again.`;
+    case 'backup.run':
+      return `The backup may still be running on the node: /backup status ${t} shows its latest snapshot.`;
+    case 'argo.sync':
+    case 'argo.rollback':
+      return `Argo CD carries on with an operation it started: /argo status ${t} shows how it ended.`;
+    default:
+      return `Check ${t} before you run ${r.command} again.`;
+  }
 }
 
 /** Marks it interrupted, tells its conversation where it stopped and what is still changed. */

@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Services } from '../core/services.js';
 import type { OperationLock } from '../nodes/node-ops.js';
 import { rebootResumer } from '../nodes/reboot-resume.js';
+import { argoResumer } from './argo-resume.js';
 import type { OperationKind } from './journal.js';
 import type { Resumer } from './resume.js';
 
@@ -13,5 +14,6 @@ export function resumers(deps: {
   /** Aborted when the bot stops. */
   signal: AbortSignal;
 }): Partial<Record<OperationKind, Resumer>> {
-  return { 'node.reboot': rebootResumer(deps) };
+  const argo = argoResumer(deps);
+  return { 'node.reboot': rebootResumer(deps), 'argo.sync': argo, 'argo.rollback': argo };
 }

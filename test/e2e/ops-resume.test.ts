@@ -1,3 +1,4 @@
+import { readdirSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kube } from '../../src/infra/kube.js';
 import { FakeDiscord, type InteractionHandle, snowflake } from '../fakes/discord/fake-discord.js';
@@ -45,6 +46,15 @@ beforeAll(async () => {
     startSshLab({ rebootDelayMs: 800, nodes: NODES }),
     FakeKube.start({
       nodes: kubeNodesFor(NODES),
+      applications: [
+        {
+          name: 'home-assistant',
+          syncStatus: 'OutOfSync',
+          health: 'Healthy',
+          revision: 'v1',
+          headRevision: 'v2',
+        },
+      ],
       pods: [
         {
           namespace: SELF.namespace,
@@ -77,13 +87,6 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  if (process.env.DEBUG_OPS)
-    console.log(
-      bot.stderr
-        .split('\n')
-        .filter((l) => /"level":(40|50)|resum|interrupt/.test(l))
-        .join('\n'),
-    );
   await bot?.stop();
   kubelets?.stop();
   await Promise.all([discord?.stop(), lab?.stop(), kube?.stop()]);
@@ -337,4 +340,134 @@ describe("rebooting the bot's own node", () => {
     );
     expect(uncordon).toBeGreaterThanOrEqual(posted.requestIndex);
   }, 90_000);
+});
+
+describe('other long operations, proposals and the journal across a kill', () => {
+  it('an Argo sync being followed is re-attached after a restart and answered in its message', async () => {
+    kube.controller.configure('home-assistant', { ticks: 12, tickMs: 150 });
+    const i = await discord.slashCommand({
+      user: ALICE,
+      channelId: OPS,
+      name: 'argo',
+      subcommand: 'sync',
+      options: [{ name: 'app', value: 'home-assistant' }],
+    });
+    await waitUntil(() =>
+      bot.operations().find((r) => r.kind === 'argo.sync' && r.origin.message !== undefined),
+    );
+    await waitUntil(() => kube.application('home-assistant')?.operation !== undefined, 10_000);
+    await bot.kill();
+    await bot.start();
+    const messageId = discord.interactionResponse(i).message!.id;
+    const done = await discord.waitFor(() => {
+      const e = discord.message(messageId)?.embeds[0];
+      return e && /^home-assistant synced to/.test(String(e.title)) ? e : undefined;
+    }, 20_000);
+    expect(String(done!.footer && (done!.footer as { text?: string }).text)).toMatch(
+      /Followed to its end after the bot restarted/,
+    );
+    // One sync: the bot re-attached, it did not start another.
+    const syncs = kube.requests.filter(
+      (r) => r.method === 'PATCH' && r.path.endsWith('/applications/home-assistant'),
+    );
+    expect(syncs).toHaveLength(1);
+    expect(bot.operations().filter((r) => r.kind === 'argo.sync')).toEqual([]);
+  }, 60_000);
+
+  it('a drain killed midway is reported where it started, with what to run', async () => {
+    if (cordoned('pi4-a')) await admin.uncordon('pi4-a');
+    kube.evictionBehaviour = { deleteAfterMs: 3000, reschedule: false };
+    kube.addPod({
+      namespace: 'default',
+      name: 'slow-0',
+      node: 'pi4-a',
+      ownerKind: 'ReplicaSet',
+      ownerName: 'slow',
+    });
+    const i = await discord.slashCommand({
+      user: ALICE,
+      channelId: OPS,
+      name: 'node',
+      subcommand: 'drain',
+      options: [{ name: 'node', value: 'pi4-a' }],
+    });
+    const proposal = await discord.waitFor(
+      () =>
+        discord.interactionResponse(i).message?.buttons.length
+          ? discord.interactionResponse(i).message
+          : undefined,
+      10_000,
+    );
+    await discord.pressButton({
+      user: ALICE,
+      messageId: proposal!.id,
+      customId: proposal!.buttons[0]!.customId!,
+    });
+    await waitUntil(
+      () => cordoned('pi4-a') && bot.operations().some((r) => r.kind === 'node.drain'),
+    );
+    await bot.kill();
+    kube.evictionBehaviour = { deleteAfterMs: 200, reschedule: false };
+    await bot.start();
+    const title = await finalTitle(proposal!.id);
+    expect(title).toBe('Interrupted: /node drain pi4-a');
+    const text = String(discord.message(proposal!.id)?.embeds[0]?.description);
+    expect(text).toMatch(/^The bot restarted \(it was down about \d+ s\) while this was at step/);
+    expect(text).toContain('/node drain pi4-a finishes it, /node uncordon pi4-a undoes it.');
+    await admin.uncordon('pi4-a');
+  }, 60_000);
+
+  it('a proposal nobody answered before the kill is edited to say it expired', async () => {
+    const i = await discord.slashCommand({
+      user: ALICE,
+      channelId: OPS,
+      name: 'node',
+      subcommand: 'reboot',
+      options: [{ name: 'node', value: 'pi4-a' }],
+    });
+    const proposal = await discord.waitFor(
+      () =>
+        discord.interactionResponse(i).message?.buttons.length
+          ? discord.interactionResponse(i).message
+          : undefined,
+      10_000,
+    );
+    await bot.kill();
+    await bot.start();
+    const expired = await discord.waitFor(() => {
+      const m = discord.message(proposal!.id);
+      return String(m?.embeds[0]?.title) === 'Expired: /node reboot pi4-a' ? m : undefined;
+    }, 10_000);
+    expect(String(expired!.embeds[0]?.description)).toMatch(
+      /The bot restarted before this was confirmed; nothing was done/,
+    );
+    expect(expired!.buttons).toEqual([]);
+    expect(
+      lab
+        .node('pi4-a')
+        .calls('systemctl')
+        .filter((c) => c.argv.includes('reboot')),
+    ).toHaveLength(lab.node('pi4-a').reboots());
+  }, 30_000);
+
+  it('a corrupt or truncated record is set aside with a warning and never blocks the start', async () => {
+    await bot.stop();
+    const dir = `${bot.stateDir}/operations`;
+    writeFileSync(`${dir}/op-dead01.json`, '{"version":1,"id":"op-dead01","kind":"node.reb');
+    writeFileSync(`${dir}/op-dead02.json`, JSON.stringify({ version: 1, id: 'op-dead02' }));
+    await bot.start();
+    expect(bot.stderr).toMatch(
+      /operation record .*op-dead01\.json is unreadable .*moved to .*op-dead01\.json\.corrupt-/,
+    );
+    expect(bot.stderr).toMatch(/op-dead02\.json is unreadable \(no kind or target\)/);
+    expect(readdirSync(dir).filter((f) => f.endsWith('.json'))).not.toContain('op-dead01.json');
+    const i = await discord.slashCommand({
+      user: ALICE,
+      channelId: OPS,
+      name: 'ops',
+      subcommand: 'list',
+    });
+    const list = await discord.waitFor(() => discord.interactionResponse(i).embeds[0], 5000);
+    expect(String(list!.title)).toMatch(/^0 running/);
+  }, 30_000);
 });

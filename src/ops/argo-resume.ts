@@ -1,0 +1,47 @@
+import type { Config } from '../config/schema.js';
+import type { Services } from '../core/services.js';
+import { renderOutcome } from '../infra/argo-outcome.js';
+import { formatDown, type Resumer } from './resume.js';
+
+/**
+ * An Argo CD sync or rollback the bot was following when it went down: Argo CD carries on
+ * with it, so the bot re-attaches to the operation it started (or reads how it ended while the
+ * bot was down) and gives the answer it would have given, in the original message.
+ */
+export function argoResumer(deps: {
+  services: Services;
+  config: Config;
+  signal: AbortSignal;
+}): Resumer {
+  return {
+    async run(op, report, ctx) {
+      const r = op.record;
+      const argo = await deps.services.argo();
+      const since = Date.parse(r.startedAt);
+      await report.step(
+        `The bot is back after about ${formatDown(ctx.downMs)}: following ${r.target} again.`,
+      );
+      const outcome = await argo.followStarted(r.target, since, {
+        timeoutMs: deps.config.argo.syncTimeoutSeconds * 1000,
+        signal: AbortSignal.any([deps.signal, op.cancelSignal]),
+        onProgress: (state) => {
+          op.note({ data: { phase: state.phase } }).catch(() => undefined);
+        },
+      });
+      if (!outcome) {
+        await ctx.interrupt(
+          `The bot restarted (down about ${formatDown(ctx.downMs)}) before the operation was written to ${r.target}: nothing was started.`,
+          `Run ${r.command} again.`,
+        );
+        return;
+      }
+      await op.finish();
+      const reply = renderOutcome(outcome);
+      await report.edit({
+        ...reply,
+        footer: `Followed to its end after the bot restarted (down about ${formatDown(ctx.downMs)}).`,
+      });
+      await report.step(`${reply.severity === 'success' ? '✔' : '✖'} ${reply.title}`);
+    },
+  };
+}
