@@ -38,16 +38,25 @@ const UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
 type NodeArgs = { node: string };
 
 /**
- * Refuses before proposing, so nobody confirms what would then be refused: while another node
- * operation runs (execute takes the lock), and for a drain that would delete pods for good.
+ * The preconditions of the disruptive node actions (the dispatcher runs them before proposing
+ * and again before running): no other node operation runs (execute takes the lock), a drain
+ * would not delete pods for good, and each node it will SSH to presents its pinned host key and
+ * takes the bot's login (so nobody confirms a reboot of a host the bot may not talk to).
  */
 async function assertCanStart(
   ctx: CommandContext,
   drain?: { node: NodeConfig; evictUnmanaged?: boolean },
+  sshTo: readonly NodeConfig[] = [],
 ): Promise<void> {
   if (ctx.dryRun) return;
   const ops = await ctx.services.nodeOps();
   ops.lock.assertFree();
+  if (ops.ssh) {
+    const ssh = ops.ssh;
+    await Promise.all(
+      sshTo.map((n) => ssh.exec(sshTarget(n), ['true'], { timeoutMs: 10_000, signal: ctx.signal })),
+    );
+  }
   const drainKube = drain ? kubeForNode(ops, drain.node) : undefined;
   if (drain?.node.k3sName && drainKube) {
     await drainKube.checkDrainable(drain.node.k3sName, { evictUnmanaged: drain.evictUnmanaged });
@@ -139,12 +148,13 @@ export const command = defineCommand({
       sideEffects: true,
       confirm: true,
       options: [nodeOption, forceOption, evictUnmanagedOption],
+      preconditions: async (ctx) => {
+        const node = ctx.inventory.node(ctx.args.node);
+        checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false, ctx.config.self);
+        await assertCanStart(ctx, { node, evictUnmanaged: ctx.args.evict_unmanaged }, [node]);
+      },
       plan: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
-        // Refuse before proposing, so nobody confirms something that would then be refused.
-        if (!ctx.dryRun)
-          checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false, ctx.config.self);
-        await assertCanStart(ctx, { node, evictUnmanaged: ctx.args.evict_unmanaged });
         return rebootPlan(node, ctx.inventory.nodes, {
           evictUnmanaged: ctx.args.evict_unmanaged,
           timeouts: ctx.config.nodeOps,
@@ -153,7 +163,6 @@ export const command = defineCommand({
       },
       execute: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
-        checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false, ctx.config.self);
         return rebootNode(ctx, node, await ctx.services.nodeOps(), {
           evictUnmanaged: ctx.args.evict_unmanaged,
         });
@@ -166,9 +175,11 @@ export const command = defineCommand({
       sideEffects: true,
       confirm: true,
       options: [nodeOption, evictUnmanagedOption],
+      preconditions: async (ctx) => {
+        await assertCanStart(ctx, { node: k3sNode(ctx), evictUnmanaged: ctx.args.evict_unmanaged });
+      },
       plan: async (ctx) => {
         const node = k3sNode(ctx);
-        await assertCanStart(ctx, { node, evictUnmanaged: ctx.args.evict_unmanaged });
         return drainPlan(node, {
           evictUnmanaged: ctx.args.evict_unmanaged,
           timeouts: ctx.config.nodeOps,
@@ -279,11 +290,8 @@ export const command = defineCommand({
         nodeOption,
         { name: 'check', description: 'Only show what would change', type: 'boolean' },
       ],
-      plan: async (ctx) => {
-        const plan = provisionPlan(ctx, ctx.inventory.node(ctx.args.node), ctx.args.check ?? false);
-        await assertCanStart(ctx);
-        return plan;
-      },
+      preconditions: (ctx) => assertCanStart(ctx, undefined, [ctx.inventory.node(ctx.args.node)]),
+      plan: (ctx) => provisionPlan(ctx, ctx.inventory.node(ctx.args.node), ctx.args.check ?? false),
       execute: async (ctx) =>
         provisionNode(
           ctx,
@@ -307,11 +315,8 @@ export const command = defineCommand({
           autocomplete: 'node-targets',
         },
       ],
-      plan: async (ctx) => {
-        const plan = updatePlan(ctx, ctx.args.target);
-        await assertCanStart(ctx);
-        return plan;
-      },
+      preconditions: (ctx) => assertCanStart(ctx, undefined, updateTargets(ctx, ctx.args.target)),
+      plan: (ctx) => updatePlan(ctx, ctx.args.target),
       execute: async (ctx) =>
         updateNodes(ctx, updateTargets(ctx, ctx.args.target), await ctx.services.nodeOps()),
     }),

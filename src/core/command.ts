@@ -56,6 +56,13 @@ export interface Action<A extends Args = Args> {
    * restart reports it, or resumes it, in the conversation where it started.
    */
   operation?: OperationKind;
+  /**
+   * Checks that can refuse (a guard, an unknown or mismatching host key, pods a drain would
+   * delete, another operation running): run before a proposal is shown — so nobody confirms
+   * what would then be refused — and again right before it runs. Throw a UserError to refuse.
+   * Not run for dry runs.
+   */
+  preconditions?: (ctx: CommandContext<A>) => void | Promise<void>;
   /** What will happen, exactly: the commands and API calls. Required when `sideEffects`. */
   plan?: (ctx: CommandContext<A>) => Plan | Promise<Plan>;
   execute: (ctx: CommandContext<A>) => Reply | Promise<Reply>;

@@ -285,6 +285,7 @@ export class Dispatcher {
     const mustConfirm =
       typeof action.confirm === 'function' ? action.confirm(args) : action.confirm === true;
     if (mustConfirm) {
+      await action.preconditions?.(ctx);
       const plan = await action.plan!(ctx);
       const pending = this.confirmations.propose(inv.user, {
         inv,
@@ -364,6 +365,8 @@ export class Dispatcher {
     decision: Decision,
     roles: string[],
   ): Promise<void> {
+    // Again right before it runs: the world may have changed while the proposal waited.
+    if (!ctx.dryRun) await action.preconditions?.(ctx);
     const op =
       action.operation && !ctx.dryRun ? await this.beginOperation(inv, action, ctx) : undefined;
     let result: Reply;
