@@ -89,7 +89,7 @@ export function rebootWarnings(
   const warnings: string[] = [];
   if (isBotHost(node, self)) {
     warnings.push(
-      `${node.name} runs this bot: the bot goes down with it and cannot report the last steps.`,
+      `${node.name} runs this bot: the bot goes down with it and finishes the reboot from its journal once it is back.`,
     );
   }
   if (isOnlyControlPlane(node, inventory)) {

@@ -355,7 +355,7 @@ describe('/node provision and /node update with real ansible-playbook', () => {
     expect(reply.severity, JSON.stringify(reply)).toBe('warning');
     expect(reply.title).toBe('Updated 1 node; pi-b still needs a reboot');
     expect(reply.text).toBe(
-      'pi-b: updated; needs a reboot, not done automatically: pi-b runs this bot: the bot goes down with it and cannot report the last steps. When it suits: /node reboot pi-b force:true',
+      'pi-b: updated; needs a reboot, not done automatically: pi-b runs this bot: the bot goes down with it and finishes the reboot from its journal once it is back. When it suits: /node reboot pi-b force:true',
     );
     expect(b.reboots()).toBe(rebootsB);
     expect(cordoned('pi-b')).toBe(false);
