@@ -202,7 +202,7 @@ describe('the pod', () => {
       const each = ms ? Number(ms.replaceAll('_', '')) / 1000 : 10;
       return sum + (call.includes('adapter') ? each * adapters : each);
     }, 0);
-    expect(seconds).toBe(75);
+    expect(seconds).toBe(85);
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(seconds);
   });
 
