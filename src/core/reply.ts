@@ -17,6 +17,20 @@ export interface ReplyButton {
   style: 'primary' | 'secondary' | 'danger' | 'success';
 }
 
+/** A picture shown with the message (a PNG graph): Discord attaches it to the embed, Matrix sends `m.image`. */
+export interface ReplyImage {
+  /** File name, e.g. `graph.png`. */
+  name: string;
+  mimetype: 'image/png';
+  data: Uint8Array;
+  width: number;
+  height: number;
+  /** What it shows, for people who cannot see it (and the `m.image` body). */
+  alt: string;
+  /** Identity of the picture: an edit with the same key need not send it again where it is a separate event. */
+  key: string;
+}
+
 export interface Reply {
   title?: string;
   /** Short prose. `code` spans with backticks are allowed; nothing else is interpreted. */
@@ -33,6 +47,8 @@ export interface Reply {
   mentions?: string[];
   /** Set on a proposal: how to confirm it. Adapters render this their own way (buttons, `!confirm`, `y`). */
   confirm?: { code: string; expiresAt: number };
+  /** A picture shown with the message (alert graphs). */
+  image?: ReplyImage;
 }
 
 /** A plan: exactly what a side-effecting command will do, shown for dry runs and confirmations. */
