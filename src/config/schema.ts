@@ -160,6 +160,25 @@ export const ConfigSchema = z
           timeoutMs: z.number().int().min(100).default(5000),
         })
         .prefault({}),
+      /** Graphs on alert messages: the rule's expression queried over `range` from Prometheus. */
+      prometheus: z
+        .strictObject({
+          /** Prometheus' URL (`/api/v1/query_range`); without it, alerts are posted without graphs. */
+          url: z.url().optional(),
+          /** How far back a graph reaches: 30m, 1h, 6h, 1d. */
+          range: z
+            .string()
+            .regex(/^(\d+[smhdw])+$/, 'a duration like 30m, 1h or 6h')
+            .default('1h'),
+          /** Query resolution (15s, 1m); default about 240 points over the range. */
+          step: z
+            .string()
+            .regex(/^(\d+[smhdw])+$/, 'a duration like 15s or 1m')
+            .optional(),
+          /** Query and drawing together; a root message waits at most this long for its graph. */
+          timeoutMs: z.number().int().min(100).max(30_000).default(2000),
+        })
+        .prefault({}),
       /** More new groups than this at once for one destination are posted as one roll-up. */
       rollupThreshold: z.number().int().min(1).default(10),
       /**
