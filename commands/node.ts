@@ -6,6 +6,8 @@ import { UserError } from '../src/core/errors.js';
 import { userLabel } from '../src/core/invocation.js';
 import { table } from '../src/core/table.js';
 import { drainProgress, evictedSummary, stayedSummary } from '../src/nodes/drain-report.js';
+import { assertLonghornSafe } from '../src/nodes/longhorn-guard.js';
+import { withLonghorn } from '../src/nodes/longhorn-plan.js';
 import { kubeForNode, requireKube, requireSsh, sshTarget } from '../src/nodes/node-ops.js';
 import { cordonPlan, drainPlan, rebootPlan } from '../src/nodes/plans.js';
 import { provisionNode, provisionPlan } from '../src/nodes/provision.js';
@@ -23,7 +25,13 @@ const nodeOption: OptionDef = {
 };
 const forceOption: OptionDef = {
   name: 'force',
-  description: 'Also for the node running the bot or the only control-plane node',
+  description:
+    "Also for the bot's node, the only control plane, or a Longhorn volume's last healthy replica",
+  type: 'boolean',
+};
+const longhornForceOption: OptionDef = {
+  name: 'force',
+  description: 'Even if a Longhorn volume is degraded or has its last healthy replica there',
   type: 'boolean',
 };
 const evictUnmanagedOption: OptionDef = {
@@ -32,6 +40,26 @@ const evictUnmanagedOption: OptionDef = {
   type: 'boolean',
 };
 type DrainArgs = { evict_unmanaged?: boolean };
+type ForceArgs = { force?: boolean };
+
+/**
+ * The Longhorn precondition of a drain, reboot, update or provision: refuses (naming volumes,
+ * PVCs, pods and the node-drain-policy) unless force:true. Not for dry runs.
+ */
+async function assertStorageSafe(
+  ctx: CommandContext<ForceArgs>,
+  nodes: readonly NodeConfig[],
+  verb: string,
+  retry: (node: NodeConfig) => string,
+): Promise<void> {
+  if (ctx.dryRun) return;
+  await assertLonghornSafe(await ctx.services.nodeOps(), ctx.config.longhorn, nodes, {
+    force: ctx.args.force ?? false,
+    verb,
+    retry,
+    signal: ctx.signal,
+  });
+}
 /** systemd unit names: letters, digits and @._:- only (never passed through a shell anyway). */
 const UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
 
@@ -142,7 +170,7 @@ export const command = defineCommand({
         return renderStatuses(await nodeStatuses(nodes, ops));
       },
     }),
-    defineAction<NodeArgs & DrainArgs & { force?: boolean }>({
+    defineAction<NodeArgs & DrainArgs & ForceArgs>({
       name: 'reboot',
       description: 'Drain, reboot over SSH, wait until Ready, uncordon',
       sideEffects: true,
@@ -152,14 +180,21 @@ export const command = defineCommand({
         const node = ctx.inventory.node(ctx.args.node);
         checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false, ctx.config.self);
         await assertCanStart(ctx, { node, evictUnmanaged: ctx.args.evict_unmanaged }, [node]);
+        await assertStorageSafe(
+          ctx,
+          [node],
+          'rebooting',
+          (n) => `/node reboot ${n.name} force:true`,
+        );
       },
       plan: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
-        return rebootPlan(node, ctx.inventory.nodes, {
+        const plan = rebootPlan(node, ctx.inventory.nodes, {
           evictUnmanaged: ctx.args.evict_unmanaged,
           timeouts: ctx.config.nodeOps,
           self: ctx.config.self,
         });
+        return withLonghorn(ctx, plan, [node], 'reboot');
       },
       execute: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
@@ -168,23 +203,26 @@ export const command = defineCommand({
         });
       },
     }),
-    defineAction<NodeArgs & DrainArgs>({
+    defineAction<NodeArgs & DrainArgs & ForceArgs>({
       name: 'drain',
       operation: 'node.drain',
       description: 'Cordon the node and evict its pods (DaemonSets stay)',
       sideEffects: true,
       confirm: true,
-      options: [nodeOption, evictUnmanagedOption],
+      options: [nodeOption, evictUnmanagedOption, longhornForceOption],
       preconditions: async (ctx) => {
-        await assertCanStart(ctx, { node: k3sNode(ctx), evictUnmanaged: ctx.args.evict_unmanaged });
+        const node = k3sNode(ctx);
+        await assertCanStart(ctx, { node, evictUnmanaged: ctx.args.evict_unmanaged });
+        await assertStorageSafe(ctx, [node], 'draining', (n) => `/node drain ${n.name} force:true`);
       },
       plan: async (ctx) => {
         const node = k3sNode(ctx);
-        return drainPlan(node, {
+        const plan = drainPlan(node, {
           evictUnmanaged: ctx.args.evict_unmanaged,
           timeouts: ctx.config.nodeOps,
           self: ctx.config.self,
         });
+        return withLonghorn(ctx, plan, [node], 'drain');
       },
       execute: async (ctx) => {
         const node = k3sNode(ctx);
@@ -279,7 +317,7 @@ export const command = defineCommand({
         };
       },
     }),
-    defineAction<NodeArgs & { check?: boolean }>({
+    defineAction<NodeArgs & ForceArgs & { check?: boolean }>({
       name: 'provision',
       operation: 'node.provision',
       description:
@@ -289,9 +327,26 @@ export const command = defineCommand({
       options: [
         nodeOption,
         { name: 'check', description: 'Only show what would change', type: 'boolean' },
+        longhornForceOption,
       ],
-      preconditions: (ctx) => assertCanStart(ctx, undefined, [ctx.inventory.node(ctx.args.node)]),
-      plan: (ctx) => provisionPlan(ctx, ctx.inventory.node(ctx.args.node), ctx.args.check ?? false),
+      preconditions: async (ctx) => {
+        const node = ctx.inventory.node(ctx.args.node);
+        await assertCanStart(ctx, undefined, [node]);
+        // check:true changes nothing on the node: no reason to refuse it.
+        if (!ctx.args.check) {
+          await assertStorageSafe(
+            ctx,
+            [node],
+            'provisioning',
+            (n) => `/node provision ${n.name} force:true`,
+          );
+        }
+      },
+      plan: async (ctx) => {
+        const node = ctx.inventory.node(ctx.args.node);
+        const plan = await provisionPlan(ctx, node, ctx.args.check ?? false);
+        return ctx.args.check ? plan : withLonghorn(ctx, plan, [node], 'provision');
+      },
       execute: async (ctx) =>
         provisionNode(
           ctx,
@@ -300,7 +355,7 @@ export const command = defineCommand({
           ctx.args.check ?? false,
         ),
     }),
-    defineAction<{ target: string }>({
+    defineAction<ForceArgs & { target: string }>({
       name: 'update',
       operation: 'node.update',
       description: 'OS updates on Pis, one node at a time; reboots safely when a node asks for it',
@@ -314,11 +369,29 @@ export const command = defineCommand({
           required: true,
           autocomplete: 'node-targets',
         },
+        longhornForceOption,
       ],
-      preconditions: (ctx) => assertCanStart(ctx, undefined, updateTargets(ctx, ctx.args.target)),
-      plan: (ctx) => updatePlan(ctx, ctx.args.target),
+      preconditions: async (ctx) => {
+        const nodes = updateTargets(ctx, ctx.args.target);
+        await assertCanStart(ctx, undefined, nodes);
+        await assertStorageSafe(
+          ctx,
+          nodes,
+          'updating',
+          () => `/node update ${ctx.args.target} force:true`,
+        );
+      },
+      plan: (ctx) =>
+        withLonghorn(
+          ctx,
+          updatePlan(ctx, ctx.args.target),
+          updateTargets(ctx, ctx.args.target),
+          'update',
+        ),
       execute: async (ctx) =>
-        updateNodes(ctx, updateTargets(ctx, ctx.args.target), await ctx.services.nodeOps()),
+        updateNodes(ctx, updateTargets(ctx, ctx.args.target), await ctx.services.nodeOps(), {
+          force: ctx.args.force,
+        }),
     }),
   ],
 });

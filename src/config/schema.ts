@@ -218,6 +218,21 @@ export const ConfigSchema = z
         node: z.string().min(1).optional(),
       })
       .prefault({}),
+    /**
+     * Longhorn, read through the Kubernetes API (needs `kube`; skipped when its CRDs are not
+     * installed): node operations refuse to take a volume's last healthy replica down and wait
+     * for rebuilds; /storage shows the volumes.
+     */
+    longhorn: z
+      .strictObject({
+        /** Where Longhorn's volumes, replicas, engines, nodes, settings and backups are. */
+        namespace: z.string().min(1).default('longhorn-system'),
+        /** How long a reboot (or a rolling update between nodes) waits for volumes to be healthy again. */
+        rebuildTimeoutSeconds: z.number().int().min(5).default(1800),
+        /** A volume whose latest backup is older than this is flagged stale by /storage. */
+        backupStaleHours: z.number().positive().default(26),
+      })
+      .prefault({}),
     /** Argo CD, through the Kubernetes API (needs `kube`). */
     argo: z
       .strictObject({

@@ -1,3 +1,4 @@
+import type { Config } from '../config/schema.js';
 import type { AutocompleteSource, OptionChoice } from './command.js';
 import type { Inventory } from './inventory.js';
 import type { Services } from './services.js';
@@ -20,6 +21,7 @@ export const DATA_SOURCES: ReadonlySet<AutocompleteSource> = new Set([
   'node-targets',
   'tasks',
   'argo-apps',
+  'longhorn-volumes',
   'alert-groups',
 ]);
 
@@ -35,6 +37,8 @@ function byPrefix(values: readonly string[], partial: string): OptionChoice<stri
 export interface SuggestDeps {
   inventory: Inventory;
   services: Services;
+  /** For where Longhorn is (`longhorn.namespace`); its default without it. */
+  config?: Pick<Config, 'longhorn'>;
 }
 
 export interface SuggestionsOptions {
@@ -93,6 +97,17 @@ export class Suggestions {
         case 'argo-apps':
           return byPrefix(
             await this.list('argo-apps', async () => (await services.argo()).names()),
+            partial,
+          );
+        case 'longhorn-volumes':
+          return byPrefix(
+            await this.list('longhorn-volumes', async () => {
+              const ops = await services.nodeOps();
+              if (!ops.kube) return [];
+              const { longhornFor } = await import('../infra/longhorn.js');
+              const ns = this.deps.config?.longhorn.namespace ?? 'longhorn-system';
+              return (await longhornFor(ops.kube, ns).volumes()).map((v) => v.name);
+            }),
             partial,
           );
         case 'alert-groups': {

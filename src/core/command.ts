@@ -16,6 +16,7 @@ export type AutocompleteSource =
   | 'node-targets'
   | 'tasks'
   | 'argo-apps'
+  | 'longhorn-volumes'
   | 'commands'
   | 'alert-groups';
 

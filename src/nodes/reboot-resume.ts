@@ -68,6 +68,7 @@ async function resume(
     progress: reporterProgress(report),
     signal,
     data,
+    longhorn: deps.config.longhorn,
     record: (patch) => op.note(patch),
   });
   const at = `step ${r.step.index + 1} of ${steps.length} (${r.step.label})`;

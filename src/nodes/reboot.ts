@@ -7,6 +7,8 @@ import { UnmanagedPodsError } from '../infra/kube.js';
 import type { RunningOperation } from '../ops/operations.js';
 import { type EngineStep, runSteps } from '../ops/step-engine.js';
 import { drainProgress, evictedSummary, stayedSummary } from './drain-report.js';
+import { readLonghorn, waitVolumesHealthy } from './longhorn-guard.js';
+import { volumesToWaitFor } from './longhorn-impact.js';
 import { kubeForNode, type NodeOps, requireSsh, sshTarget } from './node-ops.js';
 import { rebootWarnings } from './plans.js';
 
@@ -45,6 +47,13 @@ export type RebootData = {
   bootBefore?: string;
   /** Written before `systemctl reboot` is sent: after a restart, never send it again. */
   rebootSent?: boolean;
+  /**
+   * Longhorn volumes with a healthy replica on the node when the reboot started (attached
+   * ones): after the uncordon the reboot waits until they are healthy again. Journaled with
+   * the first step, so a resumed reboot has the same steps and waits for the same volumes.
+   * Comma-separated (journal data is flat; Longhorn names have no commas).
+   */
+  longhornVolumes?: string;
 };
 
 export interface RebootEnv {
@@ -54,6 +63,8 @@ export interface RebootEnv {
   signal: AbortSignal;
   evictUnmanaged?: boolean;
   data: RebootData;
+  /** Where Longhorn is and how long to wait for its rebuilds (config `longhorn`). */
+  longhorn: Config['longhorn'];
   /** Records the facts above before the step that needs them acts. */
   record: (patch: { changed?: string[]; data?: RebootData }) => Promise<void>;
 }
@@ -194,6 +205,21 @@ export function rebootSteps(env: RebootEnv): EngineStep[] {
       },
       ifFails: `${node.name} is Ready but still cordoned: run /node uncordon ${node.name}.`,
     });
+    const volumes = data.longhornVolumes?.split(',').filter(Boolean) ?? [];
+    if (volumes.length > 0) {
+      steps.push({
+        name: 'volumes',
+        label: `wait until the Longhorn volumes with replicas on ${k3s} are healthy (${volumes.join(', ')})`,
+        run: () =>
+          waitVolumesHealthy(ops, env.longhorn, volumes, {
+            timeoutMs: seconds(env.longhorn.rebuildTimeoutSeconds),
+            signal,
+            progress,
+            node: node.name,
+          }),
+        ifFails: `${node.name} is back and uncordoned, but Longhorn has not finished rebuilding its replicas: the volumes named above are still degraded. /storage status shows their progress; do not take another node down before they are healthy.`,
+      });
+    }
   }
   return steps;
 }
@@ -219,6 +245,11 @@ export async function rebootNode(
   const data: RebootData = {};
   let op: RunningOperation | undefined;
   try {
+    // Which volumes to wait for afterwards: those with a healthy replica there now.
+    const kube = kubeForNode(ops, node);
+    const longhorn = kube ? await readLonghorn(ops, ctx.config.longhorn, ctx.signal) : undefined;
+    const volumes = longhorn ? volumesToWaitFor(longhorn, node.k3sName!) : [];
+    if (volumes.length > 0) data.longhornVolumes = volumes.join(',');
     op = await ctx.services.operations().begin({
       kind: 'node.reboot',
       title: `Reboot of ${node.name}`,
@@ -230,6 +261,8 @@ export async function rebootNode(
       totalSteps: 0,
     });
     const running = op;
+    if (data.longhornVolumes)
+      await running.note({ data: { longhornVolumes: data.longhornVolumes } });
     // A wait may stop at once when someone cancels; anything else stops at a step boundary.
     const signal = AbortSignal.any([ctx.signal, running.cancelSignal]);
     const steps = rebootSteps({
@@ -239,6 +272,7 @@ export async function rebootNode(
       signal,
       evictUnmanaged: opts.evictUnmanaged,
       data,
+      longhorn: ctx.config.longhorn,
       record: (patch) => running.note(patch),
     });
     running.record.step.total = steps.length;

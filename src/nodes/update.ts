@@ -16,9 +16,45 @@ import {
   runLabPlaybook,
   skipTagsArg,
 } from './ansible-run.js';
+import { degradedNames, readLonghorn, waitVolumesHealthy } from './longhorn-guard.js';
+import { refusalReasons } from './longhorn-impact.js';
 import type { NodeOps } from './node-ops.js';
 import { rebootWarnings } from './plans.js';
 import { rebootNode } from './reboot.js';
+
+/** Before the next node: waits until no Longhorn volume is degraded; a UserError on timeout. */
+async function waitNoDegraded(
+  ctx: CommandContext,
+  ops: NodeOps,
+  next: NodeConfig,
+  previous: string,
+): Promise<void> {
+  if (!next.k3sName || !ops.kube) return;
+  const state = await readLonghorn(ops, ctx.config.longhorn, ctx.signal);
+  const degraded = state ? degradedNames(state) : [];
+  if (degraded.length === 0) return;
+  await ctx.progress.step(
+    `Longhorn: ${degraded.join(', ')} not healthy yet; ${next.name} waits until they are`,
+  );
+  const note = await waitVolumesHealthy(ops, ctx.config.longhorn, degraded, {
+    timeoutMs: ctx.config.longhorn.rebuildTimeoutSeconds * 1000,
+    signal: ctx.signal,
+    progress: ctx.progress,
+    node: previous,
+  });
+  await ctx.progress.step(note);
+}
+
+/** Why rebooting this node now would hurt Longhorn volumes ([] when it would not, or no Longhorn). */
+async function longhornRefusals(
+  ctx: CommandContext,
+  ops: NodeOps,
+  node: NodeConfig,
+): Promise<string[]> {
+  if (!node.k3sName || !ops.kube) return [];
+  const state = await readLonghorn(ops, ctx.config.longhorn, ctx.signal);
+  return state ? refusalReasons(state, node.k3sName) : [];
+}
 
 /** The Raspberry Pi OS nodes of a target (a node, a group or all). */
 export function updateTargets(ctx: CommandContext, target: string): NodeConfig[] {
@@ -59,6 +95,7 @@ export async function updateNodes(
   ctx: CommandContext,
   nodes: NodeConfig[],
   ops: NodeOps,
+  opts: { force?: boolean } = {},
 ): Promise<Reply> {
   const release = ops.lock.acquire(
     `Update of ${nodes.map((n) => n.name).join(', ')}`,
@@ -83,6 +120,15 @@ export async function updateNodes(
           .filter(Boolean)
           .join('\n'),
       });
+      if (i > 0) {
+        // Never the next node while a volume is degraded: wait (bounded) for the rebuilds.
+        try {
+          await waitNoDegraded(ctx, ops, node, nodes[i - 1]!.name);
+        } catch (err) {
+          if (!isUserError(err)) throw err;
+          return stopped({ severity: 'error', title: err.message, text: err.hint });
+        }
+      }
       let r: PlaybookResult;
       try {
         r = await runLabPlaybook(ctx, ops, { playbook: 'update.yml', nodes: [node] });
@@ -112,6 +158,14 @@ export async function updateNodes(
       if (risks.length > 0) {
         lines.push(
           `${node.name}: updated; needs a reboot, not done automatically: ${risks.join(' ')} When it suits: /node reboot ${node.name} force:true`,
+        );
+        pending.push(node.name);
+        continue;
+      }
+      const hurts = opts.force ? [] : await longhornRefusals(ctx, ops, node);
+      if (hurts.length > 0) {
+        lines.push(
+          `${node.name}: updated; needs a reboot, not done — it would hurt Longhorn volumes: ${hurts.join('; ')}. When they are healthy: /node reboot ${node.name}`,
         );
         pending.push(node.name);
         continue;
