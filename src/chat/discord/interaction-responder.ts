@@ -36,7 +36,10 @@ export function payload(m: DiscordMessage) {
     allowedMentions: allowedMentions(m.content),
     embeds: m.embeds,
     components: m.components,
-    files: m.files.map((f) => ({ attachment: Buffer.from(f.data, 'utf8'), name: f.name })),
+    files: m.files.map((f) => ({
+      attachment: typeof f.data === 'string' ? Buffer.from(f.data, 'utf8') : Buffer.from(f.data),
+      name: f.name,
+    })),
   };
 }
 

@@ -38,6 +38,8 @@ export interface DiscordEmbed {
   color?: number;
   fields?: { name: string; value: string; inline?: boolean }[];
   footer?: { text: string };
+  /** `attachment://<name>`: a file of the same message shown inside the embed. */
+  image?: { url: string };
 }
 
 export interface DiscordButton {
@@ -51,8 +53,8 @@ export interface DiscordMessage {
   content?: string;
   embeds: DiscordEmbed[];
   components: { type: 1; components: DiscordButton[] }[];
-  /** Text that did not fit, as attachments. */
-  files: { name: string; data: string }[];
+  /** Text that did not fit, and the reply's image, as attachments. */
+  files: { name: string; data: string | Uint8Array }[];
 }
 
 export interface RenderOptions {
@@ -135,6 +137,11 @@ export function renderDiscord(reply: Reply, opts: RenderOptions = {}): DiscordMe
     embed.description = [truncate(body, Math.max(0, room)), note].filter(Boolean).join('\n');
   }
   if (overflow.length) files.push({ name: 'fields.txt', data: overflow.join('\n\n') });
+  if (reply.image) {
+    // Shown in the embed (https://discord.com/developers/docs/reference#editing-message-attachments-using-attachments-within-embeds).
+    files.push({ name: reply.image.name, data: reply.image.data });
+    embed.image = { url: `attachment://${reply.image.name}` };
+  }
 
   const buttons = (reply.buttons ?? []).map(
     (b): DiscordButton => ({

@@ -10,6 +10,7 @@ import {
   type MatrixPoster,
   movedNotice,
   type Relates,
+  sendImage,
   sendReply,
 } from './send-reply.js';
 import { sendWithRetry } from './send-with-retry.js';
@@ -110,6 +111,14 @@ export class MatrixResponder implements Responder {
       const edit = editContent(this.mainEventId, this.render(reply));
       if (fitsInEvent(edit)) {
         await sendWithRetry(this.client, this.roomId, 'm.room.message', edit);
+        // An edit cannot add a picture: it follows as an m.image replying to the notice.
+        if (reply.image)
+          await sendImage(this.client, this.roomId, reply.image, {
+            ...(this.commandThreadRoot
+              ? { rel_type: 'm.thread', event_id: this.commandThreadRoot, is_falling_back: false }
+              : {}),
+            'm.in_reply_to': { event_id: this.mainEventId },
+          });
         return this.mainEventId;
       }
       // Too large to edit in place (an edit carries the text twice): say where it went,

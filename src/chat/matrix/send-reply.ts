@@ -7,8 +7,9 @@
  * - otherwise (more parts would flood the room, or one line alone is too long) → the full plain
  *   text is uploaded to the media repository and sent as one `m.file` event whose caption says
  *   what it is, how long it is and why it is a file.
+ * A reply's image follows its text as an `m.image` event, related like the next part would be.
  */
-import type { Reply } from '../../core/reply.js';
+import type { Reply, ReplyImage } from '../../core/reply.js';
 import { fileNameFor, fitsInEvent, splitReply } from './fit-message.js';
 import { type MatrixSender, sendWithRetry } from './matrix-responder.js';
 import { type MatrixContent, renderMatrix } from './render.js';
@@ -38,8 +39,24 @@ export async function sendReply(
     const rel = opts.relates(sent);
     return rel ? { ...content, 'm.relates_to': rel } : content;
   };
+  const text = await sendText(client, roomId, reply, opts, sent, withRelates);
+  if (reply.image) text.push(await sendImage(client, roomId, reply.image, opts.relates(text)));
+  return text;
+}
+
+async function sendText(
+  client: MatrixPoster,
+  roomId: string,
+  reply: Reply,
+  opts: SendReplyOptions,
+  sent: string[],
+  withRelates: (content: Record<string, unknown>) => Record<string, unknown>,
+): Promise<string[]> {
   const whole = withRelates({ ...opts.render(reply) });
-  if (fitsInEvent(whole)) return [await sendWithRetry(client, roomId, 'm.room.message', whole)];
+  if (fitsInEvent(whole)) {
+    sent.push(await sendWithRetry(client, roomId, 'm.room.message', whole));
+    return sent;
+  }
   // Relations are measured with the first part's (the later ones are no longer).
   const parts = splitReply(reply, (part) => fitsInEvent(withRelates({ ...opts.render(part) })));
   if (parts) {
@@ -55,7 +72,44 @@ export async function sendReply(
     return sent;
   }
   const content = await fileContent(client, reply, opts.render(reply).body);
-  return [await sendWithRetry(client, roomId, 'm.room.message', withRelates(content))];
+  sent.push(await sendWithRetry(client, roomId, 'm.room.message', withRelates(content)));
+  return sent;
+}
+
+/**
+ * An image uploaded to the media repository, as the content of an `m.image` event
+ * (matrix-spec client-server-api, m.room.message$m.image: `url`, `info.{mimetype,size,w,h}`;
+ * since v1.10 `body` is a caption when it differs from `filename`).
+ */
+export async function imageContent(
+  client: MatrixPoster,
+  image: ReplyImage,
+): Promise<Record<string, unknown>> {
+  const data = Buffer.from(image.data);
+  const url = await client.uploadContent(data, image.mimetype, image.name);
+  return {
+    msgtype: 'm.image',
+    body: image.alt,
+    filename: image.name,
+    url,
+    info: { mimetype: image.mimetype, size: data.length, w: image.width, h: image.height },
+  };
+}
+
+/** Uploads `image` and sends it as an `m.image` event with relation `rel`; returns its id. */
+export async function sendImage(
+  client: MatrixPoster,
+  roomId: string,
+  image: ReplyImage,
+  rel: Relates,
+): Promise<string> {
+  const content = await imageContent(client, image);
+  return sendWithRetry(
+    client,
+    roomId,
+    'm.room.message',
+    rel ? { ...content, 'm.relates_to': rel } : content,
+  );
 }
 
 /** The full text as a file in the media repository, and the m.file event that shows it. */
