@@ -32,7 +32,7 @@ type SilenceArgs = { ref: string; duration: string; comment?: string };
 
 export const command = defineCommand({
   name: 'alert',
-  description: 'Alertmanager alerts: list them, silence or acknowledge an alert group',
+  description: 'Alertmanager alerts: list them, graph, silence or acknowledge an alert group',
   subcommands: [
     defineAction({
       name: 'list',
@@ -102,6 +102,26 @@ export const command = defineCommand({
       execute: async (ctx) => {
         const state = await service(ctx).unsilence(ctx.args.ref, ctx.invocation.user);
         return { severity: 'success', title: `Silence of ${state.ref} expired` };
+      },
+    }),
+    defineAction<{ ref: string; range?: string }>({
+      name: 'graph',
+      description: "Graph of an alert group's expression from Prometheus",
+      sideEffects: false,
+      options: [
+        refOption,
+        {
+          name: 'range',
+          description: 'How far back: 30m, 1h, 6h, 1d (default alerts.prometheus.range)',
+          type: 'string',
+          schema: z.string().regex(/^(\d+[smhdw])+$/, 'a duration like 30m, 1h, 6h or 1d'),
+        },
+      ],
+      execute: async (ctx) => {
+        const range = ctx.args.range ? parseDuration(ctx.args.range) / 1000 : undefined;
+        if (range !== undefined && (range < 60 || range > 7 * 86_400))
+          throw new UserError(`A graph covers 1m to 7d, not ${ctx.args.range}.`);
+        return service(ctx).graph(ctx.args.ref, range);
       },
     }),
     defineAction<{ ref: string }>({

@@ -295,10 +295,29 @@ export class App {
             timeoutMs: alertmanager.timeoutMs,
           })
         : undefined,
+      graphs: await this.alertGraphs(),
       log,
     });
     this.services.alertService = service;
     return service;
+  }
+
+  /** Graphs on alert messages when alerts.prometheus.url is set (the renderer loads on first use). */
+  private async alertGraphs() {
+    const { prometheus } = this.opts.config.alerts;
+    if (!prometheus.url) return undefined;
+    const [{ AlertGraphs }, { PrometheusClient }, { parseDuration }] = await Promise.all([
+      import('./alerts/graph/alert-graphs.js'),
+      import('./alerts/graph/prometheus-client.js'),
+      import('./alerts/alertmanager-client.js'),
+    ]);
+    return new AlertGraphs({
+      prometheus: new PrometheusClient({ url: prometheus.url, timeoutMs: prometheus.timeoutMs }),
+      rangeSeconds: parseDuration(prometheus.range) / 1000,
+      stepSeconds: prometheus.step ? parseDuration(prometheus.step) / 1000 : undefined,
+      timeoutMs: prometheus.timeoutMs,
+      log: this.opts.log.child({ component: 'alert-graphs' }),
+    });
   }
 
   private async discordAdapter(

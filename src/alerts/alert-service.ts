@@ -4,9 +4,11 @@ import { UserError } from '../core/errors.js';
 import type { ChatUser } from '../core/invocation.js';
 import { userLabel } from '../core/invocation.js';
 import type { Logger } from '../core/logger.js';
+import type { Reply } from '../core/reply.js';
 import { AlertStore, type DestinationView, type StoredGroup } from './alert-store.js';
 import { type AlertmanagerClient, groupMatchers } from './alertmanager-client.js';
 import { Delivery, type DeliveryOptions } from './delivery.js';
+import { type AlertGraphs, NoGraphError } from './graph/alert-graphs.js';
 import { applyNotification, isEmptyChange } from './group-state.js';
 import { NotificationIntake } from './intake.js';
 import { emptyRecord, own } from './records.js';
@@ -25,6 +27,8 @@ export interface AlertServiceOptions {
   rollupThreshold: number;
   publisher: (platform: RoutedDestination['platform']) => Publisher | undefined;
   alertmanager?: AlertmanagerClient;
+  /** Graphs from Prometheus for roots and /alert graph (alerts.prometheus). */
+  graphs?: AlertGraphs;
   log: Logger;
   now?: () => Date;
   limits?: DeliveryOptions['limits'];
@@ -251,6 +255,33 @@ export class AlertService {
     g.state.ack = { by: userLabel(user), at: this.now().toISOString() };
     await this.note(g, `👀 Acknowledged by ${user.displayName}`);
     return g.state;
+  }
+
+  /** `/alert graph`: the group's expression over `rangeSeconds` (default alerts.prometheus.range). */
+  async graph(ref: string, rangeSeconds?: number): Promise<Reply> {
+    const graphs = this.opts.graphs;
+    if (!graphs)
+      throw new UserError(
+        'Graphs are not configured.',
+        'Set alerts.prometheus.url so the bot can query Prometheus for the alerts’ expressions.',
+      );
+    const g = this.group(ref);
+    try {
+      const image = await graphs.draw(g.state, rangeSeconds);
+      const name = g.state.groupLabels.alertname ?? g.state.commonLabels.alertname ?? 'alerts';
+      return {
+        title: `${g.state.ref} ${name}`,
+        text: image.alt,
+        severity: g.state.status === 'firing' ? 'warning' : 'success',
+        image,
+      };
+    } catch (err) {
+      if (err instanceof NoGraphError) throw new UserError(err.message);
+      throw new UserError(
+        `No graph for ${g.state.ref}: Prometheus did not answer.`,
+        (err as Error).message,
+      );
+    }
   }
 
   async activeAlerts() {
