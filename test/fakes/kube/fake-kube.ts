@@ -77,6 +77,14 @@
  *   kube.store           the object store itself, for anything else
  *   await kube.stop()
  *
+ * Longhorn (`longhorn: { nodes, volumes, drainPolicy?, rebuildMs? }`, longhorn/objects.ts):
+ *   its CRDs served in longhorn.io/v1beta2 (shapes and validation: Longhorn's published CRDs,
+ *   longhorn/*.longhorn.io.yaml, checked by longhorn/crd-validate.ts), and a simulated
+ *   longhorn-manager (longhorn/controller.ts): replicas on a node that goes down fail, volumes
+ *   degrade, and rebuild with progress once it is back. kube.longhorn.isNodeUp = (node) => …
+ *   (default: its Kubernetes node is Ready), .events, .schemaProblems, .reconcile().
+ *   Without the option, longhorn.io answers 404 like a cluster without Longhorn.
+ *
  * Endpoints: see routes.ts. Lists answer {kind: <Kind>List, metadata.resourceVersion, items};
  * `?watch=true` streams events (watch.ts); fieldSelector (per-resource labels, like the real
  * server: pods spec.nodeName/metadata.name/…, nodes metadata.name, applications metadata.name)
@@ -99,6 +107,8 @@ import { ArgoController } from './argo-controller.js';
 import { Cluster, type EvictionBehaviour, type EvictionRecord, type PdbRule } from './cluster.js';
 import { dumpFake, type RequestRecord } from './dump.js';
 import { writeKubeconfig } from './kubeconfig.js';
+import { LonghornController } from './longhorn/controller.js';
+import { longhornObjects } from './longhorn/objects.js';
 import {
   ADMIN_USER,
   type AuthzDecision,
@@ -126,6 +136,8 @@ import { WatchHub } from './watch.js';
 export type { ControllerConfig, SyncRecord } from './argo-controller.js';
 export type { EvictionBehaviour, EvictionRecord, PdbRule } from './cluster.js';
 export type { RequestRecord } from './dump.js';
+export type { LonghornEvent } from './longhorn/controller.js';
+export type { LonghornSpec, LonghornVolumeSpec } from './longhorn/objects.js';
 export type { AuthzDecision, Grant, RbacObject, UserInfo } from './rbac.js';
 export type {
   AppHistorySpec,
@@ -154,6 +166,9 @@ export class FakeKube {
   readonly store = new ObjectStore();
   readonly cluster = new Cluster(this.store);
   readonly controller = new ArgoController(this.store);
+  /** The simulated longhorn-manager, when started with `longhorn` (longhorn/controller.ts). */
+  longhorn?: LonghornController;
+  private readonly crdGroups = new Set<string>();
   private readonly watches = new WatchHub(this.store);
   private readonly hooks: { match: (r: RequestRecord) => boolean; action: () => void }[] = [];
   private server!: Server | HttpsServer;
@@ -180,6 +195,18 @@ export class FakeKube {
       } else if (a.headRevision || a.syncStatus === 'OutOfSync') {
         kube.controller.configure(a.name, { headRevision: a.headRevision ?? `${a.revision}-head` });
       }
+    }
+    if (opts.longhorn) {
+      const lh = new LonghornController(kube.store, opts.longhorn);
+      const ns = opts.longhorn.namespace ?? 'longhorn-system';
+      if (!kube.namespace(ns)) kube.store.create('namespaces', namespaceObject(ns));
+      for (const [resource, obj] of longhornObjects(opts.longhorn)) {
+        lh.check(obj);
+        kube.store.create(resource, obj);
+      }
+      kube.crdGroups.add('longhorn.io');
+      kube.longhorn = lh;
+      lh.start();
     }
     kube.rbac = new RbacAuthorizer(opts.rbac ?? shippedRbac());
     kube.controller.start();
@@ -305,6 +332,7 @@ export class FakeKube {
 
   async stop(): Promise<void> {
     this.controller.stop();
+    this.longhorn?.stop();
     this.cluster.stop();
     this.watches.dropAll();
     this.server.closeAllConnections();
@@ -352,7 +380,12 @@ export class FakeKube {
       const hook = this.hooks.findIndex((h) => h.match(record));
       if (hook >= 0) this.hooks.splice(hook, 1)[0]!.action();
       const answer = handle(
-        { store: this.store, cluster: this.cluster, watches: this.watches },
+        {
+          store: this.store,
+          cluster: this.cluster,
+          watches: this.watches,
+          crdGroups: this.crdGroups,
+        },
         { ...record, res },
       );
       if (answer === 'streamed') record.status = 200;

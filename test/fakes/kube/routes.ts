@@ -7,6 +7,8 @@
  *   /api/v1/namespaces/{ns}/pods[/{name}[/eviction]]
  *   /apis/argoproj.io/v1alpha1/applications        (all namespaces: list, watch)
  *   /apis/argoproj.io/v1alpha1/namespaces/{ns}/applications[/{name}]
+ *   /apis/longhorn.io/v1beta2/namespaces/{ns}/{volumes|replicas|engines|nodes|settings|backups}[/{name}]
+ *                                                  (only with Longhorn installed; 404 otherwise)
  *   /version
  */
 import type { ServerResponse } from 'node:http';
@@ -21,6 +23,12 @@ import {
   notFound,
   unknownPath,
 } from './status.js';
+
+/** What the API server answers for a group nobody installed: 404, "could not find". */
+function notInstalled(): ApiError {
+  return new ApiError(404, 'NotFound', 'the server could not find the requested resource', {});
+}
+
 import { clone, type KObject, type ObjectStore, type Resource } from './store.js';
 import type { WatchHub } from './watch.js';
 
@@ -32,7 +40,24 @@ interface ResourceDef {
   namespaced: boolean;
   /** Built-in kinds take strategic merge patches and keep `status` out of main-resource writes. */
   builtIn: boolean;
+  /** The path's plural when it differs from the store's resource name (Longhorn's `nodes`). */
+  plural?: string;
 }
+
+/** Longhorn's CRDs (longhorn/README.md), served only when the fake has Longhorn installed. */
+const longhornDef = (
+  resource: ResourceDef['resource'],
+  plural: string,
+  kind: string,
+): ResourceDef => ({
+  resource,
+  plural,
+  group: 'longhorn.io',
+  version: 'v1beta2',
+  kind,
+  namespaced: true,
+  builtIn: false,
+});
 
 const DEFS: ResourceDef[] = [
   { resource: 'nodes', group: '', version: 'v1', kind: 'Node', namespaced: false, builtIn: true },
@@ -53,6 +78,12 @@ const DEFS: ResourceDef[] = [
     namespaced: true,
     builtIn: false,
   },
+  longhornDef('lh-volumes', 'volumes', 'Volume'),
+  longhornDef('lh-replicas', 'replicas', 'Replica'),
+  longhornDef('lh-engines', 'engines', 'Engine'),
+  longhornDef('lh-nodes', 'nodes', 'Node'),
+  longhornDef('lh-settings', 'settings', 'Setting'),
+  longhornDef('lh-backups', 'backups', 'Backup'),
 ];
 
 export interface ApiRequest {
@@ -68,6 +99,8 @@ export interface ApiContext {
   store: ObjectStore;
   cluster: Cluster;
   watches: WatchHub;
+  /** API groups of CRDs installed (longhorn.io when the fake has Longhorn). */
+  crdGroups?: ReadonlySet<string>;
 }
 
 /** What a handler answers; 'streamed' when it wrote the response itself (a watch). */
@@ -80,7 +113,7 @@ interface Target {
   sub?: string;
 }
 
-function parsePath(path: string): Target | undefined {
+function parsePath(path: string, crdGroups: ReadonlySet<string>): Target | undefined {
   const segs = path.split('/').filter(Boolean).map(decodeURIComponent);
   let group = '';
   let version: string | undefined;
@@ -99,8 +132,14 @@ function parsePath(path: string): Target | undefined {
     rest = rest.slice(2);
   }
   const def = DEFS.find(
-    (d) => d.group === group && d.version === version && d.resource === rest[0],
+    (d) =>
+      d.group === group &&
+      d.version === version &&
+      (d.plural ?? d.resource) === rest[0] &&
+      (d.group !== 'longhorn.io' || crdGroups.has(d.group)),
   );
+  // A CRD group that is not installed: the API server's plain 404 (not a gap in this fake).
+  if (!def && group === 'longhorn.io') throw notInstalled();
   if (!def || rest.length > 3 || (namespace !== undefined && !def.namespaced)) return undefined;
   return {
     def,
@@ -121,7 +160,7 @@ export function handle(ctx: ApiContext, req: ApiRequest): Answer {
       body: { major: '1', minor: '31', gitVersion: 'v1.31.4+k3s1', platform: 'linux/arm64' },
     };
   }
-  const t = parsePath(req.path);
+  const t = parsePath(req.path, ctx.crdGroups ?? new Set());
   if (!t) throw unknownPath();
   const { def } = t;
   if (t.name === undefined) {
@@ -136,7 +175,7 @@ export function handle(ctx: ApiContext, req: ApiRequest): Answer {
     throw unknownPath();
   }
   const current = ctx.store.get(def.resource, t.namespace, t.name);
-  if (!current) throw notFound(def.resource, t.name, def.group);
+  if (!current) throw notFound(def.plural ?? def.resource, t.name, def.group);
   switch (req.method) {
     case 'GET':
       return { status: 200, body: current };

@@ -1,5 +1,7 @@
 /** Start options of the fake, and the Kubernetes-shaped objects built from them. */
 import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import type { LonghornControllerOptions } from './longhorn/controller.js';
+import type { LonghornSpec } from './longhorn/objects.js';
 import type { RbacObject } from './rbac.js';
 import type { KObject } from './store.js';
 
@@ -118,6 +120,12 @@ export interface FakeKubeOptions {
   rbac?: RbacObject[];
   /** Serve https with a self-signed certificate for 127.0.0.1 (kube.caFile); default http. */
   tls?: boolean;
+  /**
+   * Longhorn installed (its CRDs served, objects seeded, a simulated longhorn-manager): see
+   * longhorn/objects.ts and longhorn/controller.ts. Without it, longhorn.io answers 404 as a
+   * cluster without Longhorn does.
+   */
+  longhorn?: LonghornSpec & LonghornControllerOptions;
 }
 
 export const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');

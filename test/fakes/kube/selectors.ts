@@ -18,6 +18,12 @@ const FIELD_LABELS: Record<Resource, string[]> = {
     'status.podIP',
   ],
   applications: ['metadata.name', 'metadata.namespace'],
+  'lh-volumes': ['metadata.name', 'metadata.namespace'],
+  'lh-replicas': ['metadata.name', 'metadata.namespace'],
+  'lh-engines': ['metadata.name', 'metadata.namespace'],
+  'lh-nodes': ['metadata.name', 'metadata.namespace'],
+  'lh-settings': ['metadata.name', 'metadata.namespace'],
+  'lh-backups': ['metadata.name', 'metadata.namespace'],
 };
 
 interface Term {

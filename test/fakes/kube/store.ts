@@ -4,6 +4,7 @@
  * from, and listeners (watch streams, the simulated controllers).
  */
 import { randomUUID } from 'node:crypto';
+import type { LonghornResource } from './longhorn/objects.js';
 
 /** Timers captured at import, so a test's vi.useFakeTimers() does not freeze the fake. */
 export const realSetTimeout = globalThis.setTimeout;
@@ -37,7 +38,13 @@ export interface KObject {
   [key: string]: unknown;
 }
 
-export type Resource = 'nodes' | 'namespaces' | 'pods' | 'applications';
+export type Resource =
+  | 'nodes'
+  | 'namespaces'
+  | 'pods'
+  | 'applications'
+  /** Longhorn's (longhorn.io) volumes, replicas, … — `lh-` keeps them apart from core nodes. */
+  | LonghornResource;
 export type EventType = 'ADDED' | 'MODIFIED' | 'DELETED';
 
 export interface StoreEvent {
