@@ -139,7 +139,7 @@ function grid(
     const tx = fmt(g.x(t.value));
     out.push(
       `<line x1="${tx}" y1="${TOP}" x2="${tx}" y2="${fmt(g.bottom)}" stroke="#eeeeee" stroke-width="1"/>`,
-      `<text x="${tx}" y="${fmt(g.bottom + 15)}" font-size="11" fill="#555" text-anchor="middle">${escapeXml(t.label)}</text>`,
+      `<text x="${tx}" y="${fmt(g.bottom + 15)}" font-size="11" fill="#555" text-anchor="${Number(tx) > LEFT + g.plotW - 20 ? 'end' : 'middle'}">${escapeXml(t.label)}</text>`,
     );
   }
   out.push(
