@@ -191,5 +191,5 @@ export function formatBytes(n: number): string {
     v /= 1024;
     i++;
   }
-  return `${v >= 10 || i === 0 ? Math.round(v) : v.toFixed(1)} ${units[i]}`;
+  return `${v >= 10 || i === 0 ? Math.round(v) : Number(v.toFixed(1))} ${units[i]}`;
 }
