@@ -35,6 +35,7 @@ import type { App } from '../../src/app.js';
 import { createLogger } from '../../src/core/logger.js';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
 import {
+  consoleOps,
   kubeNodesFor,
   labOverrides,
   runCommand,
@@ -42,7 +43,7 @@ import {
   startApp,
   testConfig,
 } from '../helpers/app-fixture.js';
-import type { RecordingResponder } from '../helpers/dispatcher.js';
+import { RecordingResponder } from '../helpers/dispatcher.js';
 import { type LabNode, type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
 const TOKEN = 'K10f00dfeedc0ffee0123456789abcdef::server:5e3c7e7';
@@ -384,8 +385,16 @@ describe('/node provision and /node update with real ansible-playbook', () => {
   it('one node operation at a time: a reboot asked for during a provision is refused, with who and what', async () => {
     const rebootsA = lab.node('pi-a').reboots();
     const provision = run('/node provision pi-c check:true');
-    // Wait until Ansible is running (the lock is taken before it starts).
-    await expect.poll(() => lab.node('pi-c').logins(), { timeout: 30_000 }).toBeGreaterThan(0);
+    // Wait until the provision holds the cluster lock (taken before Ansible starts).
+    const held = () => {
+      try {
+        app.services.lock.assertFree();
+        return false;
+      } catch {
+        return true;
+      }
+    };
+    await expect.poll(held, { timeout: 30_000 }).toBe(true);
     try {
       const r = await run('/node reboot pi-a', false);
       expect(r.last()).toMatchObject({
@@ -401,17 +410,29 @@ describe('/node provision and /node update with real ansible-playbook', () => {
     expect(lab.node('pi-a').reboots()).toBe(rebootsA);
   }, 120_000);
 
-  it('stops the rolling update at a node that does not answer, and says which were not touched', async () => {
+  it('a node that does not answer is named before anything starts — at the proposal, or at Confirm when it went down in between', async () => {
     const a = lab.node('pi-a');
     lab.node('pi-b').clearCalls();
     await a.stop();
     try {
-      const r = await run('/node update pis');
-      const reply = r.last();
-      expect(reply.severity).toBe('error');
-      expect(reply.title).toMatch(/^update\.yml on pi-a: failed \(ansible-playbook exit 4\)/);
-      expect(reply.text).toContain('Stopped at pi-a; not touched: pi-b.');
-      expect(reply.code).toMatch(/pi-a\s+0\s+0\s+0\s+1\s+0/);
+      const refused = (await run('/node update pis', false)).last();
+      expect(refused.severity).toBe('error');
+      expect(refused.confirm).toBeUndefined();
+      expect(refused.title).toMatch(/^pi-a \(127\.0\.0\.\d+:\d+\) is not reachable/);
+    } finally {
+      await a.start();
+    }
+    // Proposed while it answered, down when confirmed: refused then, nothing touched.
+    const r = await runCommand(app, '/node update pis');
+    const code = r.last().confirm?.code;
+    expect(code).toBeDefined();
+    await a.stop();
+    try {
+      const answer = new RecordingResponder();
+      await app.dispatcher.confirm(code!, consoleOps, answer);
+      const all = [...r.sent, ...answer.sent].map((s) => s.reply);
+      expect(all.at(-1)?.severity).toBe('error');
+      expect(all.at(-1)?.title).toMatch(/^pi-a \(127\.0\.0\.\d+:\d+\) is not reachable/);
       expect(lab.node('pi-b').calls().length).toBe(0);
     } finally {
       await a.start();

@@ -1,7 +1,7 @@
-import { readdirSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kube } from '../../src/infra/kube.js';
-import { FakeDiscord, type InteractionHandle, snowflake } from '../fakes/discord/fake-discord.js';
+import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
 import { FakeKube } from '../fakes/kube/fake-kube.js';
 import { discordChat, kubeNodesFor } from '../helpers/app-fixture.js';
 import { BotProcess } from '../helpers/bot-process.js';
@@ -95,16 +95,13 @@ afterAll(async () => {
 const cordoned = (name: string) =>
   (kube.node(name)?.spec as { unschedulable?: boolean } | undefined)?.unschedulable === true;
 
-/** Proposes `/node reboot <node>` from Discord and presses Confirm; the message it runs in. */
-async function confirmReboot(
-  node: string,
-  force = false,
-): Promise<{ i: InteractionHandle; messageId: string }> {
+/** Runs `/node <sub> <node>` from Discord until its proposal shows; the proposal message. */
+async function propose(sub: string, node: string, force = false) {
   const i = await discord.slashCommand({
     user: ALICE,
     channelId: OPS,
     name: 'node',
-    subcommand: 'reboot',
+    subcommand: sub,
     options: [{ name: 'node', value: node }, ...(force ? [{ name: 'force', value: true }] : [])],
   });
   const proposal = await discord
@@ -120,13 +117,21 @@ async function confirmReboot(
         `no proposal: ${JSON.stringify(discord.interactionResponse(i).embeds)} (${err.message})`,
       );
     });
+  return proposal!;
+}
+
+/** Proposes `/node <sub> <node>` and presses Confirm; the id of the message it runs in. */
+async function confirmed(sub: string, node: string, force = false): Promise<{ messageId: string }> {
+  const proposal = await propose(sub, node, force);
   await discord.pressButton({
     user: ALICE,
-    messageId: proposal!.id,
-    customId: proposal!.buttons[0]!.customId!,
+    messageId: proposal.id,
+    customId: proposal.buttons[0]!.customId!,
   });
-  return { i, messageId: proposal!.id };
+  return { messageId: proposal.id };
 }
+
+const confirmReboot = (node: string, force = false) => confirmed('reboot', node, force);
 
 /** Every line posted in the threads under the message. */
 function threadLines(messageId: string): string[] {
@@ -384,58 +389,35 @@ describe('other long operations, proposals and the journal across a kill', () =>
       ownerKind: 'ReplicaSet',
       ownerName: 'slow',
     });
-    const i = await discord.slashCommand({
-      user: ALICE,
-      channelId: OPS,
-      name: 'node',
-      subcommand: 'drain',
-      options: [{ name: 'node', value: 'pi4-a' }],
-    });
-    const proposal = await discord.waitFor(
-      () =>
-        discord.interactionResponse(i).message?.buttons.length
-          ? discord.interactionResponse(i).message
-          : undefined,
-      10_000,
-    );
-    await discord.pressButton({
-      user: ALICE,
-      messageId: proposal!.id,
-      customId: proposal!.buttons[0]!.customId!,
-    });
+    const { messageId } = await confirmed('drain', 'pi4-a');
     await waitUntil(
       () => cordoned('pi4-a') && bot.operations().some((r) => r.kind === 'node.drain'),
     );
     await bot.kill();
     kube.evictionBehaviour = { deleteAfterMs: 200, reschedule: false };
     await bot.start();
-    const title = await finalTitle(proposal!.id);
+    const title = await finalTitle(messageId);
     expect(title).toBe('Interrupted: /node drain pi4-a');
-    const text = String(discord.message(proposal!.id)?.embeds[0]?.description);
+    const text = String(discord.message(messageId)?.embeds[0]?.description);
     expect(text).toMatch(/^The bot restarted \(it was down about \d+ s\) while this was at step/);
     expect(text).toContain('/node drain pi4-a finishes it, /node uncordon pi4-a undoes it.');
     await admin.uncordon('pi4-a');
   }, 60_000);
 
   it('a proposal nobody answered before the kill is edited to say it expired', async () => {
-    const i = await discord.slashCommand({
-      user: ALICE,
-      channelId: OPS,
-      name: 'node',
-      subcommand: 'reboot',
-      options: [{ name: 'node', value: 'pi4-a' }],
+    const proposal = await propose('reboot', 'pi4-a');
+    // Killed once the proposal is on disk (it is written right after Discord took the message).
+    await waitUntil(() => {
+      try {
+        return readFileSync(`${bot.stateDir}/proposals.json`, 'utf8').includes(proposal.id);
+      } catch {
+        return false;
+      }
     });
-    const proposal = await discord.waitFor(
-      () =>
-        discord.interactionResponse(i).message?.buttons.length
-          ? discord.interactionResponse(i).message
-          : undefined,
-      10_000,
-    );
     await bot.kill();
     await bot.start();
     const expired = await discord.waitFor(() => {
-      const m = discord.message(proposal!.id);
+      const m = discord.message(proposal.id);
       return String(m?.embeds[0]?.title) === 'Expired: /node reboot pi4-a' ? m : undefined;
     }, 10_000);
     expect(String(expired!.embeds[0]?.description)).toMatch(

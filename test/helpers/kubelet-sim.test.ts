@@ -128,6 +128,9 @@ describe('simulateKubelets', () => {
       await watch;
       await pool.close();
     }
+    // The last state, as the wait saw it (the watcher may have stopped just before it).
+    const last = kube.node('pi4-a');
+    seen.push({ at: Date.now(), up: node.isUp(), bootId: bootIdOf(last), ready: isReady(last) });
     const after = node.bootId();
     expect(after).not.toBe(before);
     expect(bootIdOf(kube.node('pi4-a'))).toBe(after);
