@@ -82,6 +82,7 @@ describe('Discord adapter against a fake Discord (real discord.js)', () => {
       'node',
       'ops',
       'pihole',
+      'storage',
       'task',
     ]);
     const node = fake.commands.find((c) => c.name === 'node')!;
@@ -346,7 +347,7 @@ describe('npm run register-commands', () => {
         { encoding: 'utf8', env: { PATH: process.env.PATH, CHATOPS_DISCORD_TOKEN: 'fake-token' } },
       );
       expect(out).toContain(
-        `registered 8 commands (/alert, /argo, /backup, /help, /node, /ops, /pihole, /task) in guild ${GUILD}`,
+        `registered 9 commands (/alert, /argo, /backup, /help, /node, /ops, /pihole, /storage, /task) in guild ${GUILD}`,
       );
       expect(other.commands.map((c) => c.name).sort()).toEqual([
         'alert',
@@ -356,6 +357,7 @@ describe('npm run register-commands', () => {
         'node',
         'ops',
         'pihole',
+        'storage',
         'task',
       ]);
     } finally {
