@@ -125,7 +125,16 @@ describe('the shipped RBAC is enough for every command, and nothing more', () =>
   const byCommand = new Map<string, AuthzDecision[]>();
 
   beforeAll(async () => {
-    kube = await FakeKube.start({ nodes: kubeNodesFor(NODES), pods: PODS, applications: APPS });
+    kube = await FakeKube.start({
+      nodes: kubeNodesFor(NODES),
+      pods: PODS,
+      applications: APPS,
+      // Longhorn installed, with no replica on pi4-a (its reboot has no rebuild to wait for).
+      longhorn: {
+        nodes: ['x86', 'pi4-a', 'pi4-b'],
+        volumes: [{ name: 'pvc-ha', replicas: ['x86', 'pi4-b'], backups: [{ ageHours: 2 }] }],
+      },
+    });
     kube.evictionBehaviour = { deleteAfterMs: 50, reschedule: true };
     app = await startBot(kube);
   }, 60_000);
@@ -186,6 +195,11 @@ describe('the shipped RBAC is enough for every command, and nothing more', () =>
     expect(lab.node('pi4-a').reboots()).toBe(1);
   }, 60_000);
 
+  it('/storage status, /storage volume: Longhorn volumes, replicas, engines, nodes, settings, backups', async () => {
+    await step('/storage status', 'Longhorn: 1 volume — 1 healthy');
+    await step('/storage volume pvc-ha', 'pvc-ha: healthy, attached');
+  }, 30_000);
+
   it('/argo list, /argo status, /argo sync (followed by a watch), /argo refresh, /argo rollback', async () => {
     await step('/argo list', '2 Argo CD applications');
     await step('/argo status home-assistant', 'home-assistant: OutOfSync, Healthy');
@@ -224,6 +238,16 @@ describe('the shipped RBAC is enough for every command, and nothing more', () =>
       expect.arrayContaining(['patch nodes', 'list pods', 'create pods/eviction', 'watch pods']),
     );
     expect([...need('/node reboot pi4-a')]).toEqual(expect.arrayContaining(['watch nodes']));
+    expect([...need('/storage status')].sort()).toEqual([
+      'list backups',
+      'list engines',
+      'list nodes',
+      'list replicas',
+      'list settings',
+      'list volumes',
+    ]);
+    // The reboot's Longhorn check before the proposal and again before it runs.
+    expect([...need('/node reboot pi4-a')]).toEqual(expect.arrayContaining(['list volumes']));
     expect([...need('/argo sync home-assistant')]).toEqual(
       expect.arrayContaining(['get applications', 'patch applications', 'watch applications']),
     );
