@@ -1,11 +1,10 @@
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { unlink } from 'node:fs/promises';
 import path from 'node:path';
-import { writeDurably } from '../alerts/outbox.js';
-import { moveAside } from '../alerts/state-files.js';
 import type { MessageRef } from '../chat/publisher.js';
 import type { ChatUser, Conversation } from '../core/invocation.js';
 import type { Logger } from '../core/logger.js';
+import { moveAside, writeDurably } from '../core/state-file.js';
 
 /**
  * What a long operation (a reboot, a drain, a rolling update, an Argo sync being followed, a
