@@ -306,15 +306,14 @@ export class App {
   private async alertGraphs() {
     const { prometheus } = this.opts.config.alerts;
     if (!prometheus.url) return undefined;
-    const [{ AlertGraphs }, { PrometheusClient }, { parseDuration }] = await Promise.all([
+    const [{ AlertGraphs }, { PrometheusClient, durationSeconds }] = await Promise.all([
       import('./alerts/graph/alert-graphs.js'),
       import('./alerts/graph/prometheus-client.js'),
-      import('./alerts/alertmanager-client.js'),
     ]);
     return new AlertGraphs({
       prometheus: new PrometheusClient({ url: prometheus.url, timeoutMs: prometheus.timeoutMs }),
-      rangeSeconds: parseDuration(prometheus.range) / 1000,
-      stepSeconds: prometheus.step ? parseDuration(prometheus.step) / 1000 : undefined,
+      rangeSeconds: durationSeconds(prometheus.range),
+      stepSeconds: prometheus.step ? durationSeconds(prometheus.step) : undefined,
       timeoutMs: prometheus.timeoutMs,
       log: this.opts.log.child({ component: 'alert-graphs' }),
     });

@@ -83,6 +83,7 @@ export class AlertService {
       store: this.store,
       publisher: opts.publisher,
       render: { root: renderRoot, change: renderChange, rollup: renderRollup },
+      graph: opts.graphs ? (state) => opts.graphs!.forGroup(state) : undefined,
       rollupThreshold: opts.rollupThreshold,
       log: this.log,
       now: this.now,

@@ -22,6 +22,8 @@ export interface DeliveryOptions {
   store: AlertStore;
   publisher: (platform: RoutedDestination['platform']) => Publisher | undefined;
   render: AlertRenderers;
+  /** The picture on a group's root (alert graphs); resolves within a bounded time, undefined when none. */
+  graph?: (state: GroupState) => Promise<Reply['image']>;
   /** More new groups than this at once for one destination → one roll-up message instead. */
   rollupThreshold: number;
   log: Logger;
@@ -138,6 +140,8 @@ export class Delivery {
         const fresh = groups.filter((g) => !g.views[destKey]!.ref);
         if (fresh.length > this.opts.rollupThreshold) await this.postRollup(destKey, fresh);
         const [inRollups, own] = partition(groups, (g) => Boolean(g.views[destKey]!.rollupId));
+        // Graphs are drawn side by side, not one root after another (each is bounded).
+        for (const g of own) void this.opts.graph?.(g.state);
         for (const g of own) {
           if (this.stopped) return;
           if (g.views[destKey]!.dirty) await this.deliverGroup(g, destKey);
@@ -193,7 +197,10 @@ export class Delivery {
           mentions: view.dest.mentions,
           showButtons: view.dest.platform === 'discord',
         });
-        view.ref = await this.send(view.dest, (p) => p.post(view.dest.target, root));
+        const image = await this.opts.graph?.(state);
+        view.ref = await this.send(view.dest, (p) =>
+          p.post(view.dest.target, image ? { ...root, image } : root),
+        );
         view.rootKey = replyKey({ ...root, mentions: undefined });
         markShown(view, state);
         await this.opts.store.save(g);
@@ -225,7 +232,9 @@ export class Delivery {
         });
         const key = replyKey(root);
         if (key !== view.rootKey) {
-          await this.send(view.dest, (p) => p.edit(view.ref!, root));
+          // Drawn again once the group resolved; otherwise the picture it has (Discord needs it in every edit).
+          const image = await this.opts.graph?.(state);
+          await this.send(view.dest, (p) => p.edit(view.ref!, image ? { ...root, image } : root));
           view.rootKey = key;
         }
       }

@@ -91,3 +91,13 @@ export function autoStep(rangeSeconds: number, points = 240, minSeconds = 5): nu
   const nice = [5, 10, 15, 20, 30, 60, 120, 300, 600, 900, 1800, 3600, 7200, 21600, 43200, 86400];
   return nice.find((n) => n >= raw) ?? Math.ceil(raw / 86400) * 86400;
 }
+
+const UNIT_SECONDS: Record<string, number> = { s: 1, m: 60, h: 3600, d: 86_400, w: 604_800 };
+
+/** `1h30m` → 5400, `15s` → 15 (Prometheus-style durations, as the config schema allows). */
+export function durationSeconds(text: string): number {
+  let total = 0;
+  for (const [, n, unit] of text.matchAll(/(\d+)([smhdw])/g))
+    total += Number(n) * UNIT_SECONDS[unit!]!;
+  return total;
+}
