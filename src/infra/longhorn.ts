@@ -22,7 +22,16 @@ import {
 export const LONGHORN_GROUP = 'longhorn.io';
 export const LONGHORN_VERSION = 'v1beta2';
 
-type Plural = 'volumes' | 'replicas' | 'engines' | 'nodes' | 'settings' | 'backups';
+/** What is read, with list calls only (test/deploy/rbac.test.ts reads this list). */
+export const LONGHORN_PLURALS = [
+  'volumes',
+  'replicas',
+  'engines',
+  'nodes',
+  'settings',
+  'backups',
+] as const;
+type Plural = (typeof LONGHORN_PLURALS)[number];
 
 /** Thrown inside: the group is not served (Longhorn not installed). */
 class NotInstalled extends Error {}

@@ -60,6 +60,13 @@ const CALLS: Record<string, Need> = {
     resource: 'applications',
     verb: 'patch',
   },
+  // src/infra/longhorn.ts: listNamespacedCustomObject for each of LONGHORN_PLURALS (#16).
+  ...Object.fromEntries(
+    ['volumes', 'replicas', 'engines', 'nodes', 'settings', 'backups'].map((r) => [
+      `longhorn.list ${r}`,
+      { scope: 'cluster' as const, apiGroup: 'longhorn.io', resource: r, verb: 'list' },
+    ]),
+  ),
 };
 
 function sourceFiles(dir: string): string[] {
@@ -89,6 +96,11 @@ function callsInCode(): Map<string, string[]> {
       add(`watch ${m[1]}`, file);
     }
     for (const m of text.matchAll(/\bpath: (appPath)\(/g)) add(`watch ${m[1]}`, file);
+    // Longhorn (src/infra/longhorn.ts): one list call per name in LONGHORN_PLURALS.
+    const plurals = /LONGHORN_PLURALS = \[([^\]]*)\]/.exec(text);
+    if (plurals && text.includes('.listNamespacedCustomObject(')) {
+      for (const m of plurals[1]!.matchAll(/'(\w+)'/g)) add(`longhorn.list ${m[1]}`, file);
+    }
   }
   return found;
 }
