@@ -19,6 +19,7 @@ const PARTS = [
   { program: 'ansible-playbook', pkg: 'ansible-core' }, // /node provision, /node update
   { program: 'restic', pkg: 'restic' }, // /backup
   { program: ALERTMANAGER, pkg: 'prometheus-alertmanager' }, // test/helpers/alertmanager.ts
+  { program: process.env.PROMETHEUS_BIN ?? 'prometheus', pkg: 'prometheus' }, // test/helpers/prometheus.ts
   { program: 'git', pkg: 'git' }, // the task repo
   { program: 'openssl', pkg: 'openssl' }, // test/fakes/kube/tls.ts
 ];
