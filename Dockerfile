@@ -17,7 +17,7 @@ RUN npx tsc -p tsconfig.build.json \
 # --- runtime: what the bot shells out to (git for tasks, ssh for nodes, ansible for provisioning)
 FROM ${NODE_IMAGE} AS runtime
 RUN apt-get update \
- && apt-get install -y --no-install-recommends git openssh-client ansible-core ca-certificates tini \
+ && apt-get install -y --no-install-recommends git openssh-client ansible-core ca-certificates tini fonts-dejavu-core \
  && rm -rf /var/lib/apt/lists/*
 ENV NODE_ENV=production \
     CHATOPS_STATE_DIR=/var/lib/chatops \
