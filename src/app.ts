@@ -287,6 +287,7 @@ export class App {
       rollupThreshold: config.alerts.rollupThreshold,
       maxBacklog: config.alerts.maxBacklog,
       onDeadLetter: () => this.metrics.alertDeadLetters.inc(),
+      onDeliveryRefused: (r) => this.metrics.alertDeliveriesFailed.inc(r),
       publisher: (platform) => this.publisher(platform),
       alertmanager: alertmanager.url
         ? new AlertmanagerClient({

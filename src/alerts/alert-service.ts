@@ -37,6 +37,8 @@ export interface AlertServiceOptions {
   maxBacklog?: number;
   /** Called for each notification moved to the dead-letter file (a metric). */
   onDeadLetter?: () => void;
+  /** Called for each post a chat refused for good (a metric; see DeliveryOptions.onRefused). */
+  onDeliveryRefused?: DeliveryOptions['onRefused'];
 }
 
 export { BacklogFullError } from './intake.js';
@@ -89,6 +91,7 @@ export class AlertService {
       now: this.now,
       limits: opts.limits,
       settleMs: opts.settleMs,
+      onRefused: opts.onDeliveryRefused,
     });
   }
 

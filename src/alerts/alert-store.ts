@@ -41,6 +41,11 @@ export interface Rollup {
   groupKeys: string[];
   rootKey?: string;
   dirty: boolean;
+  /**
+   * The roll-up is posted but its thread does not list the alerts yet: its groups are not shown
+   * until it does (their views are not marked), and the worker posts the list first.
+   */
+  detailsPending?: boolean;
 }
 
 /** `index.json`: what is not one group's (small). */

@@ -1,9 +1,20 @@
 import Bottleneck from 'bottleneck';
-import type { MessageRef, Publisher } from '../chat/publisher.js';
+import type { Publisher } from '../chat/publisher.js';
 import type { Logger } from '../core/logger.js';
 import type { Reply } from '../core/reply.js';
 import type { AlertStore, DestinationView, Rollup, StoredGroup } from './alert-store.js';
+import { DeliveryRefused, type OnRefused, RefusalReport } from './delivery-failure.js';
 import { markShown, pendingChange, replyKey, rollupDetails } from './delivery-view.js';
+import {
+  changeLine,
+  compactRollupDetails,
+  groupLine,
+  oneLine,
+  rollupLine,
+  someLines,
+  withoutDetail,
+} from './render-smaller.js';
+import { type Sent, type SmallerForm, sendSmaller } from './send-smaller.js';
 import {
   destinationKey,
   type GroupChange,
@@ -35,6 +46,8 @@ export interface DeliveryOptions {
   settleMs?: number;
   /** Per-platform pacing; defaults stay inside Discord's and Matrix's per-channel limits. */
   limits?: Partial<Record<RoutedDestination['platform'], Bottleneck.ConstructorOptions>>;
+  /** Each post a chat refused for good (a 4xx that is not a rate limit): a metric. */
+  onRefused?: OnRefused;
 }
 
 const DEFAULT_LIMITS: Record<RoutedDestination['platform'], Bottleneck.ConstructorOptions> = {
@@ -49,6 +62,11 @@ const DEFAULT_LIMITS: Record<RoutedDestination['platform'], Bottleneck.Construct
   console: { maxConcurrent: 1 },
 };
 
+/** Longest wait between tries of a destination after a transient failure (429, 5xx, network)… */
+const MAX_RETRY_MS = 60_000;
+/** …and after a refusal no smaller form got past (no access to the channel or room). */
+const MAX_REFUSED_RETRY_MS = 10 * 60_000;
+
 /**
  * Posts and updates alert messages, one worker per destination: new groups get a root (or
  * a roll-up when many arrive at once), changes go to the thread, roots are edited. Pacing
@@ -61,12 +79,14 @@ export class Delivery {
   private readonly again = new Set<string>();
   private readonly limiters = new Map<string, Bottleneck>();
   private readonly backoff = new Map<string, number>();
+  private readonly refusals: RefusalReport;
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
   private readonly now: () => Date;
 
   constructor(private readonly opts: DeliveryOptions) {
     this.now = opts.now ?? (() => new Date());
+    this.refusals = new RefusalReport(opts.log, opts.onRefused);
   }
 
   /** Starts (or re-runs) the worker of every destination with pending work. */
@@ -137,13 +157,17 @@ export class Delivery {
           .rollups()
           .filter((r) => r.dirty && destinationKey(r.dest) === destKey);
         if (groups.length === 0 && rollups.length === 0) break;
-        const fresh = groups.filter((g) => !g.views[destKey]!.ref);
+        for (const r of rollups.filter((x) => x.detailsPending)) await this.postRollupDetails(r);
+        // A notification applied while a post is in flight replaces its group's object: each
+        // step takes the group as it is now, or that notification's change would be lost.
+        const fresh = groups.map((g) => this.current(g)).filter((g) => !g.views[destKey]!.ref);
         if (fresh.length > this.opts.rollupThreshold) await this.postRollup(destKey, fresh);
         const [inRollups, own] = partition(groups, (g) => Boolean(g.views[destKey]!.rollupId));
         // Graphs are drawn side by side, not one root after another (each is bounded).
         for (const g of own) void this.opts.graph?.(g.state);
-        for (const g of own) {
+        for (const listed of own) {
           if (this.stopped) return;
+          const g = this.current(listed);
           if (g.views[destKey]!.dirty) await this.deliverGroup(g, destKey);
         }
         await this.deliverRollupChanges(destKey, inRollups);
@@ -153,14 +177,19 @@ export class Delivery {
           await this.editRollup(r);
       }
       this.backoff.delete(destKey);
+      this.refusals.delivered(destKey);
     } catch (err) {
       if (this.stopped) return; // dropped by stop(): delivered after the next start
-      const wait = Math.min(60_000, (this.backoff.get(destKey) ?? 1000) * 2);
+      const refused = err instanceof DeliveryRefused ? err : undefined;
+      const max = refused ? MAX_REFUSED_RETRY_MS : MAX_RETRY_MS;
+      const wait = Math.min(max, (this.backoff.get(destKey) ?? 1000) * 2);
       this.backoff.set(destKey, wait);
-      this.opts.log.warn(
-        { err, destination: destKey, retryInMs: wait },
-        'alert delivery failed; will retry',
-      );
+      if (refused) this.refusals.refused(destKey, refused, wait);
+      else
+        this.opts.log.warn(
+          { err, destination: destKey, retryInMs: wait },
+          'alert delivery failed; will retry',
+        );
       const t = setTimeout(() => {
         this.timers.delete(t);
         this.kick(destKey);
@@ -168,6 +197,11 @@ export class Delivery {
       t.unref();
       this.timers.add(t);
     }
+  }
+
+  /** The group as the store holds it now (see run). */
+  private current(g: StoredGroup): StoredGroup {
+    return this.opts.store.group(g.state.groupKey) ?? g;
   }
 
   private publisher(dest: RoutedDestination): Publisher {
@@ -184,6 +218,23 @@ export class Delivery {
     return this.limiter(dest).schedule(() => fn(p));
   }
 
+  /**
+   * Sends `full`, or the first smaller form the chat accepts when it refuses the full one for
+   * good (see sendSmaller); a smaller form shown is logged and counted. Throws DeliveryRefused
+   * when none got through.
+   */
+  private async sendForms<T>(
+    dest: RoutedDestination,
+    what: string,
+    full: Reply,
+    smaller: SmallerForm[],
+    op: (p: Publisher, reply: Reply) => Promise<T>,
+  ): Promise<Sent<T>> {
+    const sent = await sendSmaller(what, full, smaller, (r) => this.send(dest, (p) => op(p, r)));
+    if (sent.refusal) this.refusals.smaller(destinationKey(dest), what, sent.refusal);
+    return sent;
+  }
+
   private async deliverGroup(g: StoredGroup, destKey: string): Promise<void> {
     const view = g.views[destKey]!;
     const state = structuredClone(g.state);
@@ -198,26 +249,49 @@ export class Delivery {
           showButtons: view.dest.platform === 'discord',
         });
         const image = await this.opts.graph?.(state);
-        view.ref = await this.send(view.dest, (p) =>
-          p.post(view.dest.target, image ? { ...root, image } : root),
+        const sent = await this.sendForms(
+          view.dest,
+          `${state.ref} root`,
+          image ? { ...root, image } : root,
+          rootForms(state, root),
+          (p, r) => p.post(view.dest.target, r),
         );
+        view.ref = sent.value;
         view.rootKey = replyKey({ ...root, mentions: undefined });
-        markShown(view, state);
+        // A smaller root lacks the alerts: not shown yet, they follow in its thread.
+        if (sent.refusal) view.dirty = true;
+        else markShown(view, state);
         await this.opts.store.save(g);
         return;
       }
       const change = pendingChange(view, state);
       const post = this.opts.render.change(state, change, now);
       const thread = `${state.ref} ${state.groupLabels.alertname ?? state.commonLabels.alertname ?? 'alerts'}`;
-      if (post)
-        view.ref = await this.send(view.dest, (p) =>
-          p.reply(view.ref!, prefixed(post, view, state.ref), thread),
+      if (post) {
+        const full = prefixed(post, view, state.ref);
+        const line = changeLine(state, change);
+        const sent = await this.sendForms(
+          view.dest,
+          `${state.ref} update`,
+          full,
+          [(why) => oneLine(line, why, full.severity)],
+          (p, r) => p.reply(view.ref!, r, thread),
         );
+        view.ref = sent.value;
+      }
       markShown(view, state);
-      for (const note of view.notes.splice(0)) {
-        view.ref = await this.send(view.dest, (p) =>
-          p.reply(view.ref!, { text: view.rollupId ? `${state.ref}: ${note}` : note }, thread),
+      // One at a time, dropped once posted: a failure leaves the rest for the next try.
+      while (view.notes.length > 0) {
+        const text = view.rollupId ? `${state.ref}: ${view.notes[0]}` : view.notes[0]!;
+        const sent = await this.sendForms(
+          view.dest,
+          `${state.ref} note`,
+          { text },
+          [(why) => oneLine(text.slice(0, 200), why)],
+          (p, r) => p.reply(view.ref!, r, thread),
         );
+        view.ref = sent.value;
+        view.notes.shift();
       }
       if (view.rollupId) {
         const r = this.opts.store.rollup(view.rollupId);
@@ -234,7 +308,13 @@ export class Delivery {
         if (key !== view.rootKey) {
           // Drawn again once the group resolved; otherwise the picture it has (Discord needs it in every edit).
           const image = await this.opts.graph?.(state);
-          await this.send(view.dest, (p) => p.edit(view.ref!, image ? { ...root, image } : root));
+          await this.sendForms(
+            view.dest,
+            `${state.ref} root`,
+            image ? { ...root, image } : root,
+            rootForms(state, root),
+            (p, r) => p.edit(view.ref!, r),
+          );
           view.rootKey = key;
         }
       }
@@ -259,7 +339,8 @@ export class Delivery {
       byRollup.set(id, [...(byRollup.get(id) ?? []), g]);
     }
     const now = this.now();
-    for (const [id, members] of byRollup) {
+    for (const [id, listed] of byRollup) {
+      const members = listed.map((g) => this.current(g));
       const rollup = this.opts.store.rollup(id);
       const lines: string[] = [];
       const snapshots = members.map((g) => {
@@ -275,15 +356,14 @@ export class Delivery {
       try {
         const ref = rollup?.ref ?? members[0]!.views[destKey]!.ref!;
         if (lines.length > 0) {
-          const posted = await this.send(snapshots[0]!.view.dest, (p) =>
-            p.reply(
-              ref,
-              {
-                title: `${lines.length} update${lines.length === 1 ? '' : 's'}`,
-                code: lines.join('\n'),
-              },
-              'Alert storm',
-            ),
+          const title = `${lines.length} update${lines.length === 1 ? '' : 's'}`;
+          const about = `${title} of ${rollupLine(snapshots.map((s) => s.state))}`;
+          const { value: posted } = await this.sendForms(
+            snapshots[0]!.view.dest,
+            `roll-up ${id} updates`,
+            { title, code: lines.join('\n') },
+            [(why) => someLines(title, lines, why), (why) => oneLine(about, why)],
+            (p, r) => p.reply(ref, r, 'Alert storm'),
           );
           for (const s of snapshots) s.view.ref = posted;
           if (rollup) rollup.ref = posted;
@@ -302,35 +382,70 @@ export class Delivery {
     }
   }
 
-  /** Many new groups at once: one message listing them, every alert in its thread. */
+  /**
+   * Many new groups at once: one message listing them, every alert in its thread. The groups
+   * count as shown once the thread lists them (postRollupDetails), not before.
+   */
   private async postRollup(destKey: string, fresh: StoredGroup[]): Promise<void> {
     const dest = fresh[0]!.views[destKey]!.dest;
     const id = `R-${fresh[0]!.state.ref}-${fresh.length}`;
     const states = fresh.map((g) => structuredClone(g.state));
+    const root = this.opts.render.rollup(states, this.now());
+    const full = { ...root, mentions: mergeMentions(fresh, destKey) };
+    const { value: ref } = await this.sendForms(
+      dest,
+      `roll-up ${id}`,
+      full,
+      rollupForms(full, states),
+      (p, r) => p.post(dest.target, r),
+    );
     const rollup: Rollup = {
       id,
       dest,
+      ref,
       groupKeys: fresh.map((g) => g.state.groupKey),
+      rootKey: replyKey(root),
       dirty: false,
+      detailsPending: true,
     };
-    const root = this.opts.render.rollup(states, this.now());
-    const ref: MessageRef = await this.send(dest, (p) =>
-      p.post(dest.target, { ...root, mentions: mergeMentions(fresh, destKey) }),
-    );
-    rollup.ref = ref;
-    rollup.rootKey = replyKey(root);
     for (const g of fresh) {
       const view = g.views[destKey]!;
       view.ref = ref;
       view.rollupId = id;
       view.dirty = false;
-      markShown(view, g.state);
     }
     this.opts.store.setRollup(rollup);
     await this.opts.store.save(...fresh, rollup);
-    rollup.ref = await this.send(dest, (p) => p.reply(ref, rollupDetails(states), 'Alert storm'));
-    for (const g of fresh) g.views[destKey]!.ref = rollup.ref;
-    await this.opts.store.save(...fresh, rollup);
+    await this.postRollupDetails(rollup);
+  }
+
+  /** A roll-up's thread: every alert of its groups (or less, if refused); then they are shown. */
+  private async postRollupDetails(r: Rollup): Promise<void> {
+    const key = destinationKey(r.dest);
+    const members = r.groupKeys
+      .map((k) => this.opts.store.group(k))
+      .filter((g): g is StoredGroup => Boolean(g?.views[key]));
+    const states = members.map((g) => structuredClone(g.state));
+    try {
+      const { value: ref } = await this.sendForms(
+        r.dest,
+        `roll-up ${r.id} details`,
+        rollupDetails(states),
+        [(why) => compactRollupDetails(states, why), (why) => oneLine(rollupLine(states), why)],
+        (p, reply) => p.reply(r.ref!, reply, 'Alert storm'),
+      );
+      r.ref = ref;
+      r.detailsPending = undefined;
+      members.forEach((g, i) => {
+        g.views[key]!.ref = ref;
+        markShown(g.views[key]!, states[i]!);
+      });
+      await this.opts.store.save(...members, r);
+    } catch (err) {
+      r.dirty = true; // the worker comes back to it
+      await this.opts.store.save(r);
+      throw err;
+    }
   }
 
   private async editRollup(r: Rollup): Promise<void> {
@@ -345,7 +460,9 @@ export class Delivery {
       return;
     }
     try {
-      await this.send(r.dest, (p) => p.edit(r.ref!, root));
+      await this.sendForms(r.dest, `roll-up ${r.id}`, root, rollupForms(root, states), (p, reply) =>
+        p.edit(r.ref!, reply),
+      );
       r.rootKey = key;
       await this.opts.store.save(r);
     } catch (err) {
@@ -353,6 +470,22 @@ export class Delivery {
       throw err;
     }
   }
+}
+
+/** A group's root without its alerts, then as one line. */
+function rootForms(state: GroupState, root: Reply): SmallerForm[] {
+  return [
+    (why) => withoutDetail(root, why),
+    (why) => oneLine(groupLine(state, root.title), why, root.severity),
+  ];
+}
+
+/** A roll-up without its list of groups, then as one line. */
+function rollupForms(root: Reply, states: GroupState[]): SmallerForm[] {
+  return [
+    (why) => withoutDetail(root, why),
+    (why) => oneLine(`Alert storm: ${rollupLine(states)}`, why, root.severity),
+  ];
 }
 
 /** In a roll-up's shared thread, say which group a post is about. */

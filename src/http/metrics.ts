@@ -30,6 +30,13 @@ export class Metrics {
     registers: [this.registry],
   });
 
+  readonly alertDeliveriesFailed = new Counter({
+    name: 'chatops_alert_deliveries_failed_total',
+    help: 'Alert posts a chat refused for good (a 4xx that is not a rate limit), by platform, the platform error code, and outcome: smaller (shown in a smaller form) or retrying (nothing shown yet)',
+    labelNames: ['platform', 'reason', 'outcome'] as const,
+    registers: [this.registry],
+  });
+
   readonly operationsInterrupted = new Counter({
     name: 'chatops_operations_interrupted_total',
     help: 'Long operations (reboots, drains, updates, syncs) a restart interrupted and that were not resumed',

@@ -29,6 +29,7 @@
  * fake.setRateLimit({ route: 'POST /channels/:id/messages', limit: 5, windowMs: 1000 });
  *   // with Discord's headers discord.js waits and never gets a 429; `advertise: false` forces 429s
  * fake.stats.rateLimited        // 429s served;  fake.unhandled: unknown routes (assert empty)
+ * fake.denyAccess(OPS)          // the bot may no longer see #ops: 403 50001 Missing Access; grantAccess(OPS)
  * fake.dropGateway()            // kill the socket: the client resumes (await fake.waitForReady())
  * await fake.stop()
  * ```
@@ -44,7 +45,9 @@
  * `resources/channel.mdx` (Start Thread from Message: text/announcement channels only, one per
  * message → 50024 from a message inside a thread, 160004 a second time),
  * `resources/message.mdx` + `resources/webhook.mdx` (Allowed Mentions Object and its defaults,
- * Edit Message re-parsing mentions → `fake.pings`, mentions.ts), `topics/opcodes-and-status-codes.mdx`.
+ * Edit Message re-parsing mentions → `fake.pings`, mentions.ts), `topics/opcodes-and-status-codes.mdx`
+ * (JSON error codes: 40005 Request entity too large, 50001 Missing Access, 50035 Invalid Form Body),
+ * `topics/permissions.mdx` (VIEW_CHANNEL: without it a channel's routes answer 403 50001).
  *
  * ```ts
  * fake.interactionTokenTtlMs = 1500     // tokens of interactions sent from now on die after 1.5 s
@@ -198,6 +201,19 @@ export class FakeDiscord {
 
   setRateLimit(rule: RateLimitRule): void {
     this.limiter.set(rule);
+  }
+
+  /**
+   * The bot loses VIEW_CHANNEL on a channel (an admin changed its permissions): every bot-token
+   * route on it or its threads answers 403 50001 `Missing Access` until `grantAccess`.
+   */
+  denyAccess(channelId: string): void {
+    this.state.channel(channelId);
+    this.state.noAccess.add(channelId);
+  }
+
+  grantAccess(channelId: string): void {
+    this.state.noAccess.delete(channelId);
   }
 
   /** Applies to every route (like Discord's 50 req/s); `null` turns it off. */

@@ -64,7 +64,10 @@ export function restRoutes(ctx: RouteContext): RouteDef[] {
     method,
     pattern,
     auth: 'bot',
-    handler,
+    handler: (req) => {
+      if (req.params.channel) state.checkAccess(req.params.channel);
+      return handler(req);
+    },
   });
 
   return [

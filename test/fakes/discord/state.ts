@@ -32,6 +32,8 @@ export class FakeState {
   onThreadCreate: (thread: StoredChannel) => void = () => {};
   /** Mentions that notified someone (see mentions.ts), in the order the requests came. */
   readonly pings: Ping[] = [];
+  /** Channels the bot cannot see (VIEW_CHANNEL denied): their routes, and their threads', answer 403. */
+  readonly noAccess = new Set<string>();
 
   constructor(
     readonly appId: string,
@@ -44,6 +46,13 @@ export class FakeState {
     const c = this.channels.get(id);
     if (!c) throw Errors.unknownChannel();
     return c;
+  }
+
+  /** 403 50001 Missing Access when the bot may not see the channel (or a thread's parent). */
+  checkAccess(id: string): void {
+    const c = this.channels.get(id);
+    if (this.noAccess.has(id) || (c?.parentId && this.noAccess.has(c.parentId)))
+      throw Errors.missingAccess();
   }
 
   /** A message visible through the bot's channel endpoints (not ephemeral, not deleted). */
