@@ -51,9 +51,9 @@ async function assertStorageSafe(
   nodes: readonly NodeConfig[],
   verb: string,
   retry: (node: NodeConfig) => string,
-): Promise<void> {
-  if (ctx.dryRun) return;
-  await assertLonghornSafe(await ctx.services.nodeOps(), ctx.config.longhorn, nodes, {
+): Promise<string[]> {
+  if (ctx.dryRun) return [];
+  return assertLonghornSafe(await ctx.services.nodeOps(), ctx.config.longhorn, nodes, {
     force: ctx.args.force ?? false,
     verb,
     retry,
@@ -178,14 +178,20 @@ export const command = defineCommand({
       options: [nodeOption, forceOption, evictUnmanagedOption],
       preconditions: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
-        checkRebootGuards(node, ctx.inventory.nodes, ctx.args.force ?? false, ctx.config.self);
+        const guards = checkRebootGuards(
+          node,
+          ctx.inventory.nodes,
+          ctx.args.force ?? false,
+          ctx.config.self,
+        );
         await assertCanStart(ctx, { node, evictUnmanaged: ctx.args.evict_unmanaged }, [node]);
-        await assertStorageSafe(
+        const storage = await assertStorageSafe(
           ctx,
           [node],
           'rebooting',
           (n) => `/node reboot ${n.name} force:true`,
         );
+        return [...guards, ...storage];
       },
       plan: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
@@ -213,7 +219,12 @@ export const command = defineCommand({
       preconditions: async (ctx) => {
         const node = k3sNode(ctx);
         await assertCanStart(ctx, { node, evictUnmanaged: ctx.args.evict_unmanaged });
-        await assertStorageSafe(ctx, [node], 'draining', (n) => `/node drain ${n.name} force:true`);
+        return assertStorageSafe(
+          ctx,
+          [node],
+          'draining',
+          (n) => `/node drain ${n.name} force:true`,
+        );
       },
       plan: async (ctx) => {
         const node = k3sNode(ctx);
@@ -333,14 +344,13 @@ export const command = defineCommand({
         const node = ctx.inventory.node(ctx.args.node);
         await assertCanStart(ctx, undefined, [node]);
         // check:true changes nothing on the node: no reason to refuse it.
-        if (!ctx.args.check) {
-          await assertStorageSafe(
-            ctx,
-            [node],
-            'provisioning',
-            (n) => `/node provision ${n.name} force:true`,
-          );
-        }
+        if (ctx.args.check) return [];
+        return assertStorageSafe(
+          ctx,
+          [node],
+          'provisioning',
+          (n) => `/node provision ${n.name} force:true`,
+        );
       },
       plan: async (ctx) => {
         const node = ctx.inventory.node(ctx.args.node);
@@ -374,7 +384,7 @@ export const command = defineCommand({
       preconditions: async (ctx) => {
         const nodes = updateTargets(ctx, ctx.args.target);
         await assertCanStart(ctx, undefined, nodes);
-        await assertStorageSafe(
+        return assertStorageSafe(
           ctx,
           nodes,
           'updating',

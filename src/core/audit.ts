@@ -21,6 +21,8 @@ export interface AuditEntry {
   errorId?: string;
   /** The message the user saw, for denials and user errors. */
   message?: string;
+  /** What `force:true` overrode: the refusals the preconditions would have answered. */
+  overridden?: string[];
 }
 
 export interface AuditSink {

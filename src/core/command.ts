@@ -35,6 +35,9 @@ export interface OptionDef {
 
 export type Args = Record<string, unknown>;
 
+/** Preconditions return what `force:true` let through (written to the audit line), if anything. */
+export type Overridden = string[] | undefined;
+
 /** The executable unit: a subcommand (`/node reboot`) or a command without subcommands (`/help`). */
 export interface Action<A extends Args = Args> {
   name: string;
@@ -63,7 +66,7 @@ export interface Action<A extends Args = Args> {
    * what would then be refused — and again right before it runs. Throw a UserError to refuse.
    * Not run for dry runs.
    */
-  preconditions?: (ctx: CommandContext<A>) => void | Promise<void>;
+  preconditions?: (ctx: CommandContext<A>) => Overridden | Promise<Overridden>;
   /** What will happen, exactly: the commands and API calls. Required when `sideEffects`. */
   plan?: (ctx: CommandContext<A>) => Plan | Promise<Plan>;
   execute: (ctx: CommandContext<A>) => Reply | Promise<Reply>;

@@ -366,7 +366,7 @@ export class Dispatcher {
     roles: string[],
   ): Promise<void> {
     // Again right before it runs: the world may have changed while the proposal waited.
-    if (!ctx.dryRun) await action.preconditions?.(ctx);
+    const overridden = ctx.dryRun ? undefined : await action.preconditions?.(ctx);
     const op =
       action.operation && !ctx.dryRun ? await this.beginOperation(inv, action, ctx) : undefined;
     let result: Reply;
@@ -379,6 +379,7 @@ export class Dispatcher {
     await responder.send(result);
     this.recorder.record(inv, decision, result.severity === 'error' ? 'failed' : 'ok', startedAt, {
       roles,
+      ...(overridden && overridden.length > 0 ? { overridden } : {}),
     });
   }
 

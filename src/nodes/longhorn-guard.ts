@@ -34,21 +34,28 @@ export async function readLonghorn(
 
 /**
  * The precondition: refuses (a UserError naming the volumes, the PVCs and pods using them and
- * the node-drain-policy) when taking any of `nodes` down would hurt a volume, unless `force`.
+ * the node-drain-policy) when taking any of `nodes` down would hurt a volume, unless `force`;
+ * with `force`, returns what it would have refused for (the audit line keeps it).
  */
 export async function assertLonghornSafe(
   ops: NodeOps,
   conf: LonghornConfig,
   nodes: readonly NodeConfig[],
   opts: { force: boolean; verb: string; retry: (node: NodeConfig) => string; signal?: AbortSignal },
-): Promise<void> {
+): Promise<string[]> {
   const k3s = nodes.filter((n) => n.k3sName);
-  if (opts.force || k3s.length === 0) return;
+  if (k3s.length === 0) return [];
   const state = await readLonghorn(ops, conf, opts.signal);
-  if (!state) return;
+  if (!state) return [];
+  const overridden: string[] = [];
   for (const node of k3s) {
     const reasons = refusalReasons(state, node.k3sName!);
     if (reasons.length === 0) continue;
+    // force:true: goes ahead, and the audit line keeps what it was told.
+    if (opts.force) {
+      overridden.push(...reasons.map((r) => `${node.name}: ${r}`));
+      continue;
+    }
     throw new UserError(
       `Not ${opts.verb} ${node.name}: Longhorn volumes would be unavailable or are degraded already.`,
       [
@@ -58,6 +65,7 @@ export async function assertLonghornSafe(
       ].join('\n'),
     );
   }
+  return overridden;
 }
 
 /** The plan's Longhorn lines for a node (or why they are missing); [] without Longhorn. */

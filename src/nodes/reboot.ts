@@ -25,13 +25,13 @@ export interface RebootOptions {
 /** A reboot's answer; `nodeUnchanged` when it stopped before changing anything. */
 export type RebootResult = Reply & { nodeUnchanged?: boolean };
 
-/** Refuses riskier reboots unless forced, saying why. */
+/** Refuses riskier reboots unless forced, saying why; forced, returns what force:true overrode. */
 export function checkRebootGuards(
   node: NodeConfig,
   inventory: readonly NodeConfig[],
   force: boolean,
   self?: Config['self'],
-): void {
+): string[] {
   const warnings = rebootWarnings(node, inventory, self);
   if (warnings.length > 0 && !force) {
     throw new UserError(
@@ -39,6 +39,7 @@ export function checkRebootGuards(
       `${warnings.join('\n')}\nIf that is what you want: /node reboot ${node.name} force:true`,
     );
   }
+  return warnings;
 }
 
 /** What a reboot's steps share, and what the journal keeps for a resumed one. */

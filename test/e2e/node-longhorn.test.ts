@@ -207,6 +207,12 @@ describe('Longhorn-aware reboots', () => {
       args: { node: 'pi4-a', force: true },
       decision: 'confirmed',
       result: 'ok',
+      // The audit line keeps what force:true overrode.
+      overridden: [
+        expect.stringMatching(
+          /^pi4-a: pvc-cache \(PVC media\/cache, used by media\/jellyfin-0 .*goes offline until pi4-a is back/,
+        ),
+      ],
     });
     expect(
       kube.longhorn!.events.some((e) => e.volume === 'pvc-cache' && e.detail === 'faulted'),
