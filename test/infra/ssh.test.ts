@@ -175,7 +175,10 @@ describe('exec', () => {
     expect(ended - first.at).toBeGreaterThanOrEqual(200);
     expect(first.at - started).toBeLessThan(ended - started);
     expect((await pool.exec(a.target, ['false'])).code).toBe(1);
-    expect((await pool.exec(a.target, ['sh', '-c', 'kill -TERM $$'])).signal).toBe('SIGTERM');
+    // `exec`: the killed process is the session's own whatever the lab user's login shell runs
+    // the command with (bash runs a lone command in its place, dash as /bin/sh forks it).
+    const killed = await pool.exec(a.target, ['exec', 'sh', '-c', 'kill -TERM $$']);
+    expect(killed.signal).toBe('SIGTERM');
   });
 
   it('prefixes sudo -n when asked, and the stand-ins see it', async () => {
