@@ -39,6 +39,7 @@ export interface LonghornControllerOptions {
   tickMs?: number;
 }
 
+// biome-ignore lint/suspicious/noExplicitAny: Longhorn objects as the CRD schemas shape them, edited field by field
 type Any = Record<string, any>;
 
 export class LonghornController {
