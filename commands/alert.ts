@@ -5,6 +5,8 @@ import { renderAlertList } from '../src/alerts/render.js';
 import { defineAction, defineCommand, type OptionDef } from '../src/core/command.js';
 import type { CommandContext } from '../src/core/context.js';
 import { UserError } from '../src/core/errors.js';
+import { labAsks } from '../src/demo/lab-asks.js';
+import { demoAware, NoLabError } from '../src/demo/no-lab.js';
 
 const refOption: OptionDef = {
   name: 'ref',
@@ -28,6 +30,33 @@ function service(ctx: CommandContext): AlertService {
   return alerts;
 }
 
+/** The alert group; in the demo, with how alerts get there when there is none. */
+function group(ctx: CommandContext, ref: string) {
+  try {
+    return service(ctx).group(ref).state;
+  } catch (err) {
+    if (!ctx.config.demo || !(err instanceof UserError)) throw err;
+    const { host, port } = ctx.config.http;
+    throw new UserError(
+      err.message,
+      `${err.hint ?? ''} The demo's alerts arrive when Alertmanager posts to http://${host}:${port}/hooks/alertmanager (npm run lab -- --alert sends one); then /alert silence shows the silence it would create.`.trim(),
+    );
+  }
+}
+
+/** In the demo, a silence is only a plan: Alertmanager's URL is the demo's, never contacted. */
+function refuseInDemo(ctx: CommandContext, request: string): void {
+  if (!ctx.config.demo) return;
+  const url = ctx.config.alerts.alertmanager.url ?? '<alerts.alertmanager.url>';
+  throw new NoLabError(
+    {
+      asks: `send ${request.replace('{url}', url)} to Alertmanager`,
+      connect: 'alerts.alertmanager.url',
+    },
+    'change',
+  );
+}
+
 type SilenceArgs = { ref: string; duration: string; comment?: string };
 
 export const command = defineCommand({
@@ -39,7 +68,10 @@ export const command = defineCommand({
       description: 'Active alerts, from Alertmanager',
       sideEffects: false,
       options: [],
-      execute: async (ctx) => renderAlertList(await service(ctx).activeAlerts(), new Date()),
+      execute: demoAware(
+        (ctx) => labAsks.alertList(ctx.config),
+        async (ctx) => renderAlertList(await service(ctx).activeAlerts(), new Date()),
+      ),
     }),
     defineAction<SilenceArgs>({
       name: 'silence',
@@ -57,7 +89,7 @@ export const command = defineCommand({
         { name: 'comment', description: 'Why (shown in Alertmanager)', type: 'string' },
       ],
       plan: (ctx) => {
-        const g = service(ctx).group(ctx.args.ref).state;
+        const g = group(ctx, ctx.args.ref);
         const ms = parseDuration(ctx.args.duration);
         const matchers = groupMatchers(g.groupLabels, g.commonLabels, g.truncatedAlerts)
           .map((m) => `${m.name}${m.isEqual ? '' : '!'}${m.isRegex ? '=~' : '='}"${m.value}"`)
@@ -71,6 +103,7 @@ export const command = defineCommand({
         };
       },
       execute: async (ctx) => {
+        refuseInDemo(ctx, 'POST {url}/api/v2/silences');
         const ms = parseDuration(ctx.args.duration);
         const { state, silenceId } = await service(ctx).silence(
           ctx.args.ref,
@@ -91,7 +124,7 @@ export const command = defineCommand({
       sideEffects: true,
       options: [refOption],
       plan: (ctx) => {
-        const g = service(ctx).group(ctx.args.ref).state;
+        const g = group(ctx, ctx.args.ref);
         return {
           summary: `Expire the silence of ${g.ref}.`,
           steps: [
@@ -100,6 +133,7 @@ export const command = defineCommand({
         };
       },
       execute: async (ctx) => {
+        refuseInDemo(ctx, 'DELETE {url}/api/v2/silence/{id}');
         const state = await service(ctx).unsilence(ctx.args.ref, ctx.invocation.user);
         return { severity: 'success', title: `Silence of ${state.ref} expired` };
       },
@@ -117,12 +151,15 @@ export const command = defineCommand({
           schema: z.string().regex(/^(\d+[smhdw])+$/, 'a duration like 30m, 1h, 6h or 1d'),
         },
       ],
-      execute: async (ctx) => {
-        const range = ctx.args.range ? parseDuration(ctx.args.range) / 1000 : undefined;
-        if (range !== undefined && (range < 60 || range > 7 * 86_400))
-          throw new UserError(`A graph covers 1m to 7d, not ${ctx.args.range}.`);
-        return service(ctx).graph(ctx.args.ref, range);
-      },
+      execute: demoAware(
+        (ctx) => labAsks.alertGraph(ctx.config, ctx.args.ref),
+        async (ctx) => {
+          const range = ctx.args.range ? parseDuration(ctx.args.range) / 1000 : undefined;
+          if (range !== undefined && (range < 60 || range > 7 * 86_400))
+            throw new UserError(`A graph covers 1m to 7d, not ${ctx.args.range}.`);
+          return service(ctx).graph(ctx.args.ref, range);
+        },
+      ),
     }),
     defineAction<{ ref: string }>({
       name: 'ack',

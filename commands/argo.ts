@@ -4,6 +4,8 @@ import type { CommandContext } from '../src/core/context.js';
 import { userLabel } from '../src/core/invocation.js';
 import type { Plan, Reply } from '../src/core/reply.js';
 import { table } from '../src/core/table.js';
+import { demoApp, labAsks } from '../src/demo/lab-asks.js';
+import { demoAware } from '../src/demo/no-lab.js';
 import {
   type AppJson,
   type ArgoApp,
@@ -182,23 +184,35 @@ export const command = defineCommand({
       description: 'Every application: sync status, health, revision, auto-sync',
       sideEffects: false,
       options: [],
-      execute: async (ctx) => {
-        const apps = await (await ctx.services.argo()).list();
-        return {
-          title: `${apps.length} Argo CD application${apps.length === 1 ? '' : 's'}`,
-          code: table(
-            ['APP', 'SYNC', 'HEALTH', 'REVISION', 'AUTO-SYNC'],
-            apps.map((a) => [a.name, a.syncStatus, a.health, shortRevisions(a), autoSyncLabel(a)]),
-          ),
-        };
-      },
+      execute: demoAware(
+        (ctx) => labAsks.argoList(ctx.config),
+        async (ctx) => {
+          const apps = await (await ctx.services.argo()).list();
+          return {
+            title: `${apps.length} Argo CD application${apps.length === 1 ? '' : 's'}`,
+            code: table(
+              ['APP', 'SYNC', 'HEALTH', 'REVISION', 'AUTO-SYNC'],
+              apps.map((a) => [
+                a.name,
+                a.syncStatus,
+                a.health,
+                shortRevisions(a),
+                autoSyncLabel(a),
+              ]),
+            ),
+          };
+        },
+      ),
     }),
     defineAction<AppArgs>({
       name: 'status',
       description: 'Sync, health, revision, last operation, resources out of sync or unhealthy',
       sideEffects: false,
       options: [appOption],
-      execute: async (ctx) => renderStatus(await (await ctx.services.argo()).get(ctx.args.app)),
+      execute: demoAware(
+        (ctx) => labAsks.argoApp(ctx.config, ctx.args.app),
+        async (ctx) => renderStatus(await (await ctx.services.argo()).get(ctx.args.app)),
+      ),
     }),
     defineAction<SyncArgs>({
       name: 'sync',
@@ -222,6 +236,7 @@ export const command = defineCommand({
       ],
       plan: async (ctx) => {
         const { app, prune } = ctx.args;
+        if (ctx.config.demo) demoApp(ctx.config, app);
         const req = {
           revision: ctx.args.revision,
           prune: prune === true,

@@ -4,6 +4,8 @@ import type { CommandContext } from '../src/core/context.js';
 import { UserError } from '../src/core/errors.js';
 import type { Reply, ReplyField } from '../src/core/reply.js';
 import { table } from '../src/core/table.js';
+import { labAsks } from '../src/demo/lab-asks.js';
+import { demoAware } from '../src/demo/no-lab.js';
 import {
   type BackupConfig,
   type BackupRun,
@@ -56,33 +58,39 @@ export const command = defineCommand({
       description: 'Per backup node: the latest snapshot, its age and size; stale ones flagged',
       sideEffects: false,
       options: [],
-      execute: async (ctx) => {
-        const b = await backups(ctx, 'Checking backups');
-        const nodes = Backups.select(b.conf, ctx.inventory.nodes, 'all');
-        await ctx.progress.update({ title: `Checking backups on ${nodes.length} nodes…` });
-        const statuses = await b.status(nodes, Date.now(), ctx.signal);
-        const bad = statuses.filter((s) => s.stale || s.error);
-        const rows = statuses.map((s) => [
-          s.node,
-          s.latest ? s.latest.time.replace(/\.\d+/, '') : '-',
-          s.ageSeconds === undefined ? '-' : formatAge(s.ageSeconds),
-          s.latest?.summary?.dataAdded === undefined
-            ? '-'
-            : formatBytes(s.latest.summary.dataAdded),
-          s.latest?.summary
-            ? `${s.latest.summary.filesNew ?? 0} new, ${s.latest.summary.filesChanged ?? 0} changed`
-            : '-',
-          s.error ? 'ERROR' : s.stale ? 'STALE' : 'ok',
-        ]);
-        return {
-          severity: bad.length ? 'warning' : 'success',
-          title: bad.length
-            ? `${bad.length} of ${statuses.length} backup nodes stale or failing (threshold ${b.conf.staleHours} h)`
-            : `${statuses.length} backup nodes fresh (within ${b.conf.staleHours} h)`,
-          code: table(['NODE', 'LAST SNAPSHOT', 'AGE', 'ADDED', 'FILES', 'STATE'], rows),
-          fields: statuses.filter((s) => s.error).map((s) => ({ name: s.node, value: s.error! })),
-        } satisfies Reply;
-      },
+      execute: demoAware(
+        (ctx) => {
+          const conf = backupConf(ctx);
+          return labAsks.backupSnapshots(conf, Backups.select(conf, ctx.inventory.nodes, 'all'), 1);
+        },
+        async (ctx) => {
+          const b = await backups(ctx, 'Checking backups');
+          const nodes = Backups.select(b.conf, ctx.inventory.nodes, 'all');
+          await ctx.progress.update({ title: `Checking backups on ${nodes.length} nodes…` });
+          const statuses = await b.status(nodes, Date.now(), ctx.signal);
+          const bad = statuses.filter((s) => s.stale || s.error);
+          const rows = statuses.map((s) => [
+            s.node,
+            s.latest ? s.latest.time.replace(/\.\d+/, '') : '-',
+            s.ageSeconds === undefined ? '-' : formatAge(s.ageSeconds),
+            s.latest?.summary?.dataAdded === undefined
+              ? '-'
+              : formatBytes(s.latest.summary.dataAdded),
+            s.latest?.summary
+              ? `${s.latest.summary.filesNew ?? 0} new, ${s.latest.summary.filesChanged ?? 0} changed`
+              : '-',
+            s.error ? 'ERROR' : s.stale ? 'STALE' : 'ok',
+          ]);
+          return {
+            severity: bad.length ? 'warning' : 'success',
+            title: bad.length
+              ? `${bad.length} of ${statuses.length} backup nodes stale or failing (threshold ${b.conf.staleHours} h)`
+              : `${statuses.length} backup nodes fresh (within ${b.conf.staleHours} h)`,
+            code: table(['NODE', 'LAST SNAPSHOT', 'AGE', 'ADDED', 'FILES', 'STATE'], rows),
+            fields: statuses.filter((s) => s.error).map((s) => ({ name: s.node, value: s.error! })),
+          } satisfies Reply;
+        },
+      ),
     }),
     defineAction<{ target: string }>({
       name: 'run',
@@ -164,26 +172,33 @@ export const command = defineCommand({
           schema: z.number().int().min(1).max(100),
         },
       ],
-      execute: async (ctx) => {
-        const b = await backups(ctx, 'Listing snapshots');
-        const node = Backups.node(b.conf, ctx.inventory.nodes, ctx.args.node);
-        const count = ctx.args.count ?? 10;
-        const snaps = await b.snapshots(node, count, ctx.signal);
-        return {
-          title: `${snaps.length} snapshot${snaps.length === 1 ? '' : 's'} on ${node.name}`,
-          code: snaps.length
-            ? table(
-                ['ID', 'TIME', 'HOST', 'PATHS'],
-                snaps.map((s) => [
-                  s.shortId,
-                  s.time.replace(/\.\d+/, ''),
-                  s.hostname ?? '-',
-                  s.paths.join(' '),
-                ]),
-              )
-            : '(no snapshots yet)',
-        };
-      },
+      execute: demoAware(
+        (ctx) => {
+          const conf = backupConf(ctx);
+          const node = Backups.node(conf, ctx.inventory.nodes, ctx.args.node);
+          return labAsks.backupSnapshots(conf, [node], ctx.args.count ?? 10);
+        },
+        async (ctx) => {
+          const b = await backups(ctx, 'Listing snapshots');
+          const node = Backups.node(b.conf, ctx.inventory.nodes, ctx.args.node);
+          const count = ctx.args.count ?? 10;
+          const snaps = await b.snapshots(node, count, ctx.signal);
+          return {
+            title: `${snaps.length} snapshot${snaps.length === 1 ? '' : 's'} on ${node.name}`,
+            code: snaps.length
+              ? table(
+                  ['ID', 'TIME', 'HOST', 'PATHS'],
+                  snaps.map((s) => [
+                    s.shortId,
+                    s.time.replace(/\.\d+/, ''),
+                    s.hostname ?? '-',
+                    s.paths.join(' '),
+                  ]),
+                )
+              : '(no snapshots yet)',
+          };
+        },
+      ),
     }),
   ],
 });

@@ -5,6 +5,8 @@ import type { CommandContext } from '../src/core/context.js';
 import { UserError } from '../src/core/errors.js';
 import { userLabel } from '../src/core/invocation.js';
 import { table } from '../src/core/table.js';
+import { labAsks } from '../src/demo/lab-asks.js';
+import { demoAware } from '../src/demo/no-lab.js';
 import { drainProgress, evictedSummary, stayedSummary } from '../src/nodes/drain-report.js';
 import { assertLonghornSafe } from '../src/nodes/longhorn-guard.js';
 import { withLonghorn } from '../src/nodes/longhorn-plan.js';
@@ -64,6 +66,21 @@ async function assertStorageSafe(
 const UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
 
 type NodeArgs = { node: string };
+type LogsArgs = NodeArgs & { unit: string; lines?: number };
+
+/** What /node logs runs on the node. */
+const journalArgv = ({ unit, lines }: LogsArgs) => [
+  'sudo',
+  '-n',
+  'journalctl',
+  '-u',
+  unit,
+  '-n',
+  String(lines ?? 50),
+  '--no-pager',
+  '-o',
+  'short-iso',
+];
 
 /**
  * The preconditions of the disruptive node actions (the dispatcher runs them before proposing
@@ -160,15 +177,18 @@ export const command = defineCommand({
           autocomplete: 'node-targets',
         },
       ],
-      execute: async (ctx) => {
-        const nodes = ctx.inventory.select(ctx.args.target ?? 'all');
-        const ops = await ctx.services.nodeOps();
-        requireSsh(ops, 'Checking the nodes', { readOnly: true });
-        await ctx.progress.update({
-          title: `Checking ${nodes.length} node${nodes.length === 1 ? '' : 's'}…`,
-        });
-        return renderStatuses(await nodeStatuses(nodes, ops));
-      },
+      execute: demoAware(
+        (ctx) => labAsks.nodeStatus(ctx.inventory.select(ctx.args.target ?? 'all')),
+        async (ctx) => {
+          const nodes = ctx.inventory.select(ctx.args.target ?? 'all');
+          const ops = await ctx.services.nodeOps();
+          requireSsh(ops, 'Checking the nodes', { readOnly: true });
+          await ctx.progress.update({
+            title: `Checking ${nodes.length} node${nodes.length === 1 ? '' : 's'}…`,
+          });
+          return renderStatuses(await nodeStatuses(nodes, ops));
+        },
+      ),
     }),
     defineAction<NodeArgs & DrainArgs & ForceArgs>({
       name: 'reboot',
@@ -273,7 +293,7 @@ export const command = defineCommand({
       plan: (ctx) => cordonPlan(k3sNode(ctx), false),
       execute: (ctx) => setSchedulable(ctx, true),
     }),
-    defineAction<NodeArgs & { unit: string; lines?: number }>({
+    defineAction<LogsArgs>({
       name: 'logs',
       description: "A systemd unit's journal on a node",
       sideEffects: false,
@@ -297,36 +317,27 @@ export const command = defineCommand({
           schema: z.number().int().min(1).max(1000),
         },
       ],
-      execute: async (ctx) => {
-        const node = ctx.inventory.node(ctx.args.node);
-        const ssh = requireSsh(await ctx.services.nodeOps(), `Reading logs on ${node.name}`, {
-          readOnly: true,
-        });
-        const lines = ctx.args.lines ?? 50;
-        const argv = [
-          'sudo',
-          '-n',
-          'journalctl',
-          '-u',
-          ctx.args.unit,
-          '-n',
-          String(lines),
-          '--no-pager',
-          '-o',
-          'short-iso',
-        ];
-        const r = await ssh.exec(sshTarget(node), argv, { signal: ctx.signal });
-        if (r.code !== 0) {
-          throw new UserError(
-            `journalctl on ${node.name} exited with ${r.code}.`,
-            r.stderr.trim().slice(0, 500) || undefined,
-          );
-        }
-        return {
-          title: `${ctx.args.unit} on ${node.name} (last ${lines} lines)`,
-          code: r.stdout.trimEnd() || '(no entries)',
-        };
-      },
+      execute: demoAware(
+        (ctx) => labAsks.nodeCommand(ctx.inventory.node(ctx.args.node), journalArgv(ctx.args)),
+        async (ctx) => {
+          const node = ctx.inventory.node(ctx.args.node);
+          const ssh = requireSsh(await ctx.services.nodeOps(), `Reading logs on ${node.name}`, {
+            readOnly: true,
+          });
+          const lines = ctx.args.lines ?? 50;
+          const r = await ssh.exec(sshTarget(node), journalArgv(ctx.args), { signal: ctx.signal });
+          if (r.code !== 0) {
+            throw new UserError(
+              `journalctl on ${node.name} exited with ${r.code}.`,
+              r.stderr.trim().slice(0, 500) || undefined,
+            );
+          }
+          return {
+            title: `${ctx.args.unit} on ${node.name} (last ${lines} lines)`,
+            code: r.stdout.trimEnd() || '(no entries)',
+          };
+        },
+      ),
     }),
     defineAction<NodeArgs & ForceArgs & { check?: boolean }>({
       name: 'provision',

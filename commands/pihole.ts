@@ -5,11 +5,13 @@ import { UserError } from '../src/core/errors.js';
 import { userLabel } from '../src/core/invocation.js';
 import { type OutcomeWording, outcomeReply } from '../src/core/outcome-reply.js';
 import type { Plan } from '../src/core/reply.js';
+import type { PiholeApi } from '../src/core/services.js';
+import { labAsks } from '../src/demo/lab-asks.js';
+import { demoAware } from '../src/demo/no-lab.js';
 import {
   type ApiCall,
   callLine,
   type DomainList,
-  type PiholeClient,
   type PiholeStatus,
   piholeCalls,
 } from '../src/infra/pihole.js';
@@ -77,7 +79,7 @@ const said = (done: string, notDone: string): OutcomeWording => ({
   noun: 'Pi-hole',
 });
 
-const client = (ctx: CommandContext): PiholeClient => ctx.services.pihole();
+const client = (ctx: CommandContext): PiholeApi => ctx.services.pihole();
 
 /** The exact calls for each targeted instance (with the login the first call needs). */
 function callPlan(ctx: CommandContext, instance: string | undefined, call: ApiCall): string[] {
@@ -184,18 +186,21 @@ export const command = defineCommand({
         'Per Pi-hole: blocking (and its timer), queries today, % blocked, block list, gravity',
       sideEffects: false,
       options: [],
-      execute: async (ctx) => {
-        const results = await client(ctx).status();
-        const now = Date.now();
-        const reply = outcomeReply(
-          results,
-          { done: 'Pi-hole status', notDone: 'No status', noun: 'Pi-hole', readOnly: true },
-          (s) => statusLine(s, now),
-        );
-        const off = results.filter((r) => r.ok && r.value.blocking !== 'enabled').length;
-        if (off && reply.severity === 'success') reply.severity = 'warning';
-        return reply;
-      },
+      execute: demoAware(
+        (ctx) => labAsks.piholeStatus(client(ctx).targets()),
+        async (ctx) => {
+          const results = await client(ctx).status();
+          const now = Date.now();
+          const reply = outcomeReply(
+            results,
+            { done: 'Pi-hole status', notDone: 'No status', noun: 'Pi-hole', readOnly: true },
+            (s) => statusLine(s, now),
+          );
+          const off = results.filter((r) => r.ok && r.value.blocking !== 'enabled').length;
+          if (off && reply.severity === 'success') reply.severity = 'warning';
+          return reply;
+        },
+      ),
     }),
     defineAction<DisableArgs>({
       name: 'disable',

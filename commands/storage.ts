@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { defineAction, defineCommand } from '../src/core/command.js';
 import type { CommandContext } from '../src/core/context.js';
 import { UserError } from '../src/core/errors.js';
+import { labAsks } from '../src/demo/lab-asks.js';
+import { demoAware } from '../src/demo/no-lab.js';
 import type { LonghornState } from '../src/infra/longhorn-objects.js';
 import { readLonghorn } from '../src/nodes/longhorn-guard.js';
 import { requireKube } from '../src/nodes/node-ops.js';
@@ -35,7 +37,10 @@ export const command = defineCommand({
       description: 'Every Longhorn volume and node: robustness, replicas, rebuilds, backups, disks',
       sideEffects: false,
       options: [],
-      execute: async (ctx) => renderStorageStatus(await longhornState(ctx), view(ctx)),
+      execute: demoAware(
+        (ctx) => labAsks.longhorn(ctx.config),
+        async (ctx) => renderStorageStatus(await longhornState(ctx), view(ctx)),
+      ),
     }),
     defineAction<{ name: string }>({
       name: 'volume',
@@ -51,7 +56,10 @@ export const command = defineCommand({
           schema: z.string().regex(/^[a-z0-9][a-z0-9.-]{0,252}$/, 'a Longhorn volume name'),
         },
       ],
-      execute: async (ctx) => renderVolume(await longhornState(ctx), ctx.args.name, view(ctx)),
+      execute: demoAware(
+        (ctx) => labAsks.longhorn(ctx.config, ctx.args.name),
+        async (ctx) => renderVolume(await longhornState(ctx), ctx.args.name, view(ctx)),
+      ),
     }),
   ],
 });

@@ -7,8 +7,9 @@ import type { Command } from './core/command.js';
 import { UserError } from './core/errors.js';
 import type { Logger } from './core/logger.js';
 import { redactUrlCredentials } from './core/redact.js';
-import type { Services } from './core/services.js';
-import type { Argo } from './infra/argo.js';
+import type { ArgoApi, PiholeApi, Services } from './core/services.js';
+import { DemoArgo } from './demo/demo-argo.js';
+import { DemoPihole } from './demo/demo-pihole.js';
 import type { Kube } from './infra/kube.js';
 import { PiholeClient } from './infra/pihole.js';
 import type { SshPool } from './infra/ssh.js';
@@ -33,8 +34,8 @@ export class AppServices implements Services {
   private openStore?: TaskStore;
   private ops?: Promise<NodeOps>;
   private sshPool?: SshPool;
-  private argoClient?: Promise<Argo>;
-  private piholeClient?: PiholeClient;
+  private argoClient?: Promise<ArgoApi>;
+  private piholeClient?: PiholeApi;
   /** One disruptive operation at a time (also taken by an operation resumed at start). */
   readonly lock = new OperationLock();
   /** Set by the app when alerts are enabled. */
@@ -115,7 +116,10 @@ export class AppServices implements Services {
   /** SSH and Kubernetes for node commands, created on first use (only what is configured). */
   nodeOps(): Promise<NodeOps> {
     this.ops ??= (async () => {
-      const { ssh, kube, nodeOps } = this.config;
+      // The demo describes its lab and contacts none: no SSH, no Kubernetes API.
+      const { ssh, kube, nodeOps } = this.config.demo
+        ? { ...this.config, ssh: undefined, kube: undefined }
+        : this.config;
       // One pool for the bot's life (kept when a broken kubeconfig makes this run again).
       this.sshPool ??= ssh
         ? new (await import('./infra/ssh.js')).SshPool({
@@ -170,7 +174,8 @@ export class AppServices implements Services {
   }
 
   /** Argo CD through the same Kubernetes client as the node commands, created on first use. */
-  argo(): Promise<Argo> {
+  argo(): Promise<ArgoApi> {
+    if (this.config.demo) this.argoClient ??= Promise.resolve(new DemoArgo(this.config));
     this.argoClient ??= (async () => {
       const ops = await this.nodeOps();
       if (ops.kubeError) throw ops.kubeError;
@@ -193,7 +198,7 @@ export class AppServices implements Services {
   }
 
   /** The Pi-holes, created on first use; sessions are opened per instance when needed. */
-  pihole(): PiholeClient {
+  pihole(): PiholeApi {
     const conf = this.config.pihole;
     if (!conf) {
       throw new UserError(
@@ -201,6 +206,7 @@ export class AppServices implements Services {
         'Add pihole.instances (name, url, password or passwordFile) to the config: see README, Pi-hole.',
       );
     }
+    if (this.config.demo) this.piholeClient ??= new DemoPihole(conf.instances, this.log);
     this.piholeClient ??= new PiholeClient({
       instances: conf.instances,
       timeoutMs: conf.timeoutMs,

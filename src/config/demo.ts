@@ -1,9 +1,14 @@
 import type { ConfigInput } from './schema.js';
 
+/** The Pi-hole DNS servers, backup agents and exporters of the seed's lab. */
+const SUPPORT_PIS = ['pi1', 'pi2', 'pi3'] as const;
+
 /**
- * The built-in configuration used when no config file is given: the seed's lab, the console
- * as the only chat, node actions as dry runs, and a local task repo under the state dir.
- * Nothing here reaches a real machine.
+ * The built-in configuration used when no config file is given: the seed's whole lab (seven
+ * nodes, Pi-hole and backup agents on pi1–pi3, the Argo CD apps, an Alertmanager), the console
+ * as the only chat, every lab action as a dry run, and a local task repo under the state dir.
+ * `demo` makes the bot describe the lab instead of contacting it: nothing here reaches a
+ * machine (the Pi-hole passwords are placeholders that are never sent).
  */
 export const DEMO_CONFIG: ConfigInput = {
   log: { level: 'warn' },
@@ -38,7 +43,7 @@ export const DEMO_CONFIG: ConfigInput = {
         groups: ['k3s', 'workers', 'pis'],
         description: 'K3s worker',
       })),
-      ...(['pi1', 'pi2', 'pi3'] as const).map((name, i) => ({
+      ...SUPPORT_PIS.map((name, i) => ({
         name,
         host: `192.168.1.${31 + i}`,
         os: 'raspios' as const,
@@ -52,7 +57,36 @@ export const DEMO_CONFIG: ConfigInput = {
     readOnly: 'open',
     roles: { admin: { members: ['console:*'], allow: ['*'] } },
   },
-  dryRun: { commands: ['node.*'] },
+  // Everything that would change the lab shows its plan; tasks go to the local repo for real.
+  dryRun: { commands: ['node.*', 'argo.*', 'pihole.*', 'backup.*', 'alert.*'] },
   // Alertmanager can post to http://127.0.0.1:9095/hooks/alertmanager; threads show on the console.
-  alerts: { enabled: true, default: { to: [{ console: true }] } },
+  alerts: {
+    enabled: true,
+    default: { to: [{ console: true }] },
+    alertmanager: { url: 'http://alertmanager.monitoring.svc:9093' },
+  },
+  pihole: {
+    instances: SUPPORT_PIS.map((name, i) => ({
+      name,
+      url: `http://192.168.1.${31 + i}`,
+      password: 'demo-placeholder-never-sent',
+    })),
+  },
+  backup: {
+    nodes: [...SUPPORT_PIS],
+    runWith: 'command',
+    paths: ['/etc/pihole', '/etc/dnsmasq.d', '/home/pi'],
+  },
+  demo: {
+    argoApps: [
+      'cert-manager',
+      'home-assistant',
+      'homelab-chatops',
+      'longhorn',
+      'monitoring',
+      'pihole-exporter',
+      'tailscale-operator',
+      'vikunja',
+    ],
+  },
 };

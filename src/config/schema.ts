@@ -344,6 +344,16 @@ export const ConfigSchema = z
           .prefault({}),
       })
       .prefault({}),
+    /**
+     * Set by the built-in demo only: the lab above is described, never contacted. Commands that
+     * would read it say what they would ask; commands that change it show their plans.
+     */
+    demo: z
+      .strictObject({
+        /** The Argo CD applications the demo lab runs (a real lab's come from its cluster). */
+        argoApps: z.array(z.string().regex(/^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/)).min(1),
+      })
+      .optional(),
   })
   .superRefine((config, ctx) => {
     // A power level is per room: counted in rooms the lab did not choose, anyone who can make a

@@ -6,6 +6,11 @@ import type { NodeOps } from '../nodes/node-ops.js';
 import type { Operations } from '../ops/operations.js';
 import type { Command } from './command.js';
 
+/** What commands use of Argo CD: the client's public methods (the demo has a stand-in). */
+export type ArgoApi = Pick<Argo, keyof Argo>;
+/** What commands use of the Pi-holes: the client's public methods (the demo has a stand-in). */
+export type PiholeApi = Pick<PiholeClient, keyof PiholeClient>;
+
 /**
  * Integrations handed to commands. Each is created lazily on first use so that start-up
  * only pays for what the configuration and the commands actually touch.
@@ -21,10 +26,16 @@ export interface Services {
   taskRepoLabel(): string;
   /** SSH, Kubernetes and the cluster-wide lock for node commands. */
   nodeOps(): Promise<NodeOps>;
-  /** Argo CD Applications through the Kubernetes API; a UserError when `kube` is not configured. */
-  argo(): Promise<Argo>;
-  /** The configured Pi-holes (sessions created on first use); a UserError when not configured. */
-  pihole(): PiholeClient;
+  /**
+   * Argo CD Applications through the Kubernetes API; a UserError when `kube` is not configured.
+   * In the demo, a stand-in that knows the demo's app names and says what it would send.
+   */
+  argo(): Promise<ArgoApi>;
+  /**
+   * The configured Pi-holes (sessions created on first use); a UserError when not configured.
+   * In the demo, a stand-in that says what it would send to each.
+   */
+  pihole(): PiholeApi;
   /** The alert pipeline, when alerts are enabled. */
   alerts(): AlertService | undefined;
   /** Long operations: journaled, listed by /ops, resumed after a restart. */

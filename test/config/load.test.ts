@@ -22,7 +22,7 @@ function problemsOf(fn: () => unknown): string {
 }
 
 describe('config loading', () => {
-  it('uses the built-in demo without a file: console, seed inventory, node dry runs', () => {
+  it('uses the built-in demo without a file: console, seed lab, lab actions as dry runs', () => {
     const { config, demo, source } = loadConfig({ env: {} });
     expect(demo).toBe(true);
     expect(source).toBe('built-in demo');
@@ -35,7 +35,16 @@ describe('config loading', () => {
       'pi2',
       'pi3',
     ]);
-    expect(config.dryRun.commands).toEqual(['node.*']);
+    expect(config.dryRun.commands).toEqual(['node.*', 'argo.*', 'pihole.*', 'backup.*', 'alert.*']);
+    expect(config.pihole?.instances.map((i) => i.url)).toEqual([
+      'http://192.168.1.31',
+      'http://192.168.1.32',
+      'http://192.168.1.33',
+    ]);
+    expect(config.backup?.nodes).toEqual(['pi1', 'pi2', 'pi3']);
+    expect(config.demo?.argoApps).toContain('home-assistant');
+    expect(config.kube).toBeUndefined();
+    expect(config.ssh).toBeUndefined();
     expect(config.access.roles.admin).toEqual({ members: ['console:*'], allow: ['*'] });
     expect(config.http).toEqual({ enabled: true, host: '127.0.0.1', port: 9095 });
     expect(config.state.dir).toBe('./.chatops');

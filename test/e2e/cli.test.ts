@@ -71,11 +71,13 @@ describe('the console bot (real CLI, piped input)', () => {
     );
     expect(r.stdout).toContain('1. ansible-playbook playbooks/update.yml --limit pi5');
     expect(r.stdout).toContain('give up after 5 min');
-    // Read-only commands have no plan: they say what is missing, not "add dry_run:true".
+    // Read-only commands have no plan: the demo says what they would ask, not "add dry_run:true".
     expect(r.stdout).toContain(
-      '✖ Checking the nodes cannot run: this bot has no SSH access to the nodes configured.',
+      "ℹ Demo: there is no lab to ask. This would run ssh -p 22 admin@192.168.1.10 -- sh -c 'cat /proc/uptime",
     );
-    expect(r.stdout).toContain('✖ Reading logs on pi4-a cannot run');
+    expect(r.stdout).toContain(
+      'ℹ Demo: there is no lab to ask. This would run ssh -p 22 pi@192.168.1.21 -- sudo -n journalctl -u k3s-agent',
+    );
     expect(r.stdout).not.toContain('or add dry_run:true to see the plan');
     // Provisioning a Pi for real needs the K3s join settings: refused before any confirmation.
     expect(r.stdout).toContain(
