@@ -3,17 +3,10 @@ import type { Publisher } from '../chat/publisher.js';
 import type { Logger } from '../core/logger.js';
 import type { Reply } from '../core/reply.js';
 import type { AlertStore, DestinationView, Rollup, StoredGroup } from './alert-store.js';
+import { RollupDelivery } from './deliver-rollups.js';
 import { DeliveryRefused, type OnRefused, RefusalReport } from './delivery-failure.js';
-import { markShown, pendingChange, replyKey, rollupDetails } from './delivery-view.js';
-import {
-  changeLine,
-  compactRollupDetails,
-  groupLine,
-  oneLine,
-  rollupLine,
-  someLines,
-  withoutDetail,
-} from './render-smaller.js';
+import { markShown, pendingChange, replyKey } from './delivery-view.js';
+import { changeLine, groupLine, oneLine, withoutDetail } from './render-smaller.js';
 import { type Sent, type SmallerForm, sendSmaller } from './send-smaller.js';
 import {
   destinationKey,
@@ -80,6 +73,7 @@ export class Delivery {
   private readonly limiters = new Map<string, Bottleneck>();
   private readonly backoff = new Map<string, number>();
   private readonly refusals: RefusalReport;
+  private readonly rollups: RollupDelivery;
   private readonly timers = new Set<NodeJS.Timeout>();
   private stopped = false;
   private readonly now: () => Date;
@@ -87,6 +81,13 @@ export class Delivery {
   constructor(private readonly opts: DeliveryOptions) {
     this.now = opts.now ?? (() => new Date());
     this.refusals = new RefusalReport(opts.log, opts.onRefused);
+    this.rollups = new RollupDelivery({
+      store: opts.store,
+      render: opts.render,
+      now: this.now,
+      sendForms: (dest, what, full, smaller, op) => this.sendForms(dest, what, full, smaller, op),
+      current: (g) => this.current(g),
+    });
   }
 
   /** Starts (or re-runs) the worker of every destination with pending work. */
@@ -157,11 +158,11 @@ export class Delivery {
           .rollups()
           .filter((r) => r.dirty && destinationKey(r.dest) === destKey);
         if (groups.length === 0 && rollups.length === 0) break;
-        for (const r of rollups.filter((x) => x.detailsPending)) await this.postRollupDetails(r);
+        for (const r of rollups.filter((x) => x.detailsPending)) await this.rollups.postDetails(r);
         // A notification applied while a post is in flight replaces its group's object: each
         // step takes the group as it is now, or that notification's change would be lost.
         const fresh = groups.map((g) => this.current(g)).filter((g) => !g.views[destKey]!.ref);
-        if (fresh.length > this.opts.rollupThreshold) await this.postRollup(destKey, fresh);
+        if (fresh.length > this.opts.rollupThreshold) await this.rollups.post(destKey, fresh);
         const [inRollups, own] = partition(groups, (g) => Boolean(g.views[destKey]!.rollupId));
         // Graphs are drawn side by side, not one root after another (each is bounded).
         for (const g of own) void this.opts.graph?.(g.state);
@@ -170,11 +171,11 @@ export class Delivery {
           const g = this.current(listed);
           if (g.views[destKey]!.dirty) await this.deliverGroup(g, destKey);
         }
-        await this.deliverRollupChanges(destKey, inRollups);
+        await this.rollups.deliverChanges(destKey, inRollups);
         for (const r of store
           .rollups()
           .filter((x) => x.dirty && destinationKey(x.dest) === destKey))
-          await this.editRollup(r);
+          await this.rollups.edit(r);
       }
       this.backoff.delete(destKey);
       this.refusals.delivered(destKey);
@@ -327,149 +328,6 @@ export class Delivery {
       throw err;
     }
   }
-
-  /**
-   * Changes of groups listed in a roll-up: one thread post per roll-up for all of them (a storm
-   * that recovers at once is one message, not a hundred), then the roll-up is re-rendered.
-   */
-  private async deliverRollupChanges(destKey: string, groups: StoredGroup[]): Promise<void> {
-    const byRollup = new Map<string, StoredGroup[]>();
-    for (const g of groups) {
-      const id = g.views[destKey]!.rollupId!;
-      byRollup.set(id, [...(byRollup.get(id) ?? []), g]);
-    }
-    const now = this.now();
-    for (const [id, listed] of byRollup) {
-      const members = listed.map((g) => this.current(g));
-      const rollup = this.opts.store.rollup(id);
-      const lines: string[] = [];
-      const snapshots = members.map((g) => {
-        const view = g.views[destKey]!;
-        view.dirty = false;
-        const state = structuredClone(g.state);
-        const post = this.opts.render.change(state, pendingChange(view, state), now);
-        if (post)
-          lines.push(`${state.ref}: ${[post.title, post.text].filter(Boolean).join(' — ')}`);
-        for (const note of view.notes) lines.push(`${state.ref}: ${note}`);
-        return { view, state, notes: view.notes.splice(0) };
-      });
-      try {
-        const ref = rollup?.ref ?? members[0]!.views[destKey]!.ref!;
-        if (lines.length > 0) {
-          const title = `${lines.length} update${lines.length === 1 ? '' : 's'}`;
-          const about = `${title} of ${rollupLine(snapshots.map((s) => s.state))}`;
-          const { value: posted } = await this.sendForms(
-            snapshots[0]!.view.dest,
-            `roll-up ${id} updates`,
-            { title, code: lines.join('\n') },
-            [(why) => someLines(title, lines, why), (why) => oneLine(about, why)],
-            (p, r) => p.reply(ref, r, 'Alert storm'),
-          );
-          for (const s of snapshots) s.view.ref = posted;
-          if (rollup) rollup.ref = posted;
-        }
-        for (const s of snapshots) markShown(s.view, s.state);
-        if (rollup) rollup.dirty = true;
-        await this.opts.store.save(...members, ...(rollup ? [rollup] : []));
-      } catch (err) {
-        for (const s of snapshots) {
-          s.view.dirty = true;
-          s.view.notes.unshift(...s.notes);
-        }
-        await this.opts.store.save(...members);
-        throw err;
-      }
-    }
-  }
-
-  /**
-   * Many new groups at once: one message listing them, every alert in its thread. The groups
-   * count as shown once the thread lists them (postRollupDetails), not before.
-   */
-  private async postRollup(destKey: string, fresh: StoredGroup[]): Promise<void> {
-    const dest = fresh[0]!.views[destKey]!.dest;
-    const id = `R-${fresh[0]!.state.ref}-${fresh.length}`;
-    const states = fresh.map((g) => structuredClone(g.state));
-    const root = this.opts.render.rollup(states, this.now());
-    const full = { ...root, mentions: mergeMentions(fresh, destKey) };
-    const { value: ref } = await this.sendForms(
-      dest,
-      `roll-up ${id}`,
-      full,
-      rollupForms(full, states),
-      (p, r) => p.post(dest.target, r),
-    );
-    const rollup: Rollup = {
-      id,
-      dest,
-      ref,
-      groupKeys: fresh.map((g) => g.state.groupKey),
-      rootKey: replyKey(root),
-      dirty: false,
-      detailsPending: true,
-    };
-    for (const g of fresh) {
-      const view = g.views[destKey]!;
-      view.ref = ref;
-      view.rollupId = id;
-      view.dirty = false;
-    }
-    this.opts.store.setRollup(rollup);
-    await this.opts.store.save(...fresh, rollup);
-    await this.postRollupDetails(rollup);
-  }
-
-  /** A roll-up's thread: every alert of its groups (or less, if refused); then they are shown. */
-  private async postRollupDetails(r: Rollup): Promise<void> {
-    const key = destinationKey(r.dest);
-    const members = r.groupKeys
-      .map((k) => this.opts.store.group(k))
-      .filter((g): g is StoredGroup => Boolean(g?.views[key]));
-    const states = members.map((g) => structuredClone(g.state));
-    try {
-      const { value: ref } = await this.sendForms(
-        r.dest,
-        `roll-up ${r.id} details`,
-        rollupDetails(states),
-        [(why) => compactRollupDetails(states, why), (why) => oneLine(rollupLine(states), why)],
-        (p, reply) => p.reply(r.ref!, reply, 'Alert storm'),
-      );
-      r.ref = ref;
-      r.detailsPending = undefined;
-      members.forEach((g, i) => {
-        g.views[key]!.ref = ref;
-        markShown(g.views[key]!, states[i]!);
-      });
-      await this.opts.store.save(...members, r);
-    } catch (err) {
-      r.dirty = true; // the worker comes back to it
-      await this.opts.store.save(r);
-      throw err;
-    }
-  }
-
-  private async editRollup(r: Rollup): Promise<void> {
-    r.dirty = false;
-    const states = r.groupKeys
-      .map((k) => this.opts.store.group(k)?.state)
-      .filter((s): s is GroupState => Boolean(s));
-    const root = this.opts.render.rollup(states, this.now());
-    const key = replyKey(root);
-    if (key === r.rootKey || !r.ref) {
-      await this.opts.store.save(r);
-      return;
-    }
-    try {
-      await this.sendForms(r.dest, `roll-up ${r.id}`, root, rollupForms(root, states), (p, reply) =>
-        p.edit(r.ref!, reply),
-      );
-      r.rootKey = key;
-      await this.opts.store.save(r);
-    } catch (err) {
-      r.dirty = true;
-      throw err;
-    }
-  }
 }
 
 /** A group's root without its alerts, then as one line. */
@@ -477,14 +335,6 @@ function rootForms(state: GroupState, root: Reply): SmallerForm[] {
   return [
     (why) => withoutDetail(root, why),
     (why) => oneLine(groupLine(state, root.title), why, root.severity),
-  ];
-}
-
-/** A roll-up without its list of groups, then as one line. */
-function rollupForms(root: Reply, states: GroupState[]): SmallerForm[] {
-  return [
-    (why) => withoutDetail(root, why),
-    (why) => oneLine(`Alert storm: ${rollupLine(states)}`, why, root.severity),
   ];
 }
 
@@ -496,9 +346,4 @@ function prefixed(post: Reply, view: DestinationView, ref: string): Reply {
 
 function partition<T>(items: T[], pred: (t: T) => boolean): [T[], T[]] {
   return [items.filter(pred), items.filter((t) => !pred(t))];
-}
-
-function mergeMentions(groups: StoredGroup[], destKey: string): string[] | undefined {
-  const all = [...new Set(groups.flatMap((g) => g.views[destKey]?.dest.mentions ?? []))];
-  return all.length ? all : undefined;
 }

@@ -127,8 +127,9 @@ describe('delivery around a post in flight or refused', () => {
   it('a resolve applied while the roll-up thread is being posted is posted in that thread', async () => {
     const chat = new SlowThreads();
     const s = service(chat);
-    await s.start();
+    // Accepted before the start: applied together, one roll-up whatever the machine's speed.
     for (const n of ['A', 'B', 'C', 'D']) await s.accept(group(n, 'firing'));
+    await s.start();
     // The roll-up is posted and its alert list is on its way.
     await expect.poll(() => chat.held, { timeout: 5000 }).toBe(1);
     expect(chat.roots).toHaveLength(1);
