@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runCli } from '../helpers/cli.js';
 
 const ROOT = path.resolve(import.meta.dirname, '../..');
-const LAB = [process.execPath, '--import', 'tsx', 'lab/main.ts'];
+const LAB = [process.execPath, '--import', 'tsx', 'scripts/lab/main.ts'];
 
 let dir: string;
 let labTmp: string;

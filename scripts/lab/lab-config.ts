@@ -5,7 +5,7 @@
 import { writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { stringify } from 'yaml';
-import { type ConfigInput, ConfigSchema, type NodeConfig } from '../src/config/schema.js';
+import { type ConfigInput, ConfigSchema, type NodeConfig } from '../../src/config/schema.js';
 import type { ResticRepos } from './restic-repos.js';
 
 export interface LabParts {

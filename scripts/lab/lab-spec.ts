@@ -3,11 +3,11 @@
  * cluster like the seed's — K3s on x86, pi5, pi4-a and pi4-b with the pods of the demo's Argo CD
  * apps, Longhorn volumes replicated over the workers — in the fake Kubernetes API.
  */
-import { DEMO_CONFIG } from '../src/config/demo.js';
-import type { NodeConfig } from '../src/config/schema.js';
-import type { ApplicationSpec, FakeKubeOptions, PodSpec } from '../test/fakes/kube/fake-kube.js';
-import { kubeNodesFor } from '../test/helpers/app-fixture.js';
-import type { LabNodeSpec } from '../test/helpers/ssh-lab.js';
+import { DEMO_CONFIG } from '../../src/config/demo.js';
+import type { NodeConfig } from '../../src/config/schema.js';
+import type { ApplicationSpec, FakeKubeOptions, PodSpec } from '../../test/fakes/kube/fake-kube.js';
+import { kubeNodesFor } from '../../test/helpers/app-fixture.js';
+import type { LabNodeSpec } from '../../test/helpers/ssh-lab.js';
 
 type DemoNode = NodeConfig & { description?: string };
 
