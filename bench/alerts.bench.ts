@@ -42,13 +42,19 @@
 //    last 200, and to the last of them applied (outbox empty); bot RSS peak (200 ms samples,
 //    and VmHWM since start); the state on disk; then the bot is restarted on that state (time
 //    to "ready"). Measures what one notification costs when the state is large.
-// 4. RSS: /proc/<pid>/status VmRSS of the bot every 200 ms during each run; idle = after
+// 4. first-post: a lone alert at a time (BENCH_FIRST_POST_RUNS, 5, each a new group, 3 s apart)
+//    pushed into the real Alertmanager (group_wait 1s), which posts to the bot through a
+//    pass-through proxy in this process that notes when each notification arrives (Alertmanager's
+//    send). Measured: push → send, send → the root's POST to the channel as the fake Discord
+//    (rate-limited as in the storm) receives it, and push → that POST. Peers that post at once
+//    show ~1.03 s push → post with group_wait 1 s.
+// 5. RSS: /proc/<pid>/status VmRSS of the bot every 200 ms during each run; idle = after
 //    "ready" and IDLE_MS of nothing; VmHWM is the kernel's exact peak since start.
 //
 // Env: BENCH_DURATION_S (10) per webhook run, BENCH_WARMUP_S (2), BENCH_CONNECTIONS (10),
 // BENCH_GROUPS (100) groups of 5 alerts in the varied payloads, BENCH_STORM_CAP_S (180) per
 // storm, BENCH_IDLE_MS (2000), BENCH_STATE_PARENT (os.tmpdir()) where the state dirs go (to
-// measure the fsync of another filesystem), BENCH_ALERTS_PHASES (webhook,storm,storm-norollup,big),
+// measure the fsync of another filesystem), BENCH_ALERTS_PHASES (first-post,webhook,storm,storm-norollup,big),
 // BENCH_CLI (dist/src/main.js) the bot's entry point, e.g. a build of another commit,
 // BENCH_NODE_ARGS node options for the bot (e.g. --max-old-space-size=384),
 // BENCH_KEEP_STATE=1 keeps the state dirs (groups.json, the outbox) for inspection.
@@ -86,7 +92,7 @@ const STORM_CAP_MS = Number(process.env.BENCH_STORM_CAP_S ?? 180) * 1000;
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 2000);
 const STATE_PARENT = process.env.BENCH_STATE_PARENT ?? tmpdir();
 const PHASES = new Set(
-  (process.env.BENCH_ALERTS_PHASES ?? 'webhook,storm,storm-norollup,big')
+  (process.env.BENCH_ALERTS_PHASES ?? 'first-post,webhook,storm,storm-norollup,big')
     .split(',')
     .map((s) => s.trim()),
 );
@@ -934,6 +940,121 @@ it.skipIf(!PHASES.has('storm-norollup'))(
     // Not finishing within the cap is a figure here, not a failure.
     expect(s.duplicateThreads).toBe(0);
     expect(s.unhandled).toBe(0);
+  },
+);
+
+// ---------------------------------------------------------------------------------------------
+// First post of a lone alert
+
+const FIRST_POST_RUNS = Number(process.env.BENCH_FIRST_POST_RUNS ?? 5);
+const FIRST_POST_GAP_MS = 3000;
+
+/** In front of the bot's webhook: notes when Alertmanager sends each notification, forwards it. */
+async function sendRecorder(botPort: number) {
+  const sends: number[] = [];
+  const server = http.createServer((req, res) => {
+    sends.push(Date.now());
+    const up = http.request(
+      { host: '127.0.0.1', port: botPort, path: req.url, method: req.method, headers: req.headers },
+      (answer) => {
+        res.writeHead(answer.statusCode ?? 502, answer.headers);
+        answer.pipe(res);
+      },
+    );
+    up.on('error', () => res.writeHead(502).end());
+    req.pipe(up);
+  });
+  const port = await freePort();
+  await new Promise<void>((r) => server.listen(port, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${port}/hooks/alertmanager`,
+    sends,
+    close: () => {
+      server.closeAllConnections();
+      return new Promise((r) => server.close(r));
+    },
+  };
+}
+
+it.skipIf(!PHASES.has('first-post'))(
+  'first post of a lone alert after Alertmanager sends it',
+  async () => {
+    const fake = await FakeDiscord.start({ channels: [{ id: ALERTS, name: 'alerts' }] });
+    fakes.add(fake);
+    fake.setRateLimit({
+      route: 'POST /channels/:id/messages',
+      limit: DISCORD_LIMIT,
+      windowMs: DISCORD_WINDOW_MS,
+      advertise: true,
+    });
+    const port = await freePort();
+    const proxy = await sendRecorder(port);
+    const am = await startAlertmanager({
+      webhookUrl: proxy.url,
+      token: TOKEN,
+      groupWait: '1s',
+      groupInterval: '2s',
+      groupBy: ['alertname'],
+    });
+    alertmanagers.add(am);
+    const bot = await startBot(fake, { port, alertmanagerUrl: am.url });
+    await sleep(IDLE_MS);
+    const runs: { pushToSendMs: number; sendToPostMs: number; pushToPostMs: number }[] = [];
+    for (let i = 0; i < FIRST_POST_RUNS; i++) {
+      const name = `Lone${i}`;
+      const t0 = Date.now();
+      await am.push([
+        { labels: { alertname: name, severity: 'warning', instance: `lone-${i}:9100` } },
+      ]);
+      const root = () =>
+        fake.requests.find(
+          (r) =>
+            r.at >= t0 &&
+            r.status >= 200 &&
+            r.status < 300 &&
+            r.method === 'POST' &&
+            r.path === `/channels/${ALERTS}/messages` &&
+            JSON.stringify(r.body).includes(name),
+        );
+      await fake.waitFor(() => Boolean(root()), 30_000);
+      const sentAt = proxy.sends.find((s) => s >= t0)!;
+      const postedAt = root()!.at;
+      runs.push({
+        pushToSendMs: sentAt - t0,
+        sendToPostMs: postedAt - sentAt,
+        pushToPostMs: postedAt - t0,
+      });
+      await sleep(FIRST_POST_GAP_MS);
+    }
+    const problemsSeen = summarizeProblems(problems(bot));
+    await stopBot(bot);
+    await am.stop();
+    alertmanagers.delete(am);
+    await proxy.close();
+    await fake.stop();
+    fakes.delete(fake);
+
+    const stats = (pick: (r: (typeof runs)[number]) => number) => {
+      const sorted = runs.map(pick).sort((a, b) => a - b);
+      return { median: quantile(sorted, 0.5), max: sorted[sorted.length - 1]! };
+    };
+    const first = {
+      runs: runs.length,
+      pushToSendMs: stats((r) => r.pushToSendMs),
+      sendToPostMs: stats((r) => r.sendToPostMs),
+      pushToPostMs: stats((r) => r.pushToPostMs),
+      each: runs,
+      botWarnOrError: problemsSeen,
+    };
+    result.firstPost = first;
+    const s = (x: { median: number; max: number }) =>
+      `median ${r2(x.median / 1000)} s, max ${r2(x.max / 1000)} s`;
+    console.log(
+      `first post (${runs.length} lone alerts, Alertmanager group_wait 1 s): push → Alertmanager's send ${s(first.pushToSendMs)}; ` +
+        `send → root posted ${s(first.sendToPostMs)}; push → root posted ${s(first.pushToPostMs)}; ` +
+        `bot warn/error ${JSON.stringify(problemsSeen)}`,
+    );
+    expect(runs).toHaveLength(FIRST_POST_RUNS);
   },
 );
 

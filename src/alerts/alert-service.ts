@@ -32,7 +32,9 @@ export interface AlertServiceOptions {
   log: Logger;
   now?: () => Date;
   limits?: DeliveryOptions['limits'];
+  /** The coalescing window before delivery (DeliveryOptions.settleMs) and its clock (tests). */
   settleMs?: number;
+  settleClock?: DeliveryOptions['settleClock'];
   /** Accepted but not yet applied notifications allowed; more are refused (BacklogFullError). */
   maxBacklog?: number;
   /** Called for each notification moved to the dead-letter file (a metric). */
@@ -91,6 +93,7 @@ export class AlertService {
       now: this.now,
       limits: opts.limits,
       settleMs: opts.settleMs,
+      settleClock: opts.settleClock,
       onRefused: opts.onDeliveryRefused,
     });
   }
@@ -105,9 +108,13 @@ export class AlertService {
     );
   }
 
-  /** Applies what a previous run left in the outbox, then resumes delivery. */
+  /**
+   * Applies what a previous run left in the outbox and what was accepted before the start,
+   * then resumes delivery: its first pass sees them all (a storm is one roll-up).
+   */
   async start(): Promise<void> {
     await this.recover();
+    await this.intake.idle();
     this.started = true;
     this.delivery.kickAll();
   }

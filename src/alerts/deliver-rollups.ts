@@ -1,4 +1,4 @@
-import type { Publisher } from '../chat/publisher.js';
+import type { MessageRef, Publisher } from '../chat/publisher.js';
 import type { Reply } from '../core/reply.js';
 import type { AlertStore, Rollup, StoredGroup } from './alert-store.js';
 import type { AlertRenderers } from './delivery.js';
@@ -93,38 +93,52 @@ export class RollupDelivery {
 
   /**
    * Many new groups at once: one message listing them, every alert in its thread. The groups
-   * count as shown once the thread lists them (postRollupDetails), not before.
+   * count as shown once the thread lists them (postRollupDetails), not before. `into`: the
+   * storm's first group, posted alone a moment ago (see SettleWindow) — its root is edited
+   * into the roll-up, which lists it too, so a storm stays one message.
    */
-  async post(destKey: string, fresh: StoredGroup[]): Promise<void> {
+  async post(destKey: string, fresh: StoredGroup[], into?: StoredGroup): Promise<void> {
+    const members = into ? [into, ...fresh] : fresh;
     const dest = fresh[0]!.views[destKey]!.dest;
-    const id = `R-${fresh[0]!.state.ref}-${fresh.length}`;
-    const states = fresh.map((g) => structuredClone(g.state));
+    const id = `R-${members[0]!.state.ref}-${members.length}`;
+    const states = members.map((g) => structuredClone(g.state));
     const root = this.c.render.rollup(states, this.c.now());
-    const full = { ...root, mentions: mergeMentions(fresh, destKey) };
-    const { value: ref } = await this.c.sendForms(
-      dest,
-      `roll-up ${id}`,
-      full,
-      rollupForms(full, states),
-      (p, r) => p.post(dest.target, r),
-    );
+    const full = { ...root, mentions: mergeMentions(members, destKey) };
+    const intoRef = into?.views[destKey]?.ref;
+    let ref: MessageRef;
+    if (intoRef) {
+      await this.c.sendForms(dest, `roll-up ${id}`, full, rollupForms(full, states), (p, r) =>
+        p.edit(intoRef, r),
+      );
+      ref = intoRef;
+    } else {
+      const sent = await this.c.sendForms(
+        dest,
+        `roll-up ${id}`,
+        full,
+        rollupForms(full, states),
+        (p, r) => p.post(dest.target, r),
+      );
+      ref = sent.value;
+    }
     const rollup: Rollup = {
       id,
       dest,
       ref,
-      groupKeys: fresh.map((g) => g.state.groupKey),
+      groupKeys: members.map((g) => g.state.groupKey),
       rootKey: replyKey(root),
       dirty: false,
       detailsPending: true,
     };
-    for (const g of fresh) {
+    for (const g of members) {
       const view = g.views[destKey]!;
       view.ref = ref;
       view.rollupId = id;
-      view.dirty = false;
+      // The details below show every alert; notes (ack, silence) still go to the thread.
+      view.dirty = view.notes.length > 0;
     }
     this.c.store.setRollup(rollup);
-    await this.c.store.save(...fresh, rollup);
+    await this.c.store.save(...members, rollup);
     await this.postDetails(rollup);
   }
 

@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import Bottleneck from 'bottleneck';
 import type { Publisher } from '../chat/publisher.js';
 import type { Logger } from '../core/logger.js';
@@ -8,6 +9,7 @@ import { DeliveryRefused, type OnRefused, RefusalReport } from './delivery-failu
 import { markShown, pendingChange, replyKey } from './delivery-view.js';
 import { changeLine, groupLine, oneLine, withoutDetail } from './render-smaller.js';
 import { type Sent, type SmallerForm, sendSmaller } from './send-smaller.js';
+import { realClock, type SettleClock, SettleWindow } from './settle-window.js';
 import {
   destinationKey,
   type GroupChange,
@@ -33,10 +35,14 @@ export interface DeliveryOptions {
   log: Logger;
   now?: () => Date;
   /**
-   * How long a destination's worker waits before its first pass: notifications of a storm
-   * arrive over a second or so, and should be rolled up together. Default 1 s.
+   * The coalescing window (see SettleWindow): a destination's first pass after a quiet period
+   * runs at once; what arrives within this long of a pass waits for the window's end and is
+   * delivered together, since the notifications of a storm arrive over a second or so and
+   * should be rolled up together. Default 1 s; 0 turns it off.
    */
   settleMs?: number;
+  /** The window's clock (tests); default performance.now and timers. */
+  settleClock?: SettleClock;
   /** Per-platform pacing; defaults stay inside Discord's and Matrix's per-channel limits. */
   limits?: Partial<Record<RoutedDestination['platform'], Bottleneck.ConstructorOptions>>;
   /** Each post a chat refused for good (a 4xx that is not a rate limit): a metric. */
@@ -75,12 +81,16 @@ export class Delivery {
   private readonly refusals: RefusalReport;
   private readonly rollups: RollupDelivery;
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly window: SettleWindow;
+  private readonly stopping = new AbortController();
   private stopped = false;
   private readonly now: () => Date;
 
   constructor(private readonly opts: DeliveryOptions) {
     this.now = opts.now ?? (() => new Date());
     this.refusals = new RefusalReport(opts.log, opts.onRefused);
+    this.window = new SettleWindow(opts.settleMs ?? 1000, opts.settleClock ?? realClock);
+    setMaxListeners(0, this.stopping.signal); // one waiting pass per destination
     this.rollups = new RollupDelivery({
       store: opts.store,
       render: opts.render,
@@ -123,6 +133,7 @@ export class Delivery {
    */
   async stop(): Promise<void> {
     this.stopped = true;
+    this.stopping.abort(); // a pass waiting for its window's end
     for (const t of this.timers) clearTimeout(t);
     await Promise.all(
       [...this.limiters.values()].map((l) => l.stop({ dropWaitingJobs: true }).catch(() => {})),
@@ -145,10 +156,18 @@ export class Delivery {
 
   private async run(destKey: string): Promise<void> {
     const { store } = this.opts;
-    const settle = this.opts.settleMs ?? 1000;
-    if (settle > 0 && !this.backoff.has(destKey)) await new Promise((r) => setTimeout(r, settle));
+    if (!this.hasWork(destKey)) return; // e.g. kicked again for what the last pass delivered
+    // Leading edge: after a quiet period one round at once (a lone notification is posted
+    // without waiting); within the window, wait for its end and deliver what came together.
+    // A retry after a failure goes at once and finishes what it finds.
+    const retry = this.backoff.has(destKey);
+    const wait = retry ? 0 : this.window.remaining(destKey);
+    if (wait > 0) await this.window.sleep(wait, this.stopping.signal);
+    const leading = this.window.enabled && !retry && wait === 0;
+    this.window.begin(destKey, leading);
+    let alone = leading ? [] : this.window.takeAlone(destKey);
     try {
-      for (;;) {
+      for (let round = 0; ; round++) {
         if (this.stopped) return;
         const groups = store
           .groups()
@@ -158,11 +177,25 @@ export class Delivery {
           .rollups()
           .filter((r) => r.dirty && destinationKey(r.dest) === destKey);
         if (groups.length === 0 && rollups.length === 0) break;
+        if (leading && round > 0) {
+          this.again.add(destKey); // the rest at the window's end
+          break;
+        }
         for (const r of rollups.filter((x) => x.detailsPending)) await this.rollups.postDetails(r);
         // A notification applied while a post is in flight replaces its group's object: each
         // step takes the group as it is now, or that notification's change would be lost.
         const fresh = groups.map((g) => this.current(g)).filter((g) => !g.views[destKey]!.ref);
-        if (fresh.length > this.opts.rollupThreshold) await this.rollups.post(destKey, fresh);
+        // A storm's first group may have been posted alone by the leading pass: it counts
+        // towards the storm, and its root becomes the roll-up.
+        const storm = fresh.length + (fresh.length > 1 ? alone.length : 0);
+        if (storm > this.opts.rollupThreshold)
+          await this.rollups.post(destKey, fresh, this.absorbable(alone, destKey));
+        else if (leading)
+          this.window.postedAlone(
+            destKey,
+            fresh.map((g) => g.state.groupKey),
+          );
+        alone = [];
         const [inRollups, own] = partition(groups, (g) => Boolean(g.views[destKey]!.rollupId));
         // Graphs are drawn side by side, not one root after another (each is bounded).
         for (const g of own) void this.opts.graph?.(g.state);
@@ -198,6 +231,22 @@ export class Delivery {
       t.unref();
       this.timers.add(t);
     }
+  }
+
+  /** The one group posted alone just before a storm, when its root can become the roll-up. */
+  private absorbable(alone: string[], destKey: string): StoredGroup | undefined {
+    if (alone.length !== 1) return undefined;
+    const g = this.opts.store.group(alone[0]!);
+    const view = g?.views[destKey];
+    return view?.ref && !view.rollupId ? g : undefined;
+  }
+
+  private hasWork(destKey: string): boolean {
+    const { store } = this.opts;
+    return (
+      store.groups().some((g) => g.views[destKey]?.dirty) ||
+      store.rollups().some((r) => r.dirty && destinationKey(r.dest) === destKey)
+    );
   }
 
   /** The group as the store holds it now (see run). */
