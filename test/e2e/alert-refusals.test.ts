@@ -80,7 +80,7 @@ function shown(m: MessageView): string {
 }
 
 /** Waits for something to show up in the fake Discord (throws with a dump of its state if it never does). */
-async function seen<T>(find: () => T | undefined | false | 0, timeoutMs = 5000): Promise<T> {
+async function seen<T>(find: () => T | undefined | false | 0, timeoutMs = 20_000): Promise<T> {
   return (await discord.waitFor(find, timeoutMs)) as T;
 }
 
@@ -180,7 +180,7 @@ describe('alert posts Discord refuses for good', () => {
     // retried) until all five are applied.
     discord.denyAccess(ALERTS);
     await notify(...names.map((n) => storm(n, 8)));
-    await eventually(async () => app.services.alerts()!.waiting() === 0, 10_000);
+    await eventually(async () => app.services.alerts()!.waiting() === 0, 30_000);
     discord.grantAccess(ALERTS);
 
     const rollup = await seen(
@@ -188,11 +188,11 @@ describe('alert posts Discord refuses for good', () => {
         discord
           .channelMessages(ALERTS)
           .find((m) => String(m.embeds[0]?.title).startsWith('Alert storm: 5 groups')),
-      10_000,
+      30_000,
     );
     const listed = await seen(
       () => threadOf(rollup)?.messages.length && threadOf(rollup)!.messages[0]!,
-      10_000,
+      30_000,
     );
     // Not an empty thread: every group, by ref, and why the alerts are not listed one by one.
     const text = shown(listed);
@@ -224,14 +224,14 @@ describe('alert posts Discord refuses for good', () => {
     await notify(resolved);
     const update = await seen(
       () => threadOf(rollup)!.messages.length > 1 && threadOf(rollup)!.messages.at(-1)!,
-      10_000,
+      30_000,
     );
     const diskC = /(A-\d+) FIRING DiskC/.exec(text)![1]!;
     expect(shown(update)).toContain(`${diskC}: ✅ Group resolved`);
     const others = refs.filter((r) => r !== diskC);
     for (const ref of others) expect(shown(update)).not.toContain(`${ref}:`);
     expect(discord.unhandled).toEqual([]);
-  }, 30_000);
+  }, 60_000);
 
   it('a channel the bot cannot see (403 50001) is retried with back-off, logged once, and shown once access is back', async () => {
     const before = await refusals('retrying', '50001');
@@ -271,5 +271,5 @@ describe('alert posts Discord refuses for good', () => {
       ),
     );
     expect(warnings('50001', LOCKED)).toHaveLength(1);
-  }, 30_000);
+  }, 60_000);
 });

@@ -80,13 +80,13 @@ describe('Discord: the interaction token is given up 14 minutes in', () => {
       subcommand: 'run',
     });
     const threadOf = () => fake.interactionResponse(i).message?.threadId;
-    await fake.waitFor(() => threadOf() && fake.channelMessages(threadOf()!).length === 1, 5000);
+    await fake.waitFor(() => threadOf() && fake.channelMessages(threadOf()!).length === 1, 20_000);
     const before = fake.requests.length;
     offsetMs = 14 * 60_000;
     release();
     await fake.waitFor(
       () => fake.interactionResponse(i).embeds[0]?.title === 'Done after 14 minutes',
-      5000,
+      20_000,
     );
     const after = fake.requests.slice(before);
     const reply = fake.interactionResponse(i).message!;
@@ -100,5 +100,5 @@ describe('Discord: the interaction token is given up 14 minutes in', () => {
       '› before the pause',
       '› after the pause',
     ]);
-  });
+  }, 60_000);
 });

@@ -868,7 +868,10 @@ export async function startSshLab(opts: SshLabOptions): Promise<SshLab> {
     const authorizedKeys = path.join(dir, 'authorized_keys');
     writeFileSync(authorizedKeys, `${publicKey}\n`);
     const knownHostsFile = path.join(dir, 'known_hosts');
-    const preferred = opts.port ?? 2222;
+    // One preferred port per vitest worker: a node that is down (rebooting) frees its port, and a
+    // lab starting in a parallel worker must not take it over on the same loopback address.
+    const worker = Math.max(1, Number(process.env.VITEST_POOL_ID ?? 1) || 1);
+    const preferred = opts.port ?? 2222 + (worker - 1) * 10;
     const seen = new Set<string>();
     for (const [i, spec] of opts.nodes.entries()) {
       if (seen.has(spec.name)) throw new Error(`duplicate node ${spec.name}`);
