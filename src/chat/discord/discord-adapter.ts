@@ -8,6 +8,7 @@ import {
   GatewayIntentBits,
   type Interaction,
   MessageFlags,
+  Options,
 } from 'discord.js';
 import type { Config } from '../../config/schema.js';
 import type { Dispatcher, Responder } from '../../core/dispatcher.js';
@@ -55,6 +56,42 @@ function argsOf(interaction: ChatInputCommandInteraction): Record<string, unknow
   return Object.fromEntries(leaf.map((o) => [o.name, o.value]));
 }
 
+/** The bot's own user and member: discord.js reads them for permissions (`guild.members.me`). */
+const isBot = (x: { id: string; client: Client }) => x.id === x.client.user?.id;
+
+/**
+ * What discord.js keeps in memory, bounded to what the bot reads (README "Benchmarks"). It reads
+ * guilds, channels, threads and roles (a member's roles come from `guild.roles`), which stay
+ * cached: discord.js does not support limiting those, and their gateway events keep them
+ * current. Everything else it is sent or creates is passed to the bot and dropped: interaction
+ * users and members, the messages it posts and edits (edited by id through the REST API),
+ * emojis, stickers, presences, voice states, scheduled events, … Threads archived for 4 hours
+ * are swept (an alert's thread is fetched again on its next post).
+ */
+export const DISCORD_CACHES = {
+  makeCache: Options.cacheWithLimits({
+    ApplicationCommandManager: 0,
+    ApplicationEmojiManager: 0,
+    AutoModerationRuleManager: 0,
+    EntitlementManager: 0,
+    GuildBanManager: 0,
+    GuildEmojiManager: 0,
+    GuildInviteManager: 0,
+    GuildMemberManager: { maxSize: 0, keepOverLimit: isBot },
+    GuildScheduledEventManager: 0,
+    GuildStickerManager: 0,
+    MessageManager: 0,
+    PresenceManager: 0,
+    ReactionManager: 0,
+    ReactionUserManager: 0,
+    StageInstanceManager: 0,
+    ThreadMemberManager: 0,
+    UserManager: { maxSize: 0, keepOverLimit: isBot },
+    VoiceStateManager: 0,
+  }),
+  sweepers: { threads: { interval: 3600, lifetime: 4 * 3600 } },
+};
+
 /**
  * Discord through discord.js: slash commands in, deferred replies edited in place, step logs
  * in threads, buttons for confirmations. Only the Guilds intent (no message content).
@@ -68,6 +105,7 @@ export class DiscordAdapter implements ChatAdapter {
     this.log = opts.log.child({ adapter: 'discord' });
     this.client = new Client({
       intents: [GatewayIntentBits.Guilds],
+      ...DISCORD_CACHES,
       // Nothing pings unless a message names it (payload() does, for a reply's own mentions).
       allowedMentions: { parse: [] },
       ...(opts.apiUrl ? { rest: { api: opts.apiUrl } } : {}),
