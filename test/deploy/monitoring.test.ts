@@ -5,8 +5,8 @@
  * (Debian's prometheus-alertmanager 0.25), which posts to a loopback stand-in of the bot's
  * webhook with the Bearer token read from its credentials_file.
  */
-import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -15,7 +15,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, describe, expect, it } from 'vitest';
 import { parse, stringify } from 'yaml';
 import { Metrics } from '../../src/http/metrics.js';
-import { freePort } from '../helpers/alertmanager.js';
+import { runAlertmanager } from '../helpers/alertmanager.js';
+import type { RunningHttpDaemon } from '../helpers/http-daemon.js';
 import { baseResources, DEPLOY, type Obj, one, ROOT } from './manifests.js';
 
 /**
@@ -98,9 +99,7 @@ describe('the Alertmanager receiver', () => {
   const webhook = config.receivers[0].webhook_configs[0];
   const amc = one(resources, 'AlertmanagerConfig');
   const tmp = mkdtempSync(path.join(tmpdir(), 'chatops-am-'));
-  const children: ChildProcess[] = [];
   afterAll(() => {
-    for (const c of children) c.kill('SIGKILL');
     rmSync(tmp, { recursive: true, force: true });
   });
 
@@ -144,6 +143,7 @@ describe('the Alertmanager receiver', () => {
       });
     });
     await new Promise<void>((resolve) => bot.listen(0, '127.0.0.1', resolve));
+    let am: RunningHttpDaemon | undefined;
     try {
       const botPort = (bot.address() as AddressInfo).port;
       const tokenFile = path.join(tmp, 'chatops-token');
@@ -157,30 +157,8 @@ describe('the Alertmanager receiver', () => {
       const configFile = path.join(tmp, 'alertmanager.yml');
       writeFileSync(configFile, stringify(local));
 
-      const port = await freePort();
-      const args = [
-        'prometheus-alertmanager',
-        `--config.file=${configFile}`,
-        `--storage.path=${path.join(tmp, 'data')}`,
-        `--web.listen-address=127.0.0.1:${port}`,
-        '--cluster.listen-address=',
-      ];
-      // setpriv --pdeathsig: the kernel ends Alertmanager with this worker, however it ends.
-      const am = existsSync('/usr/bin/setpriv')
-        ? spawn('/usr/bin/setpriv', ['--pdeathsig', 'SIGKILL', '--', ...args], { stdio: 'ignore' })
-        : spawn(args[0]!, args.slice(1), { stdio: 'ignore' });
-      children.push(am);
-      const api = `http://127.0.0.1:${port}`;
-      for (let i = 0; ; i++) {
-        const ok = await fetch(`${api}/-/ready`).then(
-          (r) => r.ok,
-          () => false,
-        );
-        if (ok) break;
-        if (i > 200) throw new Error('Alertmanager did not start');
-        await sleep(50);
-      }
-      const res = await fetch(`${api}/api/v2/alerts`, {
+      am = await runAlertmanager(configFile, path.join(tmp, 'am'));
+      const res = await fetch(`${am.url}/api/v2/alerts`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify([{ labels: { alertname: 'NodeDown', namespace: 'kube-system' } }]),
@@ -197,6 +175,7 @@ describe('the Alertmanager receiver', () => {
         groupLabels: { alertname: 'NodeDown', namespace: 'kube-system' },
       });
     } finally {
+      await am?.stop();
       await new Promise((resolve) => bot.close(resolve));
     }
   });

@@ -32,18 +32,18 @@
  *   tick after it) while it has alerts — a 4xx does not drop the notification for good, it only
  *   postpones it by group_interval.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import net from 'node:net';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { stringify } from 'yaml';
 import {
   AlertmanagerClient,
   type ApiAlert,
   type ApiSilence,
 } from '../../src/alerts/alertmanager-client.js';
+import { type RunningHttpDaemon, startHttpDaemon } from './http-daemon.js';
+
+export { freePort } from './http-daemon.js';
 
 export interface AlertmanagerOptions {
   /** Where the single webhook receiver posts, e.g. `http://127.0.0.1:PORT/hooks/alertmanager`. */
@@ -92,59 +92,6 @@ export interface RunningAlertmanager {
 }
 
 const BIN = process.env.ALERTMANAGER_BIN ?? 'prometheus-alertmanager';
-const READY_TIMEOUT_MS = 10_000;
-const STOP_TIMEOUT_MS = 5_000;
-
-/** Children still running and their temp dirs: killed and removed when the test process ends. */
-const running = new Map<ChildProcess, string>();
-let hooksInstalled = false;
-
-function killAll(): void {
-  for (const [child, dir] of running) {
-    try {
-      child.kill('SIGKILL');
-    } catch {
-      // already gone
-    }
-    rmSync(dir, { recursive: true, force: true });
-  }
-  running.clear();
-}
-
-/**
- * Makes sure no Alertmanager outlives the test process: on 'exit', and on SIGTERM/SIGINT (vitest
- * ends its fork workers with SIGTERM, then SIGKILL after 500 ms — 'exit' does not fire then), the
- * signal re-raised after cleaning up. Against SIGKILL, the child is started through
- * `setpriv --pdeathsig SIGKILL` (util-linux) so the kernel kills it with its parent.
- */
-function installHooks(): void {
-  if (hooksInstalled) return;
-  hooksInstalled = true;
-  process.once('exit', killAll);
-  for (const signal of ['SIGTERM', 'SIGINT'] as const) {
-    const onSignal = () => {
-      killAll();
-      process.off(signal, onSignal);
-      if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
-    };
-    process.on(signal, onSignal);
-  }
-}
-
-const SETPRIV = ['/usr/bin/setpriv', '/bin/setpriv'].find((p) => existsSync(p));
-
-/** A free loopback port: bind port 0, read it, close. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as net.AddressInfo;
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 export function alertmanagerConfig(opts: AlertmanagerOptions): Record<string, unknown> {
   const webhook: Record<string, unknown> = { url: opts.webhookUrl, send_resolved: true };
@@ -166,94 +113,34 @@ export function alertmanagerConfig(opts: AlertmanagerOptions): Record<string, un
   return config;
 }
 
+/**
+ * The Alertmanager process alone, on `configFile`, its storage and temp files in `dir` (removed
+ * on stop); `--web.external-url` is its own URL.
+ */
+export function runAlertmanager(configFile: string, dir: string): Promise<RunningHttpDaemon> {
+  return startHttpDaemon({
+    name: 'Alertmanager',
+    bin: BIN,
+    args: (port) => [
+      `--config.file=${configFile}`,
+      `--storage.path=${path.join(dir, `data-${port}`)}`,
+      `--web.listen-address=127.0.0.1:${port}`,
+      `--web.external-url=http://127.0.0.1:${port}`,
+      '--cluster.listen-address=',
+    ],
+    readyPath: '/-/ready',
+    readyTimeoutMs: 10_000,
+    installHint: 'install prometheus-alertmanager',
+    dir,
+  });
+}
+
 export async function startAlertmanager(opts: AlertmanagerOptions): Promise<RunningAlertmanager> {
-  installHooks();
   const dir = mkdtempSync(path.join(tmpdir(), 'chatops-alertmanager-'));
   const configFile = path.join(dir, 'alertmanager.yml');
   writeFileSync(configFile, stringify(alertmanagerConfig(opts)));
-  // The port may be taken between freePort() and the bind: try a few times.
-  let lastError: unknown;
-  for (let attempt = 0; attempt < 3; attempt++) {
-    const port = await freePort();
-    try {
-      return await launch(dir, configFile, port);
-    } catch (err) {
-      lastError = err;
-      if (!/address already in use/i.test(String((err as Error).message))) break;
-    }
-  }
-  rmSync(dir, { recursive: true, force: true });
-  throw lastError;
-}
-
-async function launch(dir: string, configFile: string, port: number): Promise<RunningAlertmanager> {
-  const url = `http://127.0.0.1:${port}`;
-  const storage = path.join(dir, `data-${port}`);
-  const args = [
-    `--config.file=${configFile}`,
-    `--storage.path=${storage}`,
-    `--web.listen-address=127.0.0.1:${port}`,
-    `--web.external-url=${url}`,
-    '--cluster.listen-address=',
-  ];
-  const child = SETPRIV
-    ? spawn(SETPRIV, ['--pdeathsig', 'SIGKILL', '--', BIN, ...args], {
-        stdio: ['ignore', 'pipe', 'pipe'],
-      })
-    : spawn(BIN, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  running.set(child, dir);
-  let stderr = '';
-  const keep = (d: Buffer) => {
-    stderr += d.toString();
-    if (stderr.length > 200_000) stderr = stderr.slice(-100_000);
-  };
-  child.stdout?.on('data', keep);
-  child.stderr?.on('data', keep);
-  let exited: { code: number | null; signal: string | null } | undefined;
-  let spawnError: Error | undefined;
-  const exit = new Promise<void>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve();
-    });
-    child.once('error', (err) => {
-      spawnError = err;
-      resolve();
-    });
-  });
-
-  const fail = (why: string) =>
-    new Error(
-      `Alertmanager (${BIN} ${args.join(' ')}) ${why}\n--- its stderr ---\n${stderr.trim() || '(empty)'}`,
-    );
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  for (;;) {
-    if (spawnError) {
-      running.delete(child);
-      throw fail(`could not be started: ${spawnError.message} (install prometheus-alertmanager)`);
-    }
-    if (exited) {
-      running.delete(child);
-      throw fail(
-        `exited before it was ready (code ${exited.code}, signal ${exited.signal})${exited.code === 127 ? '; is prometheus-alertmanager installed?' : ''}`,
-      );
-    }
-    if (Date.now() > deadline) {
-      child.kill('SIGKILL');
-      await exit;
-      running.delete(child);
-      throw fail(`was not ready within ${READY_TIMEOUT_MS} ms`);
-    }
-    try {
-      const res = await fetch(`${url}/-/ready`, { signal: AbortSignal.timeout(1000) });
-      await res.arrayBuffer();
-      if (res.ok) break;
-    } catch {
-      // not listening yet
-    }
-    await sleep(30);
-  }
-
+  const daemon = await runAlertmanager(configFile, dir);
+  const { url } = daemon;
   const client = new AlertmanagerClient({ url, timeoutMs: 5000 });
   const push = async (alerts: PushAlert[]) => {
     const body = alerts.map((a) => ({
@@ -271,10 +158,9 @@ async function launch(dir: string, configFile: string, port: number): Promise<Ru
     const text = await res.text();
     if (!res.ok) throw new Error(`pushing alerts to ${url}: ${res.status} ${text}`);
   };
-  let stopping: Promise<void> | undefined;
   return {
     url,
-    port,
+    port: daemon.port,
     client,
     configFile,
     push,
@@ -284,20 +170,8 @@ async function launch(dir: string, configFile: string, port: number): Promise<Ru
     },
     silences: () => client.silences(),
     alerts: () => client.alerts(),
-    log: () => stderr,
-    stop: () => {
-      stopping ??= (async () => {
-        if (!exited && !spawnError) {
-          child.kill('SIGTERM');
-          const timer = setTimeout(() => child.kill('SIGKILL'), STOP_TIMEOUT_MS);
-          await exit;
-          clearTimeout(timer);
-        }
-        running.delete(child);
-        rmSync(dir, { recursive: true, force: true });
-      })();
-      return stopping;
-    },
+    log: daemon.log,
+    stop: daemon.stop,
   };
 }
 
