@@ -1,9 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import type { MessageRef } from '../chat/publisher.js';
 import type { Config } from '../config/schema.js';
 import type { Metrics } from '../http/metrics.js';
-import type { RunningOperation } from '../ops/operations.js';
-import { type AccessPolicy, matchesPattern } from './access.js';
+import type { AccessPolicy } from './access.js';
+import { answerErrors, withDecision } from './answer-errors.js';
 import type { AuditSink, Decision } from './audit.js';
 import { DATA_SOURCES, Suggestions } from './autocomplete.js';
 import {
@@ -14,35 +13,25 @@ import {
   type OptionChoice,
   permissionId,
 } from './command.js';
-import { ConfirmationStore, type Pending } from './confirmations.js';
-import type { CommandContext, Progress } from './context.js';
-import { isUserError, newErrorId, UserError } from './errors.js';
+import { type CommandContext, commandContext } from './context.js';
+import { dryRunReply, isDryRun } from './dry-run.js';
+import { UserError } from './errors.js';
 import type { Inventory } from './inventory.js';
 import type { ChatUser, Conversation, Invocation } from './invocation.js';
-import { label, userLabel } from './invocation.js';
+import { label } from './invocation.js';
 import type { Logger } from './logger.js';
+import { executeJournaled } from './operation-journaling.js';
+import { checkPreconditions } from './preconditions.js';
 import type { ProposalLedger } from './proposal-ledger.js';
+import { type Proposal, Proposals } from './proposals.js';
 import { Recorder } from './recorder.js';
 import type { Registry } from './registry.js';
-import { planText, type Reply } from './reply.js';
 import { resolveWords, validateArgs } from './resolve.js';
+import type { Responder } from './responder.js';
 import type { Services } from './services.js';
 import { tokenize } from './tokenize.js';
 
-/** Where one invocation's answers go. Adapters implement it per message/interaction. */
-export interface Responder {
-  /** Shows the invocation's message, or edits it in place if already shown. */
-  send(reply: Reply, opts?: { ephemeral?: boolean }): Promise<void>;
-  /** An in-place progress update of long work (edits the same message; a status line on the console). */
-  progress(reply: Reply): Promise<void>;
-  /** Appends a step line to the invocation's thread. */
-  step(line: string): Promise<void>;
-  /**
-   * The bot's message answering the invocation (and its thread), once shown: enough to edit it
-   * and post in its thread later, from another process too (an operation resumed after a restart).
-   */
-  ref?(): MessageRef | undefined;
-}
+export type { Responder } from './responder.js';
 
 export interface DispatcherDeps {
   registry: Registry;
@@ -58,22 +47,14 @@ export interface DispatcherDeps {
   now?: () => number;
 }
 
-interface Proposal {
-  inv: Invocation;
-  command: Command;
-  action: Action;
-  args: Args;
-  responder: Responder;
-  startedAt: number;
-  roles: string[];
-}
-
 /**
  * parse → authorize → (dry run | confirm) → execute → audit. The only place that decides
- * whether something runs; adapters only translate.
+ * whether something runs; adapters only translate. Its stages live beside it: `dry-run.ts`,
+ * `proposals.ts` (waiting for a Confirm, on disk too), `preconditions.ts` (checks that refuse),
+ * `operation-journaling.ts` (long runs journaled), `answer-errors.ts` and `recorder.ts` (audit).
  */
 export class Dispatcher {
-  private readonly confirmations: ConfirmationStore<Proposal>;
+  private readonly proposals: Proposals;
   private readonly inFlight = new Set<Promise<unknown>>();
   private readonly shutdown = new AbortController();
   private readonly now: () => number;
@@ -84,8 +65,9 @@ export class Dispatcher {
     this.now = deps.now ?? Date.now;
     this.suggestions = new Suggestions(deps);
     this.recorder = new Recorder(deps.registry, deps.audit, deps.log, this.now, deps.metrics);
-    this.confirmations = new ConfirmationStore<Proposal>(
+    this.proposals = new Proposals(
       deps.config.confirm.timeoutSeconds * 1000,
+      deps.proposals,
       (p) => this.onExpired(p),
       this.now,
     );
@@ -157,14 +139,14 @@ export class Dispatcher {
 
   /** The newest proposal waiting for this user, if any. */
   pendingCode(user: ChatUser): string | undefined {
-    return this.confirmations.latestFor(user)?.code;
+    return this.proposals.latestCode(user);
   }
 
   /** Waits for in-flight work; with `abort`, also signals handlers to stop and expires proposals. */
   async drain(abort = false): Promise<void> {
     if (abort) {
       this.shutdown.abort();
-      this.confirmations.expireAll();
+      this.proposals.expireAll();
     }
     while (this.inFlight.size > 0) await Promise.allSettled([...this.inFlight]);
   }
@@ -259,60 +241,23 @@ export class Dispatcher {
     responder: Responder,
     startedAt: number,
   ): Promise<void> {
-    const dryRun =
-      action.sideEffects &&
-      (explicitDryRun ??
-        this.deps.config.dryRun.commands.some((p) => matchesPattern(p, permission)));
+    const dryRun = isDryRun(action, explicitDryRun, permission, this.deps.config);
     const ctx = this.context(inv, args, dryRun, responder);
     if (dryRun) {
       const plan = await action.plan!(ctx);
-      await responder.send({
-        severity: 'info',
-        title: `Dry run: /${label(inv)}`,
-        text: `${plan.summary}\nNothing was done. These are the exact steps it would take:`,
-        code: planText(plan),
-        fields: plan.warnings?.length
-          ? [{ name: 'Before you run it', value: plan.warnings.join('\n') }]
-          : undefined,
-        footer:
-          explicitDryRun === undefined
-            ? 'Dry run is the default for this command here; add dry_run:false to run it.'
-            : undefined,
-      });
+      await responder.send(dryRunReply(inv, plan, explicitDryRun));
       this.recorder.record(inv, 'allowed', 'dry-run', startedAt, { roles, dryRun: true });
       return;
     }
     const mustConfirm =
       typeof action.confirm === 'function' ? action.confirm(args) : action.confirm === true;
     if (mustConfirm) {
-      await action.preconditions?.(ctx);
+      await checkPreconditions(action, ctx);
       const plan = await action.plan!(ctx);
-      const pending = this.confirmations.propose(inv.user, {
-        inv,
-        command,
-        action,
-        args,
-        responder,
-        startedAt,
-        roles,
-      });
-      await responder.send({
-        severity: 'warning',
-        title: `Confirm: /${label(inv)}`,
-        text: `${plan.summary}\nThis is what will happen:`,
-        code: planText(plan),
-        fields: plan.warnings?.length
-          ? [{ name: 'Before you confirm', value: plan.warnings.join('\n') }]
-          : undefined,
-        confirm: { code: pending.code, expiresAt: pending.expiresAt },
-        buttons: [
-          { id: `confirm:${pending.code}`, label: 'Confirm', style: 'danger' },
-          { id: `cancel:${pending.code}`, label: 'Cancel', style: 'secondary' },
-        ],
-      });
-      const ref = responder.ref?.();
-      if (ref && ref.platform !== 'console')
-        this.deps.proposals?.remember({ code: pending.code, command: `/${label(inv)}`, ref });
+      await this.proposals.propose(
+        { inv, command, action, args, responder, startedAt, roles },
+        plan,
+      );
       return;
     }
     await this.execute(inv, action, ctx, responder, startedAt, 'allowed', roles);
@@ -324,21 +269,15 @@ export class Dispatcher {
     responder: Responder,
     yes: boolean,
   ): Promise<void> {
-    const taken = this.confirmations.take(code, user);
-    if (taken.ok || taken.reason === 'expired') this.deps.proposals?.forget(code.toUpperCase());
+    const taken = this.proposals.take(code, user);
     if (!taken.ok) {
-      const why = {
-        unknown: `There is no pending confirmation ${code.toUpperCase()}; it may have expired or been answered already. Run the command again.`,
-        expired: `Confirmation ${code.toUpperCase()} expired; nothing was done. Run the command again.`,
-        'not-yours': `Only the person who asked can confirm or cancel ${code.toUpperCase()}.`,
-      }[taken.reason];
       await responder.send(
-        { severity: 'error', title: yes ? 'Cannot confirm' : 'Cannot cancel', text: why },
+        { severity: 'error', title: yes ? 'Cannot confirm' : 'Cannot cancel', text: taken.why },
         { ephemeral: true },
       );
       return;
     }
-    const p = taken.pending.payload;
+    const p = taken.proposal;
     if (!yes) {
       await p.responder.send({
         severity: 'info',
@@ -366,79 +305,23 @@ export class Dispatcher {
     roles: string[],
   ): Promise<void> {
     // Again right before it runs: the world may have changed while the proposal waited.
-    const overridden = ctx.dryRun ? undefined : await action.preconditions?.(ctx);
-    const op =
-      action.operation && !ctx.dryRun ? await this.beginOperation(inv, action, ctx) : undefined;
-    let result: Reply;
-    try {
-      result = await action.execute(op ? { ...ctx, progress: journaled(ctx.progress, op) } : ctx);
-    } finally {
-      // Stopping (SIGTERM): the record stays, and the next start reports where it stood.
-      if (op && !this.shutdown.signal.aborted) await op.finish();
-    }
+    const overridden = await checkPreconditions(action, ctx);
+    const result = await executeJournaled(inv, action, ctx);
     await responder.send(result);
     this.recorder.record(inv, decision, result.severity === 'error' ? 'failed' : 'ok', startedAt, {
       roles,
-      ...(overridden && overridden.length > 0 ? { overridden } : {}),
-    });
-  }
-
-  private async beginOperation(
-    inv: Invocation,
-    action: Action,
-    ctx: CommandContext,
-  ): Promise<RunningOperation> {
-    const a = ctx.args as Record<string, unknown>;
-    const target = String(a.node ?? a.target ?? a.app ?? a.nodes ?? inv.subcommand ?? inv.command);
-    return this.deps.services.operations().begin({
-      kind: action.operation!,
-      title: `/${label(inv)}`,
-      target,
-      command: `/${label(inv)}`,
-      requestedBy: inv.user,
-      origin: { conversation: inv.conversation, message: ctx.progress.ref?.() },
-      messageRef: () => ctx.progress.ref?.(),
-      totalSteps: 1,
+      ...overridden,
     });
   }
 
   /** Runs `fn`; turns errors into answers and audit lines. */
-  private async guard(
+  private guard(
     inv: Invocation,
     responder: Responder,
     startedAt: number,
     fn: () => Promise<void>,
   ): Promise<void> {
-    try {
-      await fn();
-    } catch (err) {
-      const decision = (err as { decision?: Decision }).decision ?? 'invalid';
-      if (isUserError(err)) {
-        await responder
-          .send({ severity: 'error', title: err.message, text: err.hint }, { ephemeral: true })
-          .catch(() => {});
-        this.recorder.record(inv, decision, 'user-error', startedAt, { message: err.message });
-        return;
-      }
-      const errorId = newErrorId();
-      this.deps.log.error(
-        { err, errorId, invocation: inv.id, command: label(inv) },
-        'command failed',
-      );
-      await responder
-        .send(
-          {
-            severity: 'error',
-            title: 'Something went wrong',
-            text: `The command failed unexpectedly (error ${errorId}). The details are in the bot's log under that id.`,
-          },
-          { ephemeral: true },
-        )
-        .catch(() => {});
-      this.recorder.record(inv, decision === 'invalid' ? 'allowed' : decision, 'error', startedAt, {
-        errorId,
-      });
-    }
+    return answerErrors(this.recorder, this.deps.log, inv, responder, startedAt, fn);
   }
 
   private context(
@@ -447,30 +330,11 @@ export class Dispatcher {
     dryRun: boolean,
     responder: Responder,
   ): CommandContext {
-    return {
-      args,
-      invocation: inv,
-      dryRun,
-      log: this.deps.log.child({
-        invocation: inv.id,
-        command: label(inv),
-        user: userLabel(inv.user),
-      }),
-      config: this.deps.config,
-      inventory: this.deps.inventory,
-      services: this.deps.services,
-      progress: {
-        update: (r) => responder.progress(r),
-        step: (l) => responder.step(l),
-        ref: () => responder.ref?.(),
-      },
-      signal: this.shutdown.signal,
-    };
+    return commandContext(this.deps, inv, args, dryRun, responder, this.shutdown.signal);
   }
 
-  private onExpired(p: Pending<Proposal>): void {
-    this.deps.proposals?.forget(p.code);
-    const { inv, responder, startedAt, roles } = p.payload;
+  private onExpired(p: Proposal): void {
+    const { inv, responder, startedAt, roles } = p;
     this.recorder.record(inv, 'expired', 'not-run', startedAt, { roles });
     const seconds = this.deps.config.confirm.timeoutSeconds;
     void this.track(
@@ -483,30 +347,4 @@ export class Dispatcher {
         .catch((err) => this.deps.log.warn({ err }, 'could not report an expired confirmation')),
     );
   }
-}
-
-/** Tags errors thrown by `fn` with the access decision already made, for the audit line. */
-async function withDecision(decision: Decision, fn: () => Promise<void>): Promise<void> {
-  try {
-    await fn();
-  } catch (err) {
-    if (typeof err === 'object' && err !== null && !('decision' in err)) {
-      (err as { decision?: Decision }).decision = decision;
-    }
-    throw err;
-  }
-}
-
-/** Progress that also writes the operation's step to the journal before showing it. */
-function journaled(progress: Progress, op: RunningOperation): Progress {
-  return {
-    ...progress,
-    update: async (reply) => {
-      if (reply.progress) {
-        op.record.step.total = Math.max(reply.progress.total, 1);
-        await op.step(reply.progress.done, reply.progress.label ?? reply.title ?? 'working');
-      }
-      await progress.update(reply);
-    },
-  };
 }
