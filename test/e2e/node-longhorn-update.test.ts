@@ -8,17 +8,10 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
-import { FakeKube } from '../fakes/kube/fake-kube.js';
-import {
-  kubeNodesFor,
-  labOverrides,
-  runConfirmed,
-  startApp,
-  testConfig,
-} from '../helpers/app-fixture.js';
-import { type KubeletSim, simulateKubelets } from '../helpers/kubelet-sim.js';
-import { linkLonghornToLab } from '../helpers/longhorn-sim.js';
-import { type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+import type { FakeKube } from '../fakes/kube/fake-kube.js';
+import { labOverrides, runConfirmed, startApp, testConfig } from '../helpers/app-fixture.js';
+import { type KubeLab, startKubeLab } from '../helpers/kube-lab.js';
+import type { LabNodeSpec, SshLab } from '../helpers/ssh-lab.js';
 
 const NODES: LabNodeSpec[] = [
   { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
@@ -26,18 +19,18 @@ const NODES: LabNodeSpec[] = [
   { name: 'pi4-b', os: 'raspios', roles: ['worker'], k3sName: 'pi4-b', groups: ['k3s', 'pis'] },
 ];
 
+let kubeLab: KubeLab;
 let lab: SshLab;
 let kube: FakeKube;
-let sim: KubeletSim;
 let app: App;
 const becomeBefore = process.env.ANSIBLE_BECOME_ALLOW_SAME_USER;
 
 beforeAll(async () => {
   process.env.ANSIBLE_BECOME_ALLOW_SAME_USER = 'true';
-  [lab, kube] = await Promise.all([
-    startSshLab({ rebootDelayMs: 500, nodes: NODES }),
-    FakeKube.start({
-      nodes: kubeNodesFor(NODES),
+  kubeLab = await startKubeLab(NODES, {
+    rebootDelayMs: 500,
+    kubelets: { graceMs: 3000, startDelayMs: 300 },
+    kube: {
       longhorn: {
         nodes: ['x86', 'pi4-a', 'pi4-b'],
         rebuildMs: 2500,
@@ -53,10 +46,9 @@ beforeAll(async () => {
           },
         ],
       },
-    }),
-  ]);
-  sim = simulateKubelets(lab, kube, { graceMs: 3000, startDelayMs: 300 });
-  linkLonghornToLab(lab, kube);
+    },
+  });
+  ({ lab, kube } = kubeLab);
   app = await startApp(
     testConfig({
       ...labOverrides(lab, kube),
@@ -72,9 +64,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  sim?.stop();
   await app?.stop();
-  await Promise.all([lab?.stop(), kube?.stop()]);
+  await kubeLab?.stop();
   if (becomeBefore === undefined) delete process.env.ANSIBLE_BECOME_ALLOW_SAME_USER;
   else process.env.ANSIBLE_BECOME_ALLOW_SAME_USER = becomeBefore;
 });

@@ -10,18 +10,16 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
-import { FakeKube } from '../fakes/kube/fake-kube.js';
+import type { FakeKube } from '../fakes/kube/fake-kube.js';
 import {
-  kubeNodesFor,
   labOverrides,
   runCommand,
   runConfirmed,
   startApp,
   testConfig,
 } from '../helpers/app-fixture.js';
-import { type KubeletSim, simulateKubelets } from '../helpers/kubelet-sim.js';
-import { linkLonghornToLab } from '../helpers/longhorn-sim.js';
-import { type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+import { type KubeLab, startKubeLab } from '../helpers/kube-lab.js';
+import type { LabNodeSpec, SshLab } from '../helpers/ssh-lab.js';
 
 const NODES: LabNodeSpec[] = [
   { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86', groups: ['k3s'] },
@@ -29,17 +27,17 @@ const NODES: LabNodeSpec[] = [
   { name: 'pi4-b', os: 'raspios', roles: ['worker'], k3sName: 'pi4-b', groups: ['k3s', 'pis'] },
 ];
 
+let kubeLab: KubeLab;
 let lab: SshLab;
 let kube: FakeKube;
-let sim: KubeletSim;
 let app: App;
 let stateDir: string;
 
 beforeAll(async () => {
-  [lab, kube] = await Promise.all([
-    startSshLab({ rebootDelayMs: 500, nodes: NODES }),
-    FakeKube.start({
-      nodes: kubeNodesFor(NODES),
+  kubeLab = await startKubeLab(NODES, {
+    rebootDelayMs: 500,
+    kubelets: { graceMs: 3000, startDelayMs: 300 },
+    kube: {
       pods: [
         {
           namespace: 'gitea',
@@ -77,11 +75,10 @@ beforeAll(async () => {
           },
         ],
       },
-    }),
-  ]);
+    },
+  });
+  ({ lab, kube } = kubeLab);
   kube.evictionBehaviour = { deleteAfterMs: 50, reschedule: true };
-  sim = simulateKubelets(lab, kube, { graceMs: 3000, startDelayMs: 300 });
-  linkLonghornToLab(lab, kube);
   const config = testConfig({
     ...labOverrides(lab, kube),
     nodeOps: {
@@ -97,9 +94,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  sim?.stop();
   await app?.stop();
-  await Promise.all([lab?.stop(), kube?.stop()]);
+  await kubeLab?.stop();
 });
 
 const cordoned = (name: string) =>

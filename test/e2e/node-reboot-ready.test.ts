@@ -6,34 +6,30 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
-import { FakeKube } from '../fakes/kube/fake-kube.js';
+import type { FakeKube } from '../fakes/kube/fake-kube.js';
 import { bootIdOf, isReady } from '../fakes/kube/node-status.js';
-import {
-  kubeNodesFor,
-  labOverrides,
-  runConfirmed,
-  startApp,
-  testConfig,
-} from '../helpers/app-fixture.js';
-import { type KubeletSim, simulateKubelets } from '../helpers/kubelet-sim.js';
-import { type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+import { labOverrides, runConfirmed, startApp, testConfig } from '../helpers/app-fixture.js';
+import { type KubeLab, startKubeLab } from '../helpers/kube-lab.js';
+import type { KubeletSim } from '../helpers/kubelet-sim.js';
+import type { LabNodeSpec, SshLab } from '../helpers/ssh-lab.js';
 
 const NODES: LabNodeSpec[] = [
   { name: 'pi4-a', os: 'raspios', roles: ['worker'], k3sName: 'pi4-a', groups: ['k3s', 'pis'] },
 ];
 
+let kubeLab: KubeLab;
 let lab: SshLab;
 let kube: FakeKube;
 let sim: KubeletSim;
 let app: App;
 
 beforeAll(async () => {
-  [lab, kube] = await Promise.all([
-    // Down for 0.3 s; the kubelet needs 2 s more; the node controller waits 3 s: the node comes
-    // back (as most reboots do) before the stale Ready would turn Unknown.
-    startSshLab({ rebootDelayMs: 300, nodes: NODES }),
-    FakeKube.start({
-      nodes: kubeNodesFor(NODES),
+  // Down for 0.3 s; the kubelet needs 2 s more; the node controller waits 3 s: the node comes
+  // back (as most reboots do) before the stale Ready would turn Unknown.
+  kubeLab = await startKubeLab(NODES, {
+    rebootDelayMs: 300,
+    kubelets: { graceMs: 3000, startDelayMs: 2000 },
+    kube: {
       pods: [
         {
           namespace: 'default',
@@ -43,9 +39,9 @@ beforeAll(async () => {
           ownerName: 'web-7d9f',
         },
       ],
-    }),
-  ]);
-  sim = simulateKubelets(lab, kube, { graceMs: 3000, startDelayMs: 2000 });
+    },
+  });
+  ({ lab, kube, kubelets: sim } = kubeLab);
   app = await startApp(
     testConfig({
       ...labOverrides(lab, kube),
@@ -60,9 +56,8 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
-  sim?.stop();
   await app?.stop();
-  await Promise.all([lab?.stop(), kube?.stop()]);
+  await kubeLab?.stop();
 });
 
 describe('a reboot waits for Ready with the new boot id', () => {

@@ -2,12 +2,13 @@ import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kube } from '../../src/infra/kube.js';
 import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
-import { FakeKube } from '../fakes/kube/fake-kube.js';
-import { discordChat, kubeNodesFor } from '../helpers/app-fixture.js';
+import type { FakeKube } from '../fakes/kube/fake-kube.js';
+import { discordChat } from '../helpers/app-fixture.js';
 import { BotProcess } from '../helpers/bot-process.js';
 import { tempStateDir } from '../helpers/cli.js';
-import { type KubeletSim, simulateKubelets } from '../helpers/kubelet-sim.js';
-import { type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
+import { type KubeLab, startKubeLab } from '../helpers/kube-lab.js';
+import type { KubeletSim } from '../helpers/kubelet-sim.js';
+import type { LabNodeSpec, SshLab } from '../helpers/ssh-lab.js';
 
 /**
  * Durable operations (#15), with every real part there is: the real CLI as a child process, real
@@ -29,6 +30,7 @@ const NODES: LabNodeSpec[] = [
 const SELF = { pod: 'homelab-chatops-7d9f-abcde', namespace: 'chatops', node: 'pi5' };
 
 let discord: FakeDiscord;
+let kubeLab: KubeLab;
 let lab: SshLab;
 let kube: FakeKube;
 let kubelets: KubeletSim;
@@ -36,38 +38,40 @@ let admin: Kube;
 let bot: BotProcess;
 
 beforeAll(async () => {
-  [discord, lab, kube] = await Promise.all([
+  [discord, kubeLab] = await Promise.all([
     FakeDiscord.start({
       appId: APP,
       guildId: GUILD,
       channels: [{ id: OPS, name: 'ops' }],
       users: [{ id: ALICE, username: 'alice' }],
     }),
-    startSshLab({ rebootDelayMs: 800, nodes: NODES }),
-    FakeKube.start({
-      nodes: kubeNodesFor(NODES),
-      applications: [
-        {
-          name: 'home-assistant',
-          syncStatus: 'OutOfSync',
-          health: 'Healthy',
-          revision: 'v1',
-          headRevision: 'v2',
-        },
-      ],
-      pods: [
-        {
-          namespace: SELF.namespace,
-          name: SELF.pod,
-          node: 'pi5',
-          ownerKind: 'ReplicaSet',
-          ownerName: 'homelab-chatops-7d9f',
-        },
-      ],
+    startKubeLab(NODES, {
+      rebootDelayMs: 800,
+      kubelets: { graceMs: 1000, startDelayMs: 300 },
+      kube: {
+        applications: [
+          {
+            name: 'home-assistant',
+            syncStatus: 'OutOfSync',
+            health: 'Healthy',
+            revision: 'v1',
+            headRevision: 'v2',
+          },
+        ],
+        pods: [
+          {
+            namespace: SELF.namespace,
+            name: SELF.pod,
+            node: 'pi5',
+            ownerKind: 'ReplicaSet',
+            ownerName: 'homelab-chatops-7d9f',
+          },
+        ],
+      },
     }),
   ]);
+  ({ lab, kube, kubelets } = kubeLab);
   kube.evictionBehaviour = { deleteAfterMs: 200, reschedule: false };
-  kubelets = simulateKubelets(lab, kube, { graceMs: 1000, startDelayMs: 300 });
   admin = Kube.load({ kubeconfig: kube.adminKubeconfigFile });
   bot = new BotProcess(tempStateDir(), {
     http: { port: 0 },
@@ -88,8 +92,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await bot?.stop();
-  kubelets?.stop();
-  await Promise.all([discord?.stop(), lab?.stop(), kube?.stop()]);
+  await Promise.all([discord?.stop(), kubeLab?.stop()]);
 });
 
 const cordoned = (name: string) =>
