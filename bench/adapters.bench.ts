@@ -35,7 +35,7 @@ const WARMUP = Number(process.env.BENCH_WARMUP ?? 5);
 const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 2000);
 /**
  * NODE_OPTIONS for the bot, e.g. the Deployment's `--max-old-space-size=256` with
- * `--max-semi-space-size=2` (README "Benchmarks": what V8's heap sizing adds to RSS).
+ * `--max-semi-space-size=2` (docs/benchmarks.md: what V8's heap sizing adds to RSS).
  */
 const BOT_NODE_OPTIONS = process.env.BENCH_BOT_NODE_OPTIONS ?? '';
 const ANSWER_TIMEOUT_MS = 10_000;

@@ -20,7 +20,7 @@ function backupConf(ctx: CommandContext): BackupConfig {
   if (!conf) {
     throw new UserError(
       'Backup commands need backup.nodes, which is not configured.',
-      'Add backup (nodes, runWith, envFile, …) to the config: see README, Backups.',
+      'Add backup (nodes, runWith, envFile, …) to the config: see docs/backups.md.',
     );
   }
   return conf;

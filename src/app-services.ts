@@ -203,7 +203,7 @@ export class AppServices implements Services {
     if (!conf) {
       throw new UserError(
         'Pi-hole commands need pihole.instances, which is not configured.',
-        'Add pihole.instances (name, url, password or passwordFile) to the config: see README, Pi-hole.',
+        'Add pihole.instances (name, url, password or passwordFile) to the config: see docs/pihole.md.',
       );
     }
     if (this.config.demo) this.piholeClient ??= new DemoPihole(conf.instances, this.log);

@@ -17,7 +17,8 @@ Usage: homelab-chatops [--config FILE] [--print-config]
   --help           This text.
 
 Environment: CHATOPS_STATE_DIR, CHATOPS_HTTP_HOST, CHATOPS_HTTP_PORT, CHATOPS_LOG_LEVEL,
-CHATOPS_DISCORD_TOKEN[_FILE], CHATOPS_MATRIX_TOKEN[_FILE]. See README.md.`;
+CHATOPS_DISCORD_TOKEN[_FILE], CHATOPS_MATRIX_TOKEN[_FILE], CHATOPS_ALERT_TOKEN[_FILE].
+Every key and variable: docs/configuration.md.`;
 
 async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<number> {
   let flags: { config?: string; 'print-config'?: boolean; help?: boolean };

@@ -31,7 +31,7 @@ export class ConfigError extends Error {
     return [
       `Invalid configuration in ${this.source}:`,
       ...lines,
-      'Fix the above and start again (README: "Configuration"; --print-config shows the effective config).',
+      'Fix the above and start again (docs/configuration.md has every key; --print-config shows the effective config).',
     ].join('\n');
   }
 }

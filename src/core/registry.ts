@@ -85,7 +85,9 @@ export async function loadCommands(dir = defaultCommandsDir()): Promise<Command[
   for (const file of files) {
     const mod = (await import(pathToFileURL(path.join(dir, file)).href)) as { command?: Command };
     if (!mod.command || typeof mod.command !== 'object') {
-      throw new Error(`commands/${file} must export "command" (see README: Adding a command)`);
+      throw new Error(
+        `commands/${file} must export "command" (see docs/development.md: Adding a command)`,
+      );
     }
     commands.push(mod.command);
   }

@@ -40,7 +40,7 @@ export async function runLabPlaybook(
   if (!ops.sshFiles) {
     throw new UserError(
       'Ansible needs the SSH settings (ssh.privateKeyFile, ssh.knownHostsFile).',
-      'Configure ssh in the config (README: Node operations).',
+      'Configure ssh in the config (docs/nodes.md).',
     );
   }
   const settings = ops.config.ansible;

@@ -30,8 +30,8 @@ export function requireSsh(ops: NodeOps, what: string, opts: { readOnly?: boolea
     throw new UserError(
       `${what} cannot run: this bot has no SSH access to the nodes configured.`,
       opts.readOnly
-        ? 'Configure ssh.privateKeyFile and ssh.knownHostsFile (README: Node operations). Until then, actions that change something can show their plans with dry_run:true.'
-        : 'Configure ssh.privateKeyFile and ssh.knownHostsFile (README: Node operations), or add dry_run:true to see the plan.',
+        ? 'Configure ssh.privateKeyFile and ssh.knownHostsFile (docs/nodes.md). Until then, actions that change something can show their plans with dry_run:true.'
+        : 'Configure ssh.privateKeyFile and ssh.knownHostsFile (docs/nodes.md), or add dry_run:true to see the plan.',
     );
   }
   return ops.ssh;

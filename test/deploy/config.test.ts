@@ -206,13 +206,13 @@ describe('the pod', () => {
     expect(pod.terminationGracePeriodSeconds).toBeGreaterThanOrEqual(seconds);
   });
 
-  it('asks for what it uses and is limited to what a flood needs (README benchmarks)', () => {
+  it('asks for what it uses and is limited to what a flood needs (docs/benchmarks.md)', () => {
     expect(container.resources).toEqual({
       requests: { cpu: '50m', memory: '192Mi' },
       limits: { memory: '384Mi' },
     });
-    const bench = readFileSync(path.join(ROOT, 'README.md'), 'utf8');
-    // The README's figures measured with the Deployment's V8 flags, Node 20 / Node 24 (the image's).
+    const bench = readFileSync(path.join(ROOT, 'docs/benchmarks.md'), 'utf8');
+    // The benchmarks' figures measured with the Deployment's V8 flags, Node 20 / Node 24 (the image's).
     const flags = '`--max-old-space-size=256 --max-semi-space-size=2`';
     expect(podEnv().NODE_OPTIONS).toBe(flags.replaceAll('`', ''));
     const row = (start: string) => bench.split('\n').find((l) => l.startsWith(`| ${start}`)) ?? '';

@@ -1,7 +1,7 @@
 /**
  * The kustomizations in deploy/ hold together: everything they list exists (or is the
- * SOPS-encrypted copy of an example that the README has you create), generated names match
- * their references, the image placeholder is the one `images:` replaces, and the example
+ * SOPS-encrypted copy of an example that docs/deployment.md has you create), generated names
+ * match their references, the image placeholder is the one `images:` replaces, and the example
  * overlay's patches name base resources and still give valid objects.
  */
 import { existsSync, readFileSync, statSync } from 'node:fs';

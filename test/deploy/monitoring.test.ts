@@ -103,7 +103,7 @@ describe('the Alertmanager receiver', () => {
     rmSync(tmp, { recursive: true, force: true });
   });
 
-  it('both snippets post to the bot’s Service with a Bearer token, as the README says', () => {
+  it('both snippets post to the bot’s Service with a Bearer token, as the docs say', () => {
     expect(config.route.receiver).toBe(config.receivers[0].name);
     expect(webhook).toMatchObject({ url: webhookUrl, send_resolved: true });
     expect(webhook.http_config.authorization.type).toBe('Bearer');
@@ -112,7 +112,8 @@ describe('the Alertmanager receiver', () => {
     expect(amc.spec.route.receiver).toBe(amc.spec.receivers[0].name);
     expect(w).toMatchObject({ url: webhookUrl, sendResolved: true, maxAlerts: webhook.max_alerts });
     expect(w.httpConfig.authorization.type).toBe('Bearer');
-    expect(readFileSync(path.join(ROOT, 'README.md'), 'utf8')).toContain(webhookUrl);
+    for (const doc of ['docs/alerts.md', 'docs/deployment.md'])
+      expect(readFileSync(path.join(ROOT, doc), 'utf8')).toContain(webhookUrl);
   });
 
   it('amtool accepts the alertmanager.yml fragment', () => {

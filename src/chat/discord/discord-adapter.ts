@@ -60,7 +60,7 @@ function argsOf(interaction: ChatInputCommandInteraction): Record<string, unknow
 const isBot = (x: { id: string; client: Client }) => x.id === x.client.user?.id;
 
 /**
- * What discord.js keeps in memory, bounded to what the bot reads (README "Benchmarks"). It reads
+ * What discord.js keeps in memory, bounded to what the bot reads (docs/benchmarks.md). It reads
  * guilds, channels, threads and roles (a member's roles come from `guild.roles`), which stay
  * cached: discord.js does not support limiting those, and their gateway events keep them
  * current. Everything else it is sent or creates is passed to the bot and dropped: interaction
