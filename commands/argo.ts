@@ -6,20 +6,22 @@ import type { Plan, Reply } from '../src/core/reply.js';
 import { table } from '../src/core/table.js';
 import { demoApp, labAsks } from '../src/demo/lab-asks.js';
 import { demoAware } from '../src/demo/no-lab.js';
+import type { SyncOutcome } from '../src/infra/argo.js';
 import {
   type AppJson,
   type ArgoApp,
   appPath,
   type OperationState,
-  operationPatch,
-  placeholderOperation,
   resourceName,
-  rollbackOperation,
-  type SyncOutcome,
   shortRevision,
   shortRevisions,
+} from '../src/infra/argo-objects.js';
+import {
+  operationPatch,
+  placeholderOperation,
+  rollbackOperation,
   syncOperation,
-} from '../src/infra/argo.js';
+} from '../src/infra/argo-operation.js';
 import { renderOutcome } from '../src/infra/argo-outcome.js';
 
 const APP_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;

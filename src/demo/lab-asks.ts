@@ -7,7 +7,7 @@ import { UserError } from '../core/errors.js';
 import { didYouMean } from '../core/suggest.js';
 import { appPath } from '../infra/argo-objects.js';
 import { callLine } from '../infra/pihole.js';
-import { shellQuote } from '../infra/ssh.js';
+import { shellQuote } from '../infra/ssh-errors.js';
 import { type BackupConfig, resticArgv } from '../nodes/backup.js';
 import { sshTarget } from '../nodes/plans.js';
 import type { LabAsk } from './no-lab.js';

@@ -8,10 +8,11 @@
  * volumes are evicted; their data goes with them (PodInfo.emptyDirs says which). Once cordoned,
  * the node stays cordoned whatever happens.
  */
+
+import { sleep } from '../core/deadline.js';
 import { UserError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
 import { formatMs, isFinished, isUnmanaged, type PodInfo, podName } from './kube-objects.js';
-import { sleep } from './kube-watch.js';
 
 /** What the check before cordoning needs. */
 export interface DrainCheckOptions {

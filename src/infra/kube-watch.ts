@@ -14,7 +14,7 @@
  */
 
 import { type KubeConfig, Watch } from '@kubernetes/client-node';
-import { beforeDeadline } from '../core/deadline.js';
+import { beforeDeadline, sleep } from '../core/deadline.js';
 import type { Logger } from '../core/logger.js';
 import { isTransient, kubeStatus } from './kube-api.js';
 
@@ -173,24 +173,5 @@ function watchOnce<T extends WithVersion>(
         },
         (err: unknown) => finish({ kind: 'error', err }),
       );
-  });
-}
-
-/** Waits `ms`, or rejects with the signal's reason when it aborts first. */
-export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
-  return new Promise((resolve, reject) => {
-    if (signal?.aborted) {
-      reject(signal.reason);
-      return;
-    }
-    const onAbort = () => {
-      clearTimeout(timer);
-      reject(signal?.reason);
-    };
-    const timer = setTimeout(() => {
-      signal?.removeEventListener('abort', onAbort);
-      resolve();
-    }, ms);
-    signal?.addEventListener('abort', onAbort, { once: true });
   });
 }

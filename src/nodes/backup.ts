@@ -1,7 +1,7 @@
 import type { Config, NodeConfig } from '../config/schema.js';
 import { UserError } from '../core/errors.js';
 import type { SshPool } from '../infra/ssh.js';
-import { shellQuote } from '../infra/ssh.js';
+import { shellQuote } from '../infra/ssh-errors.js';
 import { sshTarget } from './node-ops.js';
 import { sshTarget as sshLine } from './plans.js';
 

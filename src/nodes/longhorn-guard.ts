@@ -8,7 +8,6 @@ import type { Config, NodeConfig } from '../config/schema.js';
 import type { Progress } from '../core/context.js';
 import { UserError } from '../core/errors.js';
 import { formatMs } from '../infra/kube-objects.js';
-import { longhornFor } from '../infra/longhorn.js';
 import type { LonghornState } from '../infra/longhorn-objects.js';
 import {
   drainPolicyText,
@@ -29,6 +28,8 @@ export async function readLonghorn(
 ): Promise<LonghornState | undefined> {
   if (ops.kubeError) throw ops.kubeError;
   if (!ops.kube) return undefined;
+  // Loaded with the Kubernetes client, on first use (an idle bot holds neither).
+  const { longhornFor } = await import('../infra/longhorn.js');
   return longhornFor(ops.kube, conf.namespace).state(signal);
 }
 

@@ -3,7 +3,7 @@ import type { CommandContext, Progress } from '../core/context.js';
 import { UserError } from '../core/errors.js';
 import { label, userLabel } from '../core/invocation.js';
 import type { Reply } from '../core/reply.js';
-import { UnmanagedPodsError } from '../infra/kube.js';
+import { UnmanagedPodsError } from '../infra/kube-drain.js';
 import type { RunningOperation } from '../ops/operations.js';
 import { type EngineStep, runSteps } from '../ops/step-engine.js';
 import { drainProgress, evictedSummary, stayedSummary } from './drain-report.js';

@@ -1,16 +1,15 @@
 /**
  * issue #13, below the chats: which client errors are refusals (errors as discord.js and
- * matrix-bot-sdk throw them), and what delivery does around a post that fails or takes long —
+ * the bot's Matrix client throw them), and what delivery does around a post that fails or takes long —
  * nothing a notification or a note says is lost. End to end against the fake Discord and the
  * fake homeserver: test/e2e/alert-refusals*.test.ts.
  */
 import { DiscordAPIError, type DiscordErrorData, HTTPError } from '@discordjs/rest';
-// The error class alone: the SDK's entry point loads its native crypto module.
-import { MatrixError } from 'matrix-bot-sdk/lib/models/MatrixError.js';
 import { describe, expect, it } from 'vitest';
 import { AlertService } from '../../src/alerts/alert-service.js';
 import { refusalOf } from '../../src/alerts/delivery-failure.js';
 import { AlertRoutesSchema } from '../../src/alerts/router.js';
+import { MatrixError } from '../../src/chat/matrix/matrix-client.js';
 import type { MessageRef } from '../../src/chat/publisher.js';
 import { silentLogger } from '../../src/core/logger.js';
 import type { Reply } from '../../src/core/reply.js';
@@ -54,22 +53,24 @@ describe('refusalOf', () => {
       noAccess: true,
     });
     expect(
-      refusalOf(new MatrixError({ errcode: 'M_TOO_LARGE', error: 'event too large' }, 413)),
+      refusalOf(new MatrixError(413, { errcode: 'M_TOO_LARGE', error: 'event too large' })),
     ).toEqual({ status: 413, code: 'M_TOO_LARGE', message: 'event too large', noAccess: false });
     expect(
-      refusalOf(new MatrixError({ errcode: 'M_BAD_JSON', error: 'Content not JSON.' }, 400)),
+      refusalOf(new MatrixError(400, { errcode: 'M_BAD_JSON', error: 'Content not JSON.' })),
     ).toMatchObject({ code: 'M_BAD_JSON', noAccess: false });
     expect(
-      refusalOf(new MatrixError({ errcode: 'M_FORBIDDEN', error: 'not in room' }, 403)),
+      refusalOf(new MatrixError(403, { errcode: 'M_FORBIDDEN', error: 'not in room' })),
     ).toMatchObject({ code: 'M_FORBIDDEN', noAccess: true });
-    // matrix-bot-sdk throws the response itself for an error body without errcode.
-    expect(refusalOf({ statusCode: 413, body: '<html>413</html>' })).toMatchObject({ code: '413' });
+    // An error body without errcode (a proxy's HTML page, say).
+    expect(refusalOf(new MatrixError(413, { error: '<html>413</html>' }))).toMatchObject({
+      code: '413',
+    });
   });
 
   it('leaves rate limits, timeouts, 5xx and network errors to be retried as they are', () => {
     expect(refusalOf(discordError(429, 0, 'You are being rate limited.'))).toBeUndefined();
     expect(
-      refusalOf(new MatrixError({ errcode: 'M_LIMIT_EXCEEDED', error: 'Too many' }, 429)),
+      refusalOf(new MatrixError(429, { errcode: 'M_LIMIT_EXCEEDED', error: 'Too many' })),
     ).toBeUndefined();
     expect(refusalOf({ statusCode: 408 })).toBeUndefined();
     expect(

@@ -26,14 +26,51 @@ describe('architecture', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('imports the Matrix SDK only for types outside its loader (the loader must stub crypto first)', () => {
-    const offenders = files('src/chat/matrix').filter((f) => {
-      if (f.endsWith('load-sdk.ts')) return false;
-      return /^import (?!type)[^;]*from ['"]matrix-bot-sdk['"]/m.test(
+  it('never loads matrix-bot-sdk: the bot speaks Matrix with its own client (the SDK is only for the fake’s tests)', () => {
+    const offenders = [...files('src'), ...files('commands')].filter((f) =>
+      /(from|import\(|require\()\s*['"]matrix-bot-sdk/.test(
         readFileSync(path.join(root, f), 'utf8'),
-      );
-    });
+      ),
+    );
     expect(offenders).toEqual([]);
+  });
+
+  it('loads the heavy libraries only when first used, never at start (idle memory)', () => {
+    // What src/main.ts reaches through static imports (`import type` is erased; with
+    // verbatimModuleSyntax `import { type X }` is not, so it counts).
+    const reached = new Map<string, string>(); // package → the file that imports it
+    const seen = new Set<string>();
+    const visit = (file: string) => {
+      if (seen.has(file)) return;
+      seen.add(file);
+      const text = readFileSync(path.join(root, file), 'utf8');
+      const specs = [
+        ...text.matchAll(/^(?:import|export)(?!\s+type\b)[^;'"]*?from\s+['"]([^'"]+)['"]/gms),
+        ...text.matchAll(/^import\s+['"]([^'"]+)['"]/gm),
+      ].map((m) => m[1]!);
+      for (const spec of specs) {
+        if (spec.startsWith('.')) {
+          visit(
+            path.relative(
+              root,
+              path.resolve(root, path.dirname(file), spec.replace(/\.js$/, '.ts')),
+            ),
+          );
+        } else if (!spec.startsWith('node:')) {
+          const pkg = spec.startsWith('@')
+            ? spec.split('/').slice(0, 2).join('/')
+            : spec.split('/')[0]!;
+          if (!reached.has(pkg)) reached.set(pkg, file);
+        }
+      }
+    };
+    visit('src/main.ts');
+    expect(seen.size).toBeGreaterThan(50); // the walk did follow the imports
+    expect(reached.has('zod')).toBe(true);
+    const lazy = ['@kubernetes/client-node', 'node-ssh', 'ssh2', 'discord.js', '@resvg/resvg-js'];
+    expect(lazy.filter((p) => reached.has(p)).map((p) => `${p} (from ${reached.get(p)})`)).toEqual(
+      [],
+    );
   });
 
   it('reads process.env only in the entry points (config comes through the loader)', () => {

@@ -12,6 +12,7 @@ import {
   startApp,
   testConfig,
 } from '../helpers/app-fixture.js';
+import { pressConfirm, proposeOnDiscord } from '../helpers/discord-confirm.js';
 import { type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
 /**
@@ -19,7 +20,7 @@ import { type LabNodeSpec, type SshLab, startSshLab } from '../helpers/ssh-lab.j
  * Discord, real sshd nodes and the fake Kubernetes API: `/node reboot pi4-a` (proposal, Confirm
  * button, progress, thread), then list, status, logs, cordon/uncordon, drain, provision of the
  * NixOS server and update of a Pi with the real ansible-playbook; then `!node reboot pi4-a`
- * from Matrix (real matrix-bot-sdk against the fake homeserver) confirmed with ✅.
+ * from Matrix (the bot's own client against the fake homeserver) confirmed with ✅.
  */
 const APP = snowflake();
 const GUILD = snowflake();
@@ -102,28 +103,18 @@ afterAll(async () => {
 
 describe('/node reboot from Discord', () => {
   it('proposes with the plan, runs on Confirm, edits progress in place and logs every step in a thread', async () => {
-    const i = await discord.slashCommand({
+    const proposal = await proposeOnDiscord(discord, {
       user: ALICE,
       channelId: OPS,
       name: 'node',
       subcommand: 'reboot',
       options: [{ name: 'node', value: 'pi4-a' }],
     });
-    const proposal = await discord.waitFor(
-      () =>
-        discord.interactionResponse(i).message?.buttons.length
-          ? discord.interactionResponse(i).message
-          : undefined,
-      10_000,
-    );
-    expect(JSON.stringify(proposal!.embeds)).toContain('sudo -n systemctl reboot');
+    const i = proposal.interactionId!;
+    expect(JSON.stringify(proposal.embeds)).toContain('sudo -n systemctl reboot');
     expect(lab.node('pi4-a').calls('systemctl')).toEqual([]);
 
-    await discord.pressButton({
-      user: ALICE,
-      messageId: proposal!.id,
-      customId: proposal!.buttons[0]!.customId!,
-    });
+    await pressConfirm(discord, ALICE, proposal);
     const done = await discord.waitFor(() => {
       const v = discord.interactionResponse(i);
       return v.embeds[0]?.title === 'pi4-a rebooted' ? v : undefined;
@@ -169,9 +160,7 @@ async function confirm(
   until: (v: InteractionView) => boolean,
   timeoutMs = 30_000,
 ): Promise<InteractionView> {
-  const message = proposal.message!;
-  const button = message.buttons.find((b) => b.label === 'Confirm') ?? message.buttons[0]!;
-  await discord.pressButton({ user: ALICE, messageId: message.id, customId: button.customId! });
+  await pressConfirm(discord, ALICE, proposal.message!);
   const view = await discord.waitFor(() => {
     const v = discord.interactionResponse(proposal.id);
     return until(v) ? v : undefined;

@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import path from 'node:path';
-import type { MatrixClient } from 'matrix-bot-sdk';
 import { Counter, type Registry } from 'prom-client';
 import type { Config } from '../../config/schema.js';
 import type { AccessPolicy } from '../../core/access.js';
@@ -10,7 +9,7 @@ import type { ChatUser } from '../../core/invocation.js';
 import type { Logger } from '../../core/logger.js';
 import type { ChatAdapter } from '../adapter.js';
 import type { Publisher } from '../publisher.js';
-import { CRYPTO_MODULE, loadMatrixSdk, quietSdkLogs } from './load-sdk.js';
+import { MatrixClient } from './matrix-client.js';
 import { MatrixPublisher } from './matrix-publisher.js';
 import { MatrixResponder, sendWithRetry } from './matrix-responder.js';
 import { renderMatrix } from './render.js';
@@ -48,20 +47,18 @@ const NO = new Set(['❌', '✖️', '👎']);
 export function encryptedRoomNotice(prefix: string, rooms: string[]): string {
   const where = rooms.length ? ` such as ${rooms.join(', ')}` : '';
   return (
-    'This room is end-to-end encrypted, and this bot cannot read encrypted messages: ' +
-    `Matrix encryption is not available to it (the native module ${CRYPTO_MODULE} is not installed), ` +
-    `so commands typed here (${prefix}help …) are never seen. Use an unencrypted room${where}, ` +
-    'or ask the operator to install the module.'
+    'This room is end-to-end encrypted, and this bot cannot read encrypted messages ' +
+    `(it does not support Matrix end-to-end encryption), so commands typed here (${prefix}help …) ` +
+    `are never seen. Use an unencrypted room${where}.`
   );
 }
 
 export const E2EE_HELP =
-  'Matrix encryption needs the native module @matrix-org/matrix-sdk-crypto-nodejs, which is not installed. ' +
-  'Install it with network access to GitHub: npm rebuild --ignore-scripts=false @matrix-org/matrix-sdk-crypto-nodejs — ' +
-  'or set chat.matrix.encryption: false and use an unencrypted room.';
+  'This bot does not support Matrix end-to-end encryption: ' +
+  'set chat.matrix.encryption: false and use an unencrypted room.';
 
 /**
- * Matrix through matrix-bot-sdk: `!command` text in allowed rooms, notices with HTML,
+ * Matrix through the bot's own client (matrix-client.ts): `!command` text in allowed rooms, notices with HTML,
  * edits for progress, threads for step logs, `!confirm <code>` or ✅ for confirmations.
  * The sync token is persisted, and events from before start-up are never acted on.
  */
@@ -101,14 +98,12 @@ export class MatrixAdapter implements ChatAdapter {
     const { config } = this.opts;
     // Started again after a failed attempt (the homeserver was down): take events again.
     this.stopped = false;
-    const { sdk, cryptoAvailable } = await loadMatrixSdk();
-    if (config.encryption && !cryptoAvailable)
+    if (config.encryption)
       throw new UserError('chat.matrix.encryption is on, but E2EE is unavailable.', E2EE_HELP);
-    quietSdkLogs(sdk, this.log);
-    const storage = new sdk.SimpleFsStorageProvider(
-      path.join(this.opts.stateDir, 'matrix-sync.json'),
-    );
-    const client = new sdk.MatrixClient(config.homeserverUrl, config.accessToken!, storage);
+    const client = new MatrixClient(config.homeserverUrl, config.accessToken!, {
+      syncTokenFile: path.join(this.opts.stateDir, 'matrix-sync.json'),
+      log: this.log,
+    });
     this.client = client;
     this.userId = await client.getUserId();
     for (const room of config.rooms) {
@@ -252,7 +247,7 @@ export class MatrixAdapter implements ChatAdapter {
   }
 
   /**
-   * The client has no crypto (see load-sdk.ts; the adapter never gives it a crypto store), so
+   * The client has no crypto (see matrix-client.ts), so
    * an encrypted room's messages arrive as opaque m.room.encrypted: never silently ignore them.
    * Counted every time; logged and answered with one notice per room.
    */

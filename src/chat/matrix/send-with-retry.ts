@@ -1,5 +1,5 @@
-/** Sending one event through matrix-bot-sdk, waiting out rate limits. */
-import { RETRY_AFTER_HEADER_MS } from './load-sdk.js';
+/** Sending one event, waiting out rate limits. */
+import { MatrixError } from './matrix-client.js';
 
 /** What sending needs from a MatrixClient: one event. */
 export interface MatrixSender {
@@ -12,16 +12,12 @@ const MAX_RATE_LIMIT_WAIT_MS = 120_000;
 
 /** How long a 429 asks to wait: the Retry-After header (spec v1.10+), else retry_after_ms. */
 export function rateLimitWaitMs(err: unknown): number | undefined {
-  const e = err as { retryAfterMs?: unknown; body?: Record<string, unknown> };
-  const header = e.body?.[RETRY_AFTER_HEADER_MS];
-  if (typeof header === 'number') return header;
-  return typeof e.retryAfterMs === 'number' ? e.retryAfterMs : undefined;
+  return err instanceof MatrixError ? err.retryAfterMs : undefined;
 }
 
 /**
- * Sends one event, waiting out 429 M_LIMIT_EXCEEDED answers (matrix-bot-sdk does not retry
- * them itself) for as long as the server says — its Retry-After header, else retry_after_ms,
- * else an exponential back-off — so that a burst of step logs is delayed, never dropped.
+ * Sends one event, waiting out 429 M_LIMIT_EXCEEDED answers for as long as the server says —
+ * its Retry-After header, else retry_after_ms, else an exponential back-off — so that a burst of step logs is delayed, never dropped.
  */
 export async function sendWithRetry(
   client: MatrixSender,

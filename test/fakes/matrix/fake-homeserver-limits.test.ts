@@ -4,12 +4,8 @@
  * authenticated download, encrypted rooms delivering m.room.encrypted.
  */
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import {
-  loadMatrixSdk,
-  quietSdkLogs,
-  RETRY_AFTER_HEADER_MS,
-} from '../../../src/chat/matrix/load-sdk.js';
 import { ALICE, captureLogs, got, OPS, resetHarness, startBot, startHs } from './harness.js';
+import { loadMatrixSdk, quietSdkLogs, RETRY_AFTER_HEADER_MS } from './load-sdk.js';
 
 // The harness sees a client's sync loop end in the SDK's log.
 beforeAll(async () => quietSdkLogs((await loadMatrixSdk()).sdk, captureLogs));

@@ -7,12 +7,6 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  CryptoUnavailableError,
-  type LoadedSdk,
-  loadMatrixSdk,
-  quietSdkLogs,
-} from '../../../src/chat/matrix/load-sdk.js';
 import { FakeHomeserver } from './fake-homeserver.js';
 import {
   ALICE,
@@ -30,6 +24,7 @@ import {
   TOKEN,
   tempDir,
 } from './harness.js';
+import { CryptoUnavailableError, type LoadedSdk, loadMatrixSdk, quietSdkLogs } from './load-sdk.js';
 
 let loaded: LoadedSdk;
 

@@ -7,12 +7,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { IStorageProvider, MatrixClient } from 'matrix-bot-sdk';
-import {
-  type LoadedSdk,
-  loadMatrixSdk,
-  type SdkLogSink,
-} from '../../../src/chat/matrix/load-sdk.js';
 import { FakeHomeserver, type HomeserverOptions } from './fake-homeserver.js';
+import { type LoadedSdk, loadMatrixSdk, type SdkLogSink } from './load-sdk.js';
 
 export const BOT = '@chatops:lab.test';
 export const ALICE = '@alice:lab.test';

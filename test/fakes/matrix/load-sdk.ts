@@ -1,5 +1,7 @@
 /**
- * Loads matrix-bot-sdk, with or without its native E2EE module.
+ * Loads matrix-bot-sdk (a devDependency), with or without its native E2EE module, for the
+ * tests that check the fake homeserver against a real, independent client: the bot itself
+ * speaks Matrix with its own client (src/chat/matrix/matrix-client.ts).
  *
  * matrix-bot-sdk `require`s `@matrix-org/matrix-sdk-crypto-nodejs` when it loads (from
  * `lib/e2ee/CryptoClient.js` and `lib/e2ee/RustEngine.js`, both reached from `lib/index.js`).
