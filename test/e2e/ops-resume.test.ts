@@ -6,6 +6,7 @@ import type { FakeKube } from '../fakes/kube/fake-kube.js';
 import { discordChat } from '../helpers/app-fixture.js';
 import { BotProcess } from '../helpers/bot-process.js';
 import { tempStateDir } from '../helpers/cli.js';
+import { confirmOnDiscord, proposeOnDiscord } from '../helpers/discord-confirm.js';
 import { type KubeLab, startKubeLab } from '../helpers/kube-lab.js';
 import type { KubeletSim } from '../helpers/kubelet-sim.js';
 import type { LabNodeSpec, SshLab } from '../helpers/ssh-lab.js';
@@ -98,40 +99,19 @@ afterAll(async () => {
 const cordoned = (name: string) =>
   (kube.node(name)?.spec as { unschedulable?: boolean } | undefined)?.unschedulable === true;
 
-/** Runs `/node <sub> <node>` from Discord until its proposal shows; the proposal message. */
-async function propose(sub: string, node: string, force = false) {
-  const i = await discord.slashCommand({
-    user: ALICE,
-    channelId: OPS,
-    name: 'node',
-    subcommand: sub,
-    options: [{ name: 'node', value: node }, ...(force ? [{ name: 'force', value: true }] : [])],
-  });
-  const proposal = await discord
-    .waitFor(
-      () =>
-        discord.interactionResponse(i).message?.buttons.length
-          ? discord.interactionResponse(i).message
-          : undefined,
-      10_000,
-    )
-    .catch((err) => {
-      throw new Error(
-        `no proposal: ${JSON.stringify(discord.interactionResponse(i).embeds)} (${err.message})`,
-      );
-    });
-  return proposal!;
-}
+/** `/node <sub> <node>` as Alice in #ops. */
+const nodeCommand = (sub: string, node: string, force = false) => ({
+  user: ALICE,
+  channelId: OPS,
+  name: 'node',
+  subcommand: sub,
+  options: [{ name: 'node', value: node }, ...(force ? [{ name: 'force', value: true }] : [])],
+});
 
 /** Proposes `/node <sub> <node>` and presses Confirm; the id of the message it runs in. */
 async function confirmed(sub: string, node: string, force = false): Promise<{ messageId: string }> {
-  const proposal = await propose(sub, node, force);
-  await discord.pressButton({
-    user: ALICE,
-    messageId: proposal.id,
-    customId: proposal.buttons[0]!.customId!,
-  });
-  return { messageId: proposal.id };
+  const message = await confirmOnDiscord(discord, nodeCommand(sub, node, force));
+  return { messageId: message.id };
 }
 
 const confirmReboot = (node: string, force = false) => confirmed('reboot', node, force);
@@ -408,7 +388,7 @@ describe('other long operations, proposals and the journal across a kill', () =>
   }, 60_000);
 
   it('a proposal nobody answered before the kill is edited to say it expired', async () => {
-    const proposal = await propose('reboot', 'pi4-a');
+    const proposal = await proposeOnDiscord(discord, nodeCommand('reboot', 'pi4-a'));
     // Killed once the proposal is on disk (it is written right after Discord took the message).
     await waitUntil(() => {
       try {
