@@ -1,20 +1,23 @@
+/**
+ * /node: every subcommand as data — options, side effects, confirmation, preconditions — with
+ * its behaviour in src/nodes by family: list (node-list.ts) and status (status.ts), logs
+ * (logs.ts), drain/cordon/uncordon (scheduling.ts), reboot, provision and update (reboot.ts,
+ * provision.ts, update.ts), and the checks before any disruptive one (start-checks.ts).
+ */
 import { z } from 'zod';
-import type { NodeConfig } from '../src/config/schema.js';
 import { defineAction, defineCommand, type OptionDef } from '../src/core/command.js';
-import type { CommandContext } from '../src/core/context.js';
-import { UserError } from '../src/core/errors.js';
-import { userLabel } from '../src/core/invocation.js';
-import { table } from '../src/core/table.js';
 import { labAsks } from '../src/demo/lab-asks.js';
 import { demoAware } from '../src/demo/no-lab.js';
-import { drainProgress, evictedSummary, stayedSummary } from '../src/nodes/drain-report.js';
-import { assertLonghornSafe } from '../src/nodes/longhorn-guard.js';
+import { journalArgv, type LogsArgs, readJournal, UNIT } from '../src/nodes/logs.js';
 import { withLonghorn } from '../src/nodes/longhorn-plan.js';
-import { kubeForNode, requireKube, requireSsh, sshTarget } from '../src/nodes/node-ops.js';
+import { listNodes } from '../src/nodes/node-list.js';
+import { requireSsh } from '../src/nodes/node-ops.js';
 import { cordonPlan, drainPlan, rebootPlan } from '../src/nodes/plans.js';
 import { provisionNode, provisionPlan } from '../src/nodes/provision.js';
 import { checkRebootGuards, rebootNode } from '../src/nodes/reboot.js';
-import { k3sStates, nodeStatuses, renderStatuses } from '../src/nodes/status.js';
+import { drainNode, k3sNode, setSchedulable } from '../src/nodes/scheduling.js';
+import { assertCanStart, assertStorageSafe } from '../src/nodes/start-checks.js';
+import { nodeStatuses, renderStatuses } from '../src/nodes/status.js';
 import { updateNodes, updatePlan, updateTargets } from '../src/nodes/update.js';
 
 const nodeOption: OptionDef = {
@@ -43,94 +46,7 @@ const evictUnmanagedOption: OptionDef = {
 };
 type DrainArgs = { evict_unmanaged?: boolean };
 type ForceArgs = { force?: boolean };
-
-/**
- * The Longhorn precondition of a drain, reboot, update or provision: refuses (naming volumes,
- * PVCs, pods and the node-drain-policy) unless force:true. Not for dry runs.
- */
-async function assertStorageSafe(
-  ctx: CommandContext<ForceArgs>,
-  nodes: readonly NodeConfig[],
-  verb: string,
-  retry: (node: NodeConfig) => string,
-): Promise<string[]> {
-  if (ctx.dryRun) return [];
-  return assertLonghornSafe(await ctx.services.nodeOps(), ctx.config.longhorn, nodes, {
-    force: ctx.args.force ?? false,
-    verb,
-    retry,
-    signal: ctx.signal,
-  });
-}
-/** systemd unit names: letters, digits and @._:- only (never passed through a shell anyway). */
-const UNIT = /^[A-Za-z0-9@._:-]{1,128}$/;
-
 type NodeArgs = { node: string };
-type LogsArgs = NodeArgs & { unit: string; lines?: number };
-
-/** What /node logs runs on the node. */
-const journalArgv = ({ unit, lines }: LogsArgs) => [
-  'sudo',
-  '-n',
-  'journalctl',
-  '-u',
-  unit,
-  '-n',
-  String(lines ?? 50),
-  '--no-pager',
-  '-o',
-  'short-iso',
-];
-
-/**
- * The preconditions of the disruptive node actions (the dispatcher runs them before proposing
- * and again before running): no other node operation runs (execute takes the lock), a drain
- * would not delete pods for good, and each node it will SSH to presents its pinned host key and
- * takes the bot's login (so nobody confirms a reboot of a host the bot may not talk to).
- */
-async function assertCanStart(
-  ctx: CommandContext,
-  drain?: { node: NodeConfig; evictUnmanaged?: boolean },
-  sshTo: readonly NodeConfig[] = [],
-): Promise<void> {
-  if (ctx.dryRun) return;
-  const ops = await ctx.services.nodeOps();
-  ops.lock.assertFree();
-  if (ops.ssh) {
-    const ssh = ops.ssh;
-    await Promise.all(
-      sshTo.map((n) => ssh.exec(sshTarget(n), ['true'], { timeoutMs: 10_000, signal: ctx.signal })),
-    );
-  }
-  const drainKube = drain ? kubeForNode(ops, drain.node) : undefined;
-  if (drain?.node.k3sName && drainKube) {
-    await drainKube.checkDrainable(drain.node.k3sName, { evictUnmanaged: drain.evictUnmanaged });
-  }
-}
-
-/** The node, which must be in the K3s cluster for Kubernetes actions. */
-function k3sNode(ctx: CommandContext<NodeArgs>): NodeConfig {
-  const node = ctx.inventory.node(ctx.args.node);
-  if (!node.k3sName) {
-    const k3s = ctx.inventory.nodes.filter((n) => n.k3sName).map((n) => n.name);
-    throw new UserError(`${node.name} is not a K3s node.`, `K3s nodes: ${k3s.join(', ')}`);
-  }
-  return node;
-}
-
-async function setSchedulable(ctx: CommandContext<NodeArgs>, schedulable: boolean) {
-  const node = k3sNode(ctx);
-  const kube = requireKube(
-    await ctx.services.nodeOps(),
-    `${schedulable ? 'Uncordoning' : 'Cordoning'} ${node.name}`,
-  );
-  if (schedulable) await kube.uncordon(node.k3sName!);
-  else await kube.cordon(node.k3sName!);
-  return {
-    severity: 'success' as const,
-    title: `${node.name} ${schedulable ? 'uncordoned: new pods may be scheduled' : 'cordoned: no new pods'}`,
-  };
-}
 
 export const command = defineCommand({
   name: 'node',
@@ -141,28 +57,7 @@ export const command = defineCommand({
       description: 'The inventory: nodes with their roles, OS and groups',
       sideEffects: false,
       options: [],
-      execute: async ({ inventory, services }) => {
-        // K3s state from one API call when the API is configured; the inventory alone otherwise.
-        const k3s = await k3sStates(() => services.nodeOps());
-        return {
-          title: `${inventory.nodes.length} nodes`,
-          code: table(
-            ['NODE', 'HOST', 'OS', 'ROLES', 'K3S', 'GROUPS'],
-            inventory.nodes.map((n) => [
-              n.name,
-              n.port === 22 ? n.host : `${n.host}:${n.port}`,
-              n.os,
-              n.roles.join(',') || '-',
-              n.k3sName
-                ? (k3s.states?.get(n.k3sName) ??
-                  (k3s.states ? `${n.k3sName}: not in cluster` : n.k3sName))
-                : '-',
-              n.groups.join(',') || '-',
-            ]),
-          ),
-          text: k3s.error ? `K3s state unknown: ${k3s.error}` : undefined,
-        };
-      },
+      execute: ({ inventory, services }) => listNodes(inventory, services),
     }),
     defineAction<{ target?: string }>({
       name: 'status',
@@ -255,27 +150,7 @@ export const command = defineCommand({
         });
         return withLonghorn(ctx, plan, [node], 'drain');
       },
-      execute: async (ctx) => {
-        const node = k3sNode(ctx);
-        const ops = await ctx.services.nodeOps();
-        const kube = requireKube(ops, `Draining ${node.name}`);
-        const release = ops.lock.acquire(`Drain of ${node.name}`, userLabel(ctx.invocation.user));
-        try {
-          const r = await kube.drain(node.k3sName!, {
-            timeoutMs: ops.config.drainTimeoutSeconds * 1000,
-            signal: ctx.signal,
-            evictUnmanaged: ctx.args.evict_unmanaged,
-            ...drainProgress(ctx.progress),
-          });
-          return {
-            severity: 'success',
-            title: `${node.name} drained`,
-            text: `${evictedSummary(r.evicted)}; ${stayedSummary(r.skipped, r.kept)}. It stays cordoned: /node uncordon ${node.name} when done.`,
-          };
-        } finally {
-          release();
-        }
-      },
+      execute: drainNode,
     }),
     defineAction<NodeArgs>({
       name: 'cordon',
@@ -319,24 +194,7 @@ export const command = defineCommand({
       ],
       execute: demoAware(
         (ctx) => labAsks.nodeCommand(ctx.inventory.node(ctx.args.node), journalArgv(ctx.args)),
-        async (ctx) => {
-          const node = ctx.inventory.node(ctx.args.node);
-          const ssh = requireSsh(await ctx.services.nodeOps(), `Reading logs on ${node.name}`, {
-            readOnly: true,
-          });
-          const lines = ctx.args.lines ?? 50;
-          const r = await ssh.exec(sshTarget(node), journalArgv(ctx.args), { signal: ctx.signal });
-          if (r.code !== 0) {
-            throw new UserError(
-              `journalctl on ${node.name} exited with ${r.code}.`,
-              r.stderr.trim().slice(0, 500) || undefined,
-            );
-          }
-          return {
-            title: `${ctx.args.unit} on ${node.name} (last ${lines} lines)`,
-            code: r.stdout.trimEnd() || '(no entries)',
-          };
-        },
+        readJournal,
       ),
     }),
     defineAction<NodeArgs & ForceArgs & { check?: boolean }>({
