@@ -37,7 +37,7 @@ export interface AlertServiceOptions {
   settleClock?: DeliveryOptions['settleClock'];
   /** Accepted but not yet applied notifications allowed; more are refused (BacklogFullError). */
   maxBacklog?: number;
-  /** Called for each notification moved to the dead-letter file (a metric). */
+  /** Called for each notification or alert post moved to the dead-letter file (a metric). */
   onDeadLetter?: () => void;
   /** Called for each post a chat refused for good (a metric; see DeliveryOptions.onRefused). */
   onDeliveryRefused?: DeliveryOptions['onRefused'];
@@ -60,7 +60,8 @@ const newView = (dest: RoutedDestination): DestinationView => ({
  * left in the outbox is applied before anything accepted since. A notification that changes
  * nothing (Alertmanager's retries and repeats) posts nothing; one identical to the last one
  * accepted for its group is not even stored. One that cannot be applied goes to
- * `alerts/dead-letter.jsonl` (logged, counted) and holds up nothing.
+ * `alerts/dead-letter.jsonl` (logged, counted) and holds up nothing — as does a post a chat
+ * refuses for itself alone (a locked thread; see Delivery).
  */
 export class AlertService {
   private readonly intake: NotificationIntake;
@@ -95,6 +96,11 @@ export class AlertService {
       settleMs: opts.settleMs,
       settleClock: opts.settleClock,
       onRefused: opts.onDeliveryRefused,
+      deadLetter: async (letter) => {
+        await this.intake.deadLetters.add(letter);
+        opts.onDeadLetter?.();
+        return this.intake.deadLetters.file;
+      },
     });
   }
 

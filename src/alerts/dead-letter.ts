@@ -1,18 +1,22 @@
 import { open } from 'node:fs/promises';
 
 export interface DeadLetter {
-  /** The outbox entry's id. */
+  /** The outbox entry's id; for a post, `<destination> <what>`. */
   id: string;
   groupKey?: string;
   reason: string;
-  /** The notification as it was stored. */
+  /** For a post: where it was to go (`discord:<channel>`) and what it was (`A-3 update`). */
+  destination?: string;
+  what?: string;
+  /** The notification as it was stored, or the post as it was refused (without its picture). */
   payload: unknown;
 }
 
 /**
- * Notifications that could not be applied, one JSON line each (with when and why), appended
- * and fsync'ed: out of the outbox so they block nothing, kept for a person to look at (or to
- * post again to the webhook once the cause is fixed).
+ * Notifications that could not be applied, and alert posts no chat would take (a locked thread,
+ * a post no smaller form of which was accepted), one JSON line each (with when and why), appended
+ * and fsync'ed: out of the way so they block nothing, kept for a person to look at (or to post
+ * again to the webhook once the cause is fixed).
  */
 export class DeadLetterFile {
   constructor(readonly file: string) {}

@@ -2,6 +2,7 @@ import type { MessageRef, Publisher } from '../chat/publisher.js';
 import type { Reply } from '../core/reply.js';
 import type { AlertStore, Rollup, StoredGroup } from './alert-store.js';
 import type { AlertRenderers } from './delivery.js';
+import { DeliveryRefused } from './delivery-failure.js';
 import { markShown, pendingChange, replyKey, rollupDetails } from './delivery-view.js';
 import {
   compactRollupDetails,
@@ -10,7 +11,7 @@ import {
   someLines,
   withoutDetail,
 } from './render-smaller.js';
-import type { Sent, SmallerForm } from './send-smaller.js';
+import { type Sent, type SmallerForm, unlessOnlyThis } from './send-smaller.js';
 import { destinationKey, type GroupState, type RoutedDestination } from './types.js';
 
 /** What roll-up delivery needs from the destination's worker (delivery.ts). */
@@ -28,11 +29,23 @@ export interface RollupContext {
   ): Promise<Sent<T>>;
   /** The group as the store holds it now. */
   current(g: StoredGroup): StoredGroup;
+  /**
+   * A post no form of which got past, refused for itself alone (see scopeOf): written to the
+   * dead letters, logged, counted; the caller goes on as if it was shown.
+   */
+  dropPost(
+    dest: RoutedDestination,
+    groupKey: string | undefined,
+    refused: DeliveryRefused,
+    post: Reply,
+  ): Promise<void>;
 }
 
 /**
  * Storm mode: many new groups for one destination become one roll-up message, every alert in
  * its thread; their changes are one thread post per roll-up, and the roll-up is re-rendered.
+ * A post the chat refuses for itself alone (a locked thread, a deleted roll-up message) goes to
+ * the dead letters and holds up nothing; a roll-up is not posted again.
  */
 export class RollupDelivery {
   constructor(private readonly c: RollupContext) {}
@@ -67,15 +80,23 @@ export class RollupDelivery {
         if (lines.length > 0) {
           const title = `${lines.length} update${lines.length === 1 ? '' : 's'}`;
           const about = `${title} of ${rollupLine(snapshots.map((s) => s.state))}`;
-          const { value: posted } = await this.c.sendForms(
-            snapshots[0]!.view.dest,
-            `roll-up ${id} updates`,
-            { title, code: lines.join('\n') },
-            [(why) => someLines(title, lines, why), (why) => oneLine(about, why)],
-            (p, r) => p.reply(ref, r, 'Alert storm'),
+          const dest = snapshots[0]!.view.dest;
+          const full = { title, code: lines.join('\n') };
+          const sent = await unlessOnlyThis(
+            'message',
+            this.c.sendForms(
+              dest,
+              `roll-up ${id} updates`,
+              full,
+              [(why) => someLines(title, lines, why), (why) => oneLine(about, why)],
+              (p, r) => p.reply(ref, r, 'Alert storm'),
+            ),
           );
-          for (const s of snapshots) s.view.ref = posted;
-          if (rollup) rollup.ref = posted;
+          if (sent instanceof DeliveryRefused) await this.c.dropPost(dest, undefined, sent, full);
+          else {
+            for (const s of snapshots) s.view.ref = sent.value;
+            if (rollup) rollup.ref = sent.value;
+          }
         }
         for (const s of snapshots) markShown(s.view, s.state);
         if (rollup) rollup.dirty = true;
@@ -105,22 +126,22 @@ export class RollupDelivery {
     const root = this.c.render.rollup(states, this.c.now());
     const full = { ...root, mentions: mergeMentions(members, destKey) };
     const intoRef = into?.views[destKey]?.ref;
-    let ref: MessageRef;
-    if (intoRef) {
-      await this.c.sendForms(dest, `roll-up ${id}`, full, rollupForms(full, states), (p, r) =>
-        p.edit(intoRef, r),
-      );
-      ref = intoRef;
-    } else {
-      const sent = await this.c.sendForms(
-        dest,
-        `roll-up ${id}`,
-        full,
-        rollupForms(full, states),
-        (p, r) => p.post(dest.target, r),
-      );
-      ref = sent.value;
+    const sent = await unlessOnlyThis(
+      intoRef ? 'message' : 'channel',
+      this.c.sendForms(dest, `roll-up ${id}`, full, rollupForms(full, states), async (p, r) => {
+        if (!intoRef) return p.post(dest.target, r);
+        await p.edit(intoRef, r);
+        return intoRef;
+      }),
+    );
+    if (sent instanceof DeliveryRefused) {
+      // Not shown: its groups wait for their next change (each then posted on its own).
+      await this.c.dropPost(dest, undefined, sent, full);
+      for (const g of fresh) g.views[destKey]!.dirty = false;
+      await this.c.store.save(...fresh);
+      return;
     }
+    const ref: MessageRef = sent.value;
     const rollup: Rollup = {
       id,
       dest,
@@ -150,17 +171,22 @@ export class RollupDelivery {
       .filter((g): g is StoredGroup => Boolean(g?.views[key]));
     const states = members.map((g) => structuredClone(g.state));
     try {
-      const { value: ref } = await this.c.sendForms(
-        r.dest,
-        `roll-up ${r.id} details`,
-        rollupDetails(states),
-        [(why) => compactRollupDetails(states, why), (why) => oneLine(rollupLine(states), why)],
-        (p, reply) => p.reply(r.ref!, reply, 'Alert storm'),
+      const full = rollupDetails(states);
+      const sent = await unlessOnlyThis(
+        'message',
+        this.c.sendForms(
+          r.dest,
+          `roll-up ${r.id} details`,
+          full,
+          [(why) => compactRollupDetails(states, why), (why) => oneLine(rollupLine(states), why)],
+          (p, reply) => p.reply(r.ref!, reply, 'Alert storm'),
+        ),
       );
-      r.ref = ref;
+      if (sent instanceof DeliveryRefused) await this.c.dropPost(r.dest, undefined, sent, full);
+      else r.ref = sent.value;
       r.detailsPending = undefined;
       members.forEach((g, i) => {
-        g.views[key]!.ref = ref;
+        g.views[key]!.ref = r.ref;
         markShown(g.views[key]!, states[i]!);
       });
       await this.c.store.save(...members, r);
@@ -183,14 +209,15 @@ export class RollupDelivery {
       return;
     }
     try {
-      await this.c.sendForms(
-        r.dest,
-        `roll-up ${r.id}`,
-        root,
-        rollupForms(root, states),
-        (p, reply) => p.edit(r.ref!, reply),
+      const edited = await unlessOnlyThis(
+        'message',
+        this.c.sendForms(r.dest, `roll-up ${r.id}`, root, rollupForms(root, states), (p, reply) =>
+          p.edit(r.ref!, reply),
+        ),
       );
-      r.rootKey = key;
+      // Refused for itself alone: not remembered as shown, the next change edits it again.
+      if (edited instanceof DeliveryRefused) await this.c.dropPost(r.dest, undefined, edited, root);
+      else r.rootKey = key;
       await this.c.store.save(r);
     } catch (err) {
       r.dirty = true;

@@ -20,9 +20,55 @@ export interface Refusal {
   message: string;
   /**
    * No form of the message can get through now (401, 403, 404: no access to the channel or room,
-   * or it is gone): nothing smaller is tried; the destination is retried later with back-off.
+   * or the message is gone; Discord 50083/160005: a locked thread): nothing smaller is tried.
    */
   noAccess: boolean;
+}
+
+/**
+ * Discord's codes for a thread that takes no posts: 50083 "Thread is archived" (what a locked
+ * thread answers a bot without Manage Threads) and 160005 "Thread is locked"
+ * (discord-api-docs topics/opcodes-and-status-codes.mdx, topics/threads.mdx "Locked Threads").
+ */
+const LOCKED_THREAD = new Set(['50083', '160005']);
+/** Discord 10008 Unknown Message: the message was deleted. */
+const UNKNOWN_MESSAGE = '10008';
+/** Nothing gets into the channel or room: a bad token, Discord 50001 Missing Access, Matrix M_FORBIDDEN. */
+const NO_ACCESS = new Set(['50001', 'M_FORBIDDEN']);
+
+/**
+ * What a refusal no form got past stands in the way of.
+ *
+ * - `destination`: the whole channel or room (no access, a bad token, the channel is gone): every
+ *   group there would be refused, so the destination is retried with back-off.
+ * - `gone`: the group's root message was deleted (Discord 10008 on an edit of it, or on starting
+ *   its thread).
+ * - `post`: this post only — a locked thread (50083/160005), no permission to create or post in
+ *   threads (50013), a deleted thread (10003), or a post no form of which the chat takes.
+ *
+ * `on` is what was being done: posting a new message into the destination (`channel`: a refusal
+ * of access there is the destination's), or editing / replying under a message already posted
+ * (`message`: only a refusal of the channel itself is the destination's).
+ */
+export type RefusalScope = 'destination' | 'gone' | 'post';
+
+export function scopeOf(r: Refusal, on: 'channel' | 'message'): RefusalScope {
+  if (on === 'channel') return r.noAccess ? 'destination' : 'post';
+  if (r.status === 401 || (r.status === 403 && (NO_ACCESS.has(r.code) || r.code === '403')))
+    return 'destination';
+  if (r.code === UNKNOWN_MESSAGE) return 'gone';
+  return 'post';
+}
+
+/** What a person can do about a refusal of a group's post, for the log line. */
+export function refusalHint(r: Refusal): string {
+  if (LOCKED_THREAD.has(r.code))
+    return 'its thread is locked: a moderator can unlock it; the root message is still edited';
+  if (r.code === '50013')
+    return 'the bot may not start threads or post in them here (Create Public Threads, Send Messages in Threads); the root message is still edited';
+  if (r.code === '10003') return 'its thread was deleted; the root message is still edited';
+  if (r.code === UNKNOWN_MESSAGE) return 'its message was deleted';
+  return 'no smaller form was taken either';
 }
 
 interface ClientError {
@@ -57,7 +103,7 @@ export function refusalOf(err: unknown): Refusal | undefined {
     status,
     code,
     message: truncate(message.split('\n')[0]!.replace(`${code}: `, ''), 200),
-    noAccess: status === 401 || status === 403 || status === 404,
+    noAccess: status === 401 || status === 403 || status === 404 || LOCKED_THREAD.has(code),
   };
 }
 
@@ -82,8 +128,12 @@ export type OnRefused = (r: {
   platform: string;
   /** The platform's code (see Refusal.code). */
   reason: string;
-  /** `smaller`: shown in a smaller form instead; `retrying`: nothing shown, retried later. */
-  outcome: 'smaller' | 'retrying';
+  /**
+   * `smaller`: shown in a smaller form instead; `retrying`: nothing shown, the destination retried
+   * later; `dead-letter`: this post dropped (written to the dead letters), the rest go on;
+   * `reposted`: the group's root was deleted and is posted again.
+   */
+  outcome: 'smaller' | 'retrying' | 'dead-letter' | 'reposted';
 }) => void;
 
 /**
@@ -125,6 +175,36 @@ export class RefusalReport {
     if (this.warned.get(destKey) === r.code) this.log.debug(fields, msg);
     else this.log.warn(fields, msg);
     this.warned.set(destKey, r.code);
+  }
+
+  /** A post about one group no form got past, dropped to the dead letters (`file`). */
+  deadLettered(destKey: string, err: DeliveryRefused, file: string | undefined): void {
+    const r = err.refusal;
+    const platform = platformOf(destKey);
+    this.count({ platform, reason: r.code, outcome: 'dead-letter' });
+    const where = file ? `moved to ${file}` : 'dropped';
+    this.log.error(
+      {
+        destination: destKey,
+        what: err.what,
+        status: r.status,
+        code: r.code,
+        refusal: r.message,
+        file,
+      },
+      `${err.what} not shown: ${platform} refused it (${describeRefusal(r)}): ${refusalHint(r)}; ${where}; other alerts go on`,
+    );
+  }
+
+  /** A group whose root message was deleted, posted again as a new root. */
+  reposted(destKey: string, err: DeliveryRefused): void {
+    const r = err.refusal;
+    const platform = platformOf(destKey);
+    this.count({ platform, reason: r.code, outcome: 'reposted' });
+    this.log.warn(
+      { destination: destKey, what: err.what, status: r.status, code: r.code, refusal: r.message },
+      `${err.what}: ${platform} says the group's root message is gone (${describeRefusal(r)}); it is posted again with a new thread`,
+    );
   }
 
   /** A pass over the destination got through. */

@@ -3,11 +3,11 @@ import Bottleneck from 'bottleneck';
 import type { Publisher } from '../chat/publisher.js';
 import type { Logger } from '../core/logger.js';
 import type { Reply } from '../core/reply.js';
-import type { AlertStore, DestinationView, Rollup, StoredGroup } from './alert-store.js';
+import type { AlertStore, StoredGroup } from './alert-store.js';
+import type { DeadLetter } from './dead-letter.js';
+import { type GroupContext, GroupDelivery } from './deliver-group.js';
 import { RollupDelivery } from './deliver-rollups.js';
 import { DeliveryRefused, type OnRefused, RefusalReport } from './delivery-failure.js';
-import { markShown, pendingChange, replyKey } from './delivery-view.js';
-import { changeLine, groupLine, oneLine, withoutDetail } from './render-smaller.js';
 import { type Sent, type SmallerForm, sendSmaller } from './send-smaller.js';
 import { realClock, type SettleClock, SettleWindow } from './settle-window.js';
 import {
@@ -47,6 +47,11 @@ export interface DeliveryOptions {
   limits?: Partial<Record<RoutedDestination['platform'], Bottleneck.ConstructorOptions>>;
   /** Each post a chat refused for good (a 4xx that is not a rate limit): a metric. */
   onRefused?: OnRefused;
+  /**
+   * Keeps a post refused for itself alone (see scopeOf), for a person to look at; resolves with
+   * the file it went to, undefined when it could not be written. Without it, the post is only logged.
+   */
+  deadLetter?: (letter: DeadLetter) => Promise<string | undefined>;
 }
 
 const DEFAULT_LIMITS: Record<RoutedDestination['platform'], Bottleneck.ConstructorOptions> = {
@@ -70,8 +75,10 @@ const MAX_REFUSED_RETRY_MS = 10 * 60_000;
  * Posts and updates alert messages, one worker per destination: new groups get a root (or
  * a roll-up when many arrive at once), changes go to the thread, roots are edited. Pacing
  * per destination stays inside the platform's rate limits; a destination that fails is
- * retried with backoff without holding up the others. Pending work is whatever is marked
- * dirty in the store, so updates coalesce and survive restarts.
+ * retried with backoff without holding up the others. A refusal of one group's message or
+ * thread alone (a locked thread, a deleted root; see scopeOf) does not stop its destination:
+ * that post goes to the dead letters, or the group is posted again (deliver-group.ts). Pending
+ * work is whatever is marked dirty in the store, so updates coalesce and survive restarts.
  */
 export class Delivery {
   private readonly running = new Map<string, Promise<void>>();
@@ -80,6 +87,7 @@ export class Delivery {
   private readonly backoff = new Map<string, number>();
   private readonly refusals: RefusalReport;
   private readonly rollups: RollupDelivery;
+  private readonly single: GroupDelivery;
   private readonly timers = new Set<NodeJS.Timeout>();
   private readonly window: SettleWindow;
   private readonly stopping = new AbortController();
@@ -91,13 +99,18 @@ export class Delivery {
     this.refusals = new RefusalReport(opts.log, opts.onRefused);
     this.window = new SettleWindow(opts.settleMs ?? 1000, opts.settleClock ?? realClock);
     setMaxListeners(0, this.stopping.signal); // one waiting pass per destination
-    this.rollups = new RollupDelivery({
+    const context: GroupContext = {
       store: opts.store,
       render: opts.render,
+      graph: opts.graph,
       now: this.now,
       sendForms: (dest, what, full, smaller, op) => this.sendForms(dest, what, full, smaller, op),
       current: (g) => this.current(g),
-    });
+      dropPost: (dest, groupKey, refused, post) => this.dropPost(dest, groupKey, refused, post),
+      reposted: (destKey, refused) => this.refusals.reposted(destKey, refused),
+    };
+    this.rollups = new RollupDelivery(context);
+    this.single = new GroupDelivery(context);
   }
 
   /** Starts (or re-runs) the worker of every destination with pending work. */
@@ -202,7 +215,7 @@ export class Delivery {
         for (const listed of own) {
           if (this.stopped) return;
           const g = this.current(listed);
-          if (g.views[destKey]!.dirty) await this.deliverGroup(g, destKey);
+          if (g.views[destKey]!.dirty) await this.single.deliver(g, destKey);
         }
         await this.rollups.deliverChanges(destKey, inRollups);
         for (const r of store
@@ -285,112 +298,33 @@ export class Delivery {
     return sent;
   }
 
-  private async deliverGroup(g: StoredGroup, destKey: string): Promise<void> {
-    const view = g.views[destKey]!;
-    const state = structuredClone(g.state);
-    const now = this.now();
-    view.dirty = false; // a notification arriving meanwhile sets it again
-    const touched: Rollup[] = [];
-    try {
-      if (!view.ref) {
-        const root = this.opts.render.root(state, {
-          now,
-          mentions: view.dest.mentions,
-          showButtons: view.dest.platform === 'discord',
-        });
-        const image = await this.opts.graph?.(state);
-        const sent = await this.sendForms(
-          view.dest,
-          `${state.ref} root`,
-          image ? { ...root, image } : root,
-          rootForms(state, root),
-          (p, r) => p.post(view.dest.target, r),
+  /** See RollupContext.dropPost. Never throws: a dead letter that cannot be written is logged. */
+  private async dropPost(
+    dest: RoutedDestination,
+    groupKey: string | undefined,
+    refused: DeliveryRefused,
+    post: Reply,
+  ): Promise<void> {
+    const destKey = destinationKey(dest);
+    const { image: _picture, ...payload } = post;
+    const file = await this.opts
+      .deadLetter?.({
+        id: `${destKey} ${refused.what}`,
+        groupKey,
+        destination: destKey,
+        what: refused.what,
+        reason: refused.message,
+        payload,
+      })
+      .catch((err) => {
+        this.opts.log.error(
+          { err, destination: destKey, what: refused.what },
+          'dead letter not written',
         );
-        view.ref = sent.value;
-        view.rootKey = replyKey({ ...root, mentions: undefined });
-        // A smaller root lacks the alerts: not shown yet, they follow in its thread.
-        if (sent.refusal) view.dirty = true;
-        else markShown(view, state);
-        await this.opts.store.save(g);
-        return;
-      }
-      const change = pendingChange(view, state);
-      const post = this.opts.render.change(state, change, now);
-      const thread = `${state.ref} ${state.groupLabels.alertname ?? state.commonLabels.alertname ?? 'alerts'}`;
-      if (post) {
-        const full = prefixed(post, view, state.ref);
-        const line = changeLine(state, change);
-        const sent = await this.sendForms(
-          view.dest,
-          `${state.ref} update`,
-          full,
-          [(why) => oneLine(line, why, full.severity)],
-          (p, r) => p.reply(view.ref!, r, thread),
-        );
-        view.ref = sent.value;
-      }
-      markShown(view, state);
-      // One at a time, dropped once posted: a failure leaves the rest for the next try.
-      while (view.notes.length > 0) {
-        const text = view.rollupId ? `${state.ref}: ${view.notes[0]}` : view.notes[0]!;
-        const sent = await this.sendForms(
-          view.dest,
-          `${state.ref} note`,
-          { text },
-          [(why) => oneLine(text.slice(0, 200), why)],
-          (p, r) => p.reply(view.ref!, r, thread),
-        );
-        view.ref = sent.value;
-        view.notes.shift();
-      }
-      if (view.rollupId) {
-        const r = this.opts.store.rollup(view.rollupId);
-        if (r) {
-          r.dirty = true;
-          touched.push(r);
-        }
-      } else {
-        const root = this.opts.render.root(state, {
-          now,
-          showButtons: view.dest.platform === 'discord',
-        });
-        const key = replyKey(root);
-        if (key !== view.rootKey) {
-          // Drawn again once the group resolved; otherwise the picture it has (Discord needs it in every edit).
-          const image = await this.opts.graph?.(state);
-          await this.sendForms(
-            view.dest,
-            `${state.ref} root`,
-            image ? { ...root, image } : root,
-            rootForms(state, root),
-            (p, r) => p.edit(view.ref!, r),
-          );
-          view.rootKey = key;
-        }
-      }
-      view.lastError = undefined;
-      await this.opts.store.save(g, ...touched);
-    } catch (err) {
-      view.dirty = true;
-      view.lastError = (err as Error).message;
-      await this.opts.store.save(g);
-      throw err;
-    }
+        return undefined;
+      });
+    this.refusals.deadLettered(destKey, refused, file);
   }
-}
-
-/** A group's root without its alerts, then as one line. */
-function rootForms(state: GroupState, root: Reply): SmallerForm[] {
-  return [
-    (why) => withoutDetail(root, why),
-    (why) => oneLine(groupLine(state, root.title), why, root.severity),
-  ];
-}
-
-/** In a roll-up's shared thread, say which group a post is about. */
-function prefixed(post: Reply, view: DestinationView, ref: string): Reply {
-  if (!view.rollupId || post.title?.includes(ref)) return post;
-  return { ...post, title: `${ref}: ${post.title ?? ''}`.trim() };
 }
 
 function partition<T>(items: T[], pred: (t: T) => boolean): [T[], T[]] {

@@ -1,5 +1,11 @@
 import type { Reply } from '../core/reply.js';
-import { DeliveryRefused, describeRefusal, type Refusal, refusalOf } from './delivery-failure.js';
+import {
+  DeliveryRefused,
+  describeRefusal,
+  type Refusal,
+  refusalOf,
+  scopeOf,
+} from './delivery-failure.js';
 
 /** A smaller form of a post, given why the larger one was refused (`413 40005 Request entity too large`). */
 export type SmallerForm = (why: string) => Reply;
@@ -36,4 +42,21 @@ export async function sendSmaller<T>(
     }
   }
   throw new Error('unreachable');
+}
+
+/**
+ * What `sending` sent, or its refusal when that stands in the way of this post or message only
+ * (see scopeOf: `on` is `channel` for a new message, `message` for an edit of or reply under one
+ * already posted). A refusal of the whole destination, and any other error, is thrown.
+ */
+export async function unlessOnlyThis<T>(
+  on: 'channel' | 'message',
+  sending: Promise<Sent<T>>,
+): Promise<Sent<T> | DeliveryRefused> {
+  try {
+    return await sending;
+  } catch (err) {
+    if (err instanceof DeliveryRefused && scopeOf(err.refusal, on) !== 'destination') return err;
+    throw err;
+  }
 }

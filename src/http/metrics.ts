@@ -26,13 +26,13 @@ export class Metrics {
 
   readonly alertDeadLetters = new Counter({
     name: 'chatops_alert_dead_letters_total',
-    help: 'Alert notifications that could not be applied, moved to alerts/dead-letter.jsonl',
+    help: 'Alert notifications that could not be applied, and alert posts a chat refused for themselves alone (a locked thread), moved to alerts/dead-letter.jsonl',
     registers: [this.registry],
   });
 
   readonly alertDeliveriesFailed = new Counter({
     name: 'chatops_alert_deliveries_failed_total',
-    help: 'Alert posts a chat refused for good (a 4xx that is not a rate limit), by platform, the platform error code, and outcome: smaller (shown in a smaller form) or retrying (nothing shown yet)',
+    help: 'Alert posts a chat refused for good (a 4xx that is not a rate limit), by platform, the platform error code, and outcome: smaller (shown in a smaller form), retrying (nothing gets into the channel or room yet), dead-letter (that post alone refused: moved to alerts/dead-letter.jsonl, the rest go on) or reposted (a firing group whose root message was deleted, posted again)',
     labelNames: ['platform', 'reason', 'outcome'] as const,
     registers: [this.registry],
   });

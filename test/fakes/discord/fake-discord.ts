@@ -30,6 +30,9 @@
  *   // with Discord's headers discord.js waits and never gets a 429; `advertise: false` forces 429s
  * fake.stats.rateLimited        // 429s served;  fake.unhandled: unknown routes (assert empty)
  * fake.denyAccess(OPS)          // the bot may no longer see #ops: 403 50001 Missing Access; grantAccess(OPS)
+ * fake.denyThreads(OPS)         // the bot may not start threads in #ops: 403 50013 Missing Permissions
+ * fake.lockThread(threadId)     // a moderator locks a thread: posts and edits there → 400 50083
+ * fake.deleteMessage(id)        // a moderator deletes a message: 404 10008 Unknown Message from then on
  * fake.dropGateway()            // kill the socket: the client resumes (await fake.waitForReady())
  * await fake.stop()
  * ```
@@ -46,8 +49,13 @@
  * message → 50024 from a message inside a thread, 160004 a second time),
  * `resources/message.mdx` + `resources/webhook.mdx` (Allowed Mentions Object and its defaults,
  * Edit Message re-parsing mentions → `fake.pings`, mentions.ts), `topics/opcodes-and-status-codes.mdx`
- * (JSON error codes: 40005 Request entity too large, 50001 Missing Access, 50035 Invalid Form Body),
- * `topics/permissions.mdx` (VIEW_CHANNEL: without it a channel's routes answer 403 50001).
+ * (JSON error codes: 10003 Unknown Channel, 10008 Unknown Message, 40005 Request entity too large,
+ * 50001 Missing Access, 50013 Missing Permissions, 50035 Invalid Form Body, 50083 an operation
+ * on an archived thread), `topics/permissions.mdx` (VIEW_CHANNEL: without it a channel's routes
+ * answer 403 50001; CREATE_PUBLIC_THREADS: without it Start Thread answers 403 50013),
+ * `topics/threads.mdx` ("Locked Threads": without MANAGE_THREADS no messages are created or
+ * edited in a locked thread — Discord answers 50083 "Thread is archived", discord-api-docs#6884;
+ * archived threads: a post unarchives an unlocked one, edits are refused).
  *
  * ```ts
  * fake.interactionTokenTtlMs = 1500     // tokens of interactions sent from now on die after 1.5 s
@@ -93,6 +101,8 @@ export type { FakeDiscordOptions, FakeDiscordStats, InteractionHandle } from './
 export type { GlobalRateLimit, RateLimitRule } from './rate-limit.js';
 export { snowflake } from './util.js';
 export type { InteractionView, MessageView, ThreadView } from './views.js';
+
+const GUILD_MESSAGES_INTENT = 1 << 9;
 
 const MESSAGE_WRITES = new Set([
   'POST /channels/:id/messages',
@@ -214,6 +224,49 @@ export class FakeDiscord {
 
   grantAccess(channelId: string): void {
     this.state.noAccess.delete(channelId);
+  }
+
+  /**
+   * The bot loses CREATE_PUBLIC_THREADS on a channel: starting a thread there answers 403 50013
+   * `Missing Permissions` until `allowThreads` (posts and edits in the channel still work).
+   */
+  denyThreads(channelId: string): void {
+    this.state.channel(channelId);
+    this.state.noThreads.add(channelId);
+  }
+
+  allowThreads(channelId: string): void {
+    this.state.noThreads.delete(channelId);
+  }
+
+  /**
+   * A moderator locks a thread (and with `archived`, closes it too): the bot, without
+   * MANAGE_THREADS, can no longer post or edit there — 400 50083 `Thread is archived`. THREAD_UPDATE
+   * is dispatched.
+   */
+  lockThread(threadId: string, opts: { locked?: boolean; archived?: boolean } = {}): void {
+    const t = this.state.channel(threadId);
+    if (!this.state.isThread(t)) throw new Error(`FakeDiscord: ${threadId} is not a thread`);
+    t.locked = opts.locked ?? true;
+    if (opts.archived !== undefined) t.archived = opts.archived;
+    this.gateway.dispatch('THREAD_UPDATE', this.payloads.channel(t));
+  }
+
+  /**
+   * A moderator deletes a message: from then on it is 404 10008 `Unknown Message` to the bot (edit,
+   * start a thread from it). A thread started from it stays, as on Discord. MESSAGE_DELETE is
+   * dispatched to a client with the GuildMessages intent.
+   */
+  deleteMessage(messageId: string): void {
+    const m = this.state.messages.get(messageId);
+    if (!m || m.deleted) throw new Error(`FakeDiscord: no message ${messageId}`);
+    m.deleted = true;
+    if (this.gateway.intents & GUILD_MESSAGES_INTENT)
+      this.gateway.dispatch('MESSAGE_DELETE', {
+        id: m.id,
+        channel_id: m.channelId,
+        guild_id: this.guildId,
+      });
   }
 
   /** Applies to every route (like Discord's 50 req/s); `null` turns it off. */

@@ -34,6 +34,8 @@ export class FakeState {
   readonly pings: Ping[] = [];
   /** Channels the bot cannot see (VIEW_CHANNEL denied): their routes, and their threads', answer 403. */
   readonly noAccess = new Set<string>();
+  /** Channels where the bot may not start threads (CREATE_PUBLIC_THREADS denied): 403 50013. */
+  readonly noThreads = new Set<string>();
 
   constructor(
     readonly appId: string,
@@ -64,6 +66,15 @@ export class FakeState {
     return m;
   }
 
+  /**
+   * The bot has no MANAGE_THREADS: it may not create or edit messages in a locked thread, archived
+   * or not (discord-api-docs topics/threads.mdx "Locked Threads"). Discord answers that with
+   * 50083 "Thread is archived" (discord-api-docs#6884: a thread locked under a bot's reply).
+   */
+  checkNotLocked(c: StoredChannel): void {
+    if (this.isThread(c) && c.locked) throw Errors.threadArchived();
+  }
+
   isThread(c: StoredChannel): boolean {
     return c.type === 10 || c.type === 11 || c.type === 12;
   }
@@ -83,7 +94,7 @@ export class FakeState {
     allowEmpty = false,
   ): StoredMessage {
     const channel = this.channel(channelId);
-    if (channel.archived && channel.locked) throw Errors.threadArchived();
+    this.checkNotLocked(channel);
     const now = Date.now();
     const msg: StoredMessage = {
       id: snowflake(now),
@@ -123,6 +134,10 @@ export class FakeState {
   }
 
   editMessage(msg: StoredMessage, body: JsonObject, files: IncomingFile[]): StoredMessage {
+    const channel = this.channel(msg.channelId);
+    this.checkNotLocked(channel);
+    // "Users cannot edit messages … in archived threads" (topics/threads.mdx).
+    if (this.isThread(channel) && channel.archived) throw Errors.threadArchived();
     const wasLoading = (msg.flags & Flags.Loading) !== 0;
     const draft: StoredMessage = { ...msg, flags: msg.flags & ~Flags.Loading };
     if (typeof body.flags === 'number') {
@@ -178,6 +193,7 @@ export class FakeState {
     body: JsonObject,
   ): StoredChannel {
     if (parent.type !== 0 && parent.type !== 5) throw Errors.wrongChannelType();
+    if (this.noThreads.has(parent.id)) throw Errors.missingPermissions();
     const e = new ErrorCollector();
     e.length(['name'], name, 1, 100);
     if (e.count > 0) throw Errors.invalidBody(e.tree);

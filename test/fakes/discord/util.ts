@@ -83,6 +83,7 @@ export const Errors = {
   threadExists: () =>
     new DiscordHttpError(400, 160004, 'A thread has already been created for this message'),
   missingAccess: () => new DiscordHttpError(403, 50001, 'Missing Access'),
+  missingPermissions: () => new DiscordHttpError(403, 50013, 'Missing Permissions'),
   tooLarge: () => new DiscordHttpError(413, 40005, 'Request entity too large'),
   notFound: (method: string, path: string) =>
     new DiscordHttpError(404, 0, `404: Not Found (fake Discord has no route ${method} ${path})`),
