@@ -2,6 +2,7 @@ import type { Config } from '../config/schema.js';
 import type { Progress } from '../core/context.js';
 import { userLabel } from '../core/invocation.js';
 import type { Services } from '../core/services.js';
+import type { Kube } from '../infra/kube.js';
 import type { RunningOperation } from '../ops/operations.js';
 import { formatDown, type Reporter, type Resumer } from '../ops/resume.js';
 import { runSteps } from '../ops/step-engine.js';
@@ -14,7 +15,8 @@ import { type RebootData, readBootId, rebootSteps } from './reboot.js';
  * - the reboot was not sent yet → not continued blindly: the conversation is told where it
  *   stopped and whether the node is still cordoned, with the commands to finish or undo;
  * - it was sent → the boot id says what happened: a new one means the node went down and came
- *   back (wait for Ready with that boot, uncordon); the old one means it has not gone down yet
+ *   back (wait for Ready with that boot, uncordon — unless it is uncordoned already — then for
+ *   its Longhorn volumes); the old one means it has not gone down yet
  *   (wait for that); no answer means it is still down (wait for it). The reboot itself is
  *   never sent again.
  */
@@ -37,6 +39,14 @@ export function rebootResumer(deps: {
       }
     },
   };
+}
+
+/** Whether the node is schedulable again; false when the API cannot tell (the steps will look). */
+function isUncordoned(kube: Kube, k3s: string): Promise<boolean> {
+  return kube.node(k3s).then(
+    (n) => !n.unschedulable,
+    () => false,
+  );
 }
 
 function reporterProgress(report: Reporter): Progress {
@@ -109,6 +119,12 @@ async function resume(
   } else if (data.bootBefore && now === data.bootBefore) {
     from = index('down');
     seen = `${node.name} has not gone down yet (same boot id); waiting for it — the reboot is not sent again`;
+  } else if (kube && (await isUncordoned(kube, node.k3sName!))) {
+    // The uncordon comes after Ready with the new boot id: a node no longer cordoned has had
+    // both (or a person uncordoned it). What is left is the wait for its Longhorn volumes.
+    await op.note({ changed: [] });
+    from = index('uncordon') + 1;
+    seen = `${node.name} rebooted (new boot id) and is uncordoned`;
   } else {
     from = kube ? index('ready') : steps.length;
     seen = `${node.name} rebooted (new boot id)`;

@@ -169,10 +169,12 @@ describe('a reboot killed while Longhorn rebuilds the node’s replica', () => {
     await new Promise((r) => setTimeout(r, 300));
     const after = threadMessages(messageId)
       .filter((m) => m.createdAt >= restartedAt)
-      .map((m) => m.content);
+      .flatMap((m) => m.content.split('\n'));
     const at = (text: string) => after.findIndex((l) => l.includes(text));
     expect(at('The bot is back after about'), after.join('\n')).toBe(0);
-    expect(after[0]).toMatch(/The bot is back after about \d+ s: pi4-b rebooted \(new boot id\)\./);
+    expect(after[0]).toMatch(
+      /The bot is back after about \d+ s: pi4-b rebooted \(new boot id\) and is uncordoned\./,
+    );
     expect(
       at('Longhorn: pvc-gitea degraded, rebuilding on pi4-b'),
       after.join('\n'),
@@ -184,18 +186,27 @@ describe('a reboot killed while Longhorn rebuilds the node’s replica', () => {
       at('Longhorn volumes healthy again'),
     );
     expect(threadsOf(messageId)).toHaveLength(1);
-    const all = threadMessages(messageId).map((m) => m.content);
+    const all = threadMessages(messageId).flatMap((m) => m.content.split('\n'));
     expect(all.filter((l) => l.includes('✔ '))).toEqual(['✔ pi4-b is back and uncordoned']);
+    // What was done before the kill is not done (nor said) again.
+    expect(all.filter((l) => l.includes('is Ready with a new boot id'))).toHaveLength(1);
+    expect(all.filter((l) => l.endsWith('uncordoned pi4-b'))).toHaveLength(1);
     const progress = discord
       .message(messageId)!
       .history.filter((v) => v.at >= restartedAt)
       .map((v) => JSON.stringify(v.embeds));
     expect(progress.some((v) => v.includes('wait until the Longhorn volumes'))).toBe(true);
+    expect(progress.filter((v) => /wait until pi4-b is Ready|uncordon pi4-b/.test(v))).toEqual([]);
 
-    // Nothing sent twice: one reboot, one systemctl reboot; the node uncordoned; the record gone.
+    // Nothing sent twice: one reboot, one systemctl reboot, one cordon and one uncordon; the
+    // record gone.
     expect(lab.node('pi4-b').reboots()).toBe(1);
     expect(rebootCommands('pi4-b')).toHaveLength(1);
     expect(cordoned('pi4-b')).toBe(false);
+    const patches = kube.requests.filter(
+      (r) => r.method === 'PATCH' && r.path.endsWith('/nodes/pi4-b'),
+    );
+    expect(patches).toHaveLength(2);
     expect(bot.operations()).toEqual([]);
     expect(bot.stderr).toContain('resuming an operation');
   }, 90_000);
