@@ -31,6 +31,8 @@ export interface PlaybookFailure {
   host: string;
   task: string;
   message: string;
+  /** Ansible could not reach the host (`UNREACHABLE!`), as opposed to a task that failed. */
+  unreachable?: true;
 }
 
 /** The line a playbook prints (as a `debug` msg) to say a host needs a reboot. */
@@ -189,7 +191,7 @@ export class PlaybookOutputParser {
         this.pendingFailure = { event, failure };
         return;
       }
-      this.failures.push(failure);
+      this.failures.push({ ...failure, unreachable: true });
       out.push(event);
       return;
     }

@@ -4,10 +4,12 @@ import { dirname, join, resolve } from 'node:path';
 import type { NodeConfig } from '../config/schema.js';
 import { UserError } from '../core/errors.js';
 import type { Logger } from '../core/logger.js';
+import { explainUnreachable, type HostKeyProbe } from './ansible-host-keys.js';
 import { type AnsibleSshOptions, ansibleInventory } from './ansible-inventory.js';
 import type { PlaybookEvent } from './ansible-output.js';
 import { type PlaybookResult, runPlaybookProcess, stopControlMasters } from './ansible-process.js';
 
+export { explainUnreachable, type HostKeyProbe } from './ansible-host-keys.js';
 export { type AnsibleSshOptions, ansibleInventory, pinnedSshArgs } from './ansible-inventory.js';
 export {
   type HostStats,
@@ -33,6 +35,11 @@ export interface RunPlaybookOptions {
   tags?: string[];
   skipTags?: string[];
   ssh: AnsibleSshOptions;
+  /**
+   * The bot's own SSH (its SshPool), to probe each host Ansible reports unreachable against the
+   * pinned host keys (see ansible-host-keys.ts). Default: a pool of its own from `ssh`.
+   */
+  hostKeyProbe?: HostKeyProbe;
   onEvent?: (e: PlaybookEvent) => void;
   signal?: AbortSignal;
   /** Whole run; default 30 minutes. */
@@ -49,7 +56,9 @@ const TAG = /^[A-Za-z0-9_.-]+$/;
 /**
  * Runs ansible-playbook (argv array, no shell) against a generated inventory with pinned host
  * keys, streaming per-task events. Ansible's exit codes are results; a missing binary, bad
- * input, a timeout or an abort are errors.
+ * input, a timeout or an abort are errors. A host Ansible could not reach is probed with the
+ * bot's own SSH: when its host key is not the pinned one, its failure says so, whatever
+ * Ansible printed (ansible-host-keys.ts).
  */
 export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookResult> {
   const playbook = resolve(opts.playbook);
@@ -84,6 +93,8 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
       },
       log,
     );
+    if (result.failures.some((f) => f.unreachable))
+      await withProbe(opts, log, (probe) => explainUnreachable(result, opts.nodes, probe, log));
     log.info(
       {
         exitCode: result.exitCode,
@@ -97,6 +108,22 @@ export async function runPlaybook(opts: RunPlaybookOptions): Promise<PlaybookRes
   } finally {
     await stopControlMasters(join(dir, 'cp'));
     await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** The given probe, or an SSH pool of its own (the same key and pinned known_hosts), closed after. */
+async function withProbe(
+  opts: RunPlaybookOptions,
+  log: Logger,
+  fn: (probe: HostKeyProbe) => Promise<void>,
+): Promise<void> {
+  if (opts.hostKeyProbe) return fn(opts.hostKeyProbe);
+  const { SshPool } = await import('./ssh.js');
+  const pool = new SshPool({ ...opts.ssh, logger: log });
+  try {
+    await fn(pool);
+  } finally {
+    await pool.close();
   }
 }
 

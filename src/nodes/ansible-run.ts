@@ -62,6 +62,8 @@ export async function runLabPlaybook(
     skipTags: playbookSkipTags(ctx.config, opts.skipTags),
     timeoutMs: settings.timeoutSeconds * 1000,
     ssh: ops.sshFiles,
+    // A host Ansible cannot reach is probed with the bot's own SSH: a changed host key is said so.
+    ...(ops.ssh ? { hostKeyProbe: ops.ssh } : {}),
     signal: ctx.signal,
     logger: ctx.log,
     onEvent: (e) => {

@@ -21,11 +21,14 @@ import { UserError } from '../../src/core/errors.js';
 import { createLogger, silentLogger } from '../../src/core/logger.js';
 import {
   ansibleInventory,
+  explainUnreachable,
   type PlaybookEvent,
   PlaybookOutputParser,
+  type PlaybookResult,
   runPlaybook,
   unsafeVarsYaml,
 } from '../../src/infra/ansible.js';
+import { HostKeyMismatchError, UnknownHostError } from '../../src/infra/ssh-errors.js';
 import { type SshLab, startSshLab } from '../helpers/ssh-lab.js';
 
 const run = promisify(execFile);
@@ -172,13 +175,73 @@ describe('PlaybookOutputParser (lines captured from ansible-core 2.14)', () => {
       { type: 'task', task: 'Hand', message: 'handler' },
       { type: 'ok', host: 'h3', task: 'Hand', message: 'REBOOT_REQUIRED=false' },
     ]);
-    expect(p.failures.map((f) => `${f.host}/${f.task}`)).toEqual([
-      'h1/Loop fail',
-      'h2/Secret',
-      'h4/Debug',
-    ]);
+    expect(
+      p.failures.map((f) => `${f.host}/${f.task}${f.unreachable ? ' unreachable' : ''}`),
+    ).toEqual(['h1/Loop fail', 'h2/Secret', 'h4/Debug unreachable']);
     expect(p.stats.h2).toEqual({ ok: 2, changed: 2, unreachable: 0, failed: 1, skipped: 1 });
     expect(p.rebootRequired).toEqual([]); // the handler's later marker said false
+  });
+});
+
+describe("explainUnreachable (a stand-in for the bot's SSH pool)", () => {
+  const nodes = [node({ name: 'a', host: '10.0.0.1' }), node({ name: 'b', host: '10.0.0.2' })];
+  const result = (): PlaybookResult => ({
+    exitCode: 4,
+    stats: {},
+    failures: [
+      { host: 'a', task: 'T', message: 'Data could not be sent … Broken pipe', unreachable: true },
+      { host: 'b', task: 'T', message: 'Connection refused', unreachable: true },
+      { host: 'b', task: 'U', message: 'a task that failed' },
+    ],
+    rebootRequired: [],
+    rebootMarkers: {},
+    durationMs: 1,
+  });
+
+  test("a host whose key the bot refuses is explained; a host that is down, and failed tasks, keep Ansible's words", async () => {
+    const probed: string[] = [];
+    const r = result();
+    await explainUnreachable(
+      r,
+      nodes,
+      {
+        reachable: async (t) => {
+          probed.push(t.name);
+          if (t.name === 'a')
+            throw new HostKeyMismatchError(t, ['SHA256:old'], 'SHA256:new', '/kh');
+          return false;
+        },
+      },
+      silentLogger(),
+    );
+    expect(probed.sort()).toEqual(['a', 'b']);
+    expect(r.failures[0]!.message).toBe(
+      'HOST KEY MISMATCH for a (10.0.0.1:22): expected SHA256:old, got SHA256:new — refusing to connect. If the node was reinstalled, update the known_hosts file (/kh); otherwise someone may be intercepting.\n' +
+        "To re-pin after a reinstall: remove the node's old line from /kh, run `ssh-keyscan 10.0.0.1 >> /kh`, and compare the new fingerprint (`ssh-keygen -lf /kh`) with the one shown on the node's own console (`ssh-keygen -lf /etc/ssh/ssh_host_ed25519_key.pub`).",
+    );
+    expect(r.failures.slice(1).map((f) => f.message)).toEqual([
+      'Connection refused',
+      'a task that failed',
+    ]);
+  });
+
+  test('no pinned key is explained too; a probe that fails otherwise changes nothing', async () => {
+    const r = result();
+    await explainUnreachable(
+      r,
+      nodes,
+      {
+        reachable: async (t) => {
+          if (t.name === 'a') throw new UnknownHostError(t, '/kh');
+          throw new Error('the SSH pool is closed');
+        },
+      },
+      silentLogger(),
+    );
+    expect(r.failures[0]!.message).toMatch(
+      /^a \(10\.0\.0\.1:22\) has no pinned host key in \/kh — refusing to connect to an unverified host\.\nPin it: /,
+    );
+    expect(r.failures[1]!.message).toBe('Connection refused');
   });
 });
 
@@ -226,10 +289,12 @@ describe('with real ansible-playbook and sshd', () => {
         { name: 'cg-e', os: 'raspios' },
         { name: 'upd-f', os: 'raspios' },
         { name: 'slow-g', os: 'raspios' },
+        { name: 'key-h', os: 'raspios' },
       ],
     });
-    // A "reinstalled" node: the pinned key no longer matches.
+    // "Reinstalled" nodes: the pinned key no longer matches.
     await lab.node('probe-c').rotateHostKey();
+    await lab.node('key-h').rotateHostKey();
     work = await mkdtemp(join(tmpdir(), 'chatops-ansible-test-'));
   });
 
@@ -239,6 +304,21 @@ describe('with real ansible-playbook and sshd', () => {
   });
 
   const sshOf = () => ({ privateKeyFile: lab.privateKeyFile, knownHostsFile: lab.knownHostsFile });
+
+  /** The bot's explanation of a changed host key: the node, its keys, the pinned file, what to do. */
+  const expectMismatchExplained = (message: string, name: string) => {
+    const n = lab.node(name);
+    const file = lab.knownHostsFile;
+    expect(message).toMatch(
+      new RegExp(`^HOST KEY MISMATCH for ${name} \\(${n.host}:${n.port}\\): expected SHA256:`),
+    );
+    const got = /, got (SHA256:\S+) — refusing to connect\./.exec(message)?.[1];
+    expect(n.hostKeys().map((k) => k.fingerprint)).toContain(got);
+    expect(message).toContain(`update the known_hosts file (${file})`);
+    expect(message).toContain(
+      `To re-pin after a reinstall: remove the node's old line from ${file}, run \`ssh-keyscan -p ${n.port} ${n.host} >> ${file}\``,
+    );
+  };
 
   test('both playbooks and the fixture pass --syntax-check', async () => {
     const { stdout } = await run(
@@ -309,14 +389,10 @@ describe('with real ansible-playbook and sshd', () => {
     });
     const keyFailure = result.failures.find((f) => f.host === 'probe-c')!;
     expect(keyFailure.task).toBe('Check the K3s agent');
-    // Ansible's ssh plugin races here: when ssh exits on the host key before Ansible has piped
-    // the module, Ansible reports its own "Broken pipe" instead of ssh's message (seen under
-    // load). Either way the key was refused before any login.
-    if (!/Broken pipe/.test(keyFailure.message)) {
-      expect(keyFailure.message).toMatch(/host key mismatch/);
-      expect(keyFailure.message).toMatch(/Host key verification failed/);
-      expect(keyFailure.message).toContain(lab.node('probe-c').hostKeys()[0]!.fingerprint);
-    }
+    // Whatever Ansible printed (ssh's "REMOTE HOST IDENTIFICATION HAS CHANGED", or its own
+    // "Broken pipe" when it loses the race with ssh's exit), the bot's own SSH probed the host
+    // and says what is wrong and what to do (the forced "Broken pipe": the test below).
+    expectMismatchExplained(keyFailure.message, 'probe-c');
     expect(lab.node('probe-c').logins()).toBe(0);
     expect(lab.node('probe-c').calls()).toEqual([]);
     expect(result.rebootRequired).toEqual(['probe-a']);
@@ -389,6 +465,63 @@ describe('with real ansible-playbook and sshd', () => {
     await expect(stat(runDir)).rejects.toThrow();
     expect(await gone((cmd) => cmd.includes(runDir))).toEqual([]);
   }, 180_000);
+
+  test.concurrent('a changed host key Ansible reports as its own "Broken pipe" is explained all the same', async () => {
+    // Ansible's race, forced: its ssh loses stdin before Ansible has written the module (the
+    // module is larger than a pipe holds, so Ansible's write waits for it), then verifies the
+    // host key for real. Ansible reports "Data could not be sent … Broken pipe", not ssh's words.
+    const wrapper = join(work, 'ssh-closing-stdin');
+    await writeFile(wrapper, '#!/bin/sh\nexec 0<&-\nsleep 2\nexec ssh "$@" </dev/null\n', {
+      mode: 0o755,
+    });
+    const logLines: string[] = [];
+    const logger = createLogger({
+      level: 'debug',
+      destination: new Writable({
+        write(chunk, _enc, done) {
+          logLines.push(String(chunk));
+          done();
+        },
+      }),
+    });
+    const events: PlaybookEvent[] = [];
+    const result = await runPlaybook({
+      playbook: join(FIXTURES, 'safe-probe.yml'),
+      nodes: lab.inventory(),
+      limit: ['key-h'],
+      extraVars: {
+        ansible_ssh_executable: wrapper,
+        marker_dir: work,
+        marker_text: 'x',
+        fail_host: 'none',
+      },
+      secretVars: { probe_secret: 'unused-secret' },
+      ssh: sshOf(),
+      logger,
+      onEvent: (e) => events.push(e),
+    });
+    // What Ansible itself said, as streamed while it ran and kept in the log.
+    const ansibleSaid = events.find((e) => e.type === 'unreachable')?.message ?? '';
+    expect(ansibleSaid).toMatch(
+      /^Data could not be sent to remote host ".*"\. Make sure this host can be reached over ssh: \[Errno 32\] Broken pipe/,
+    );
+    expect(logLines.join('')).toContain('the bot’s own SSH refuses its host key');
+
+    // What the user is told: the key, not just "unreachable".
+    expect(result.exitCode).toBe(4);
+    expect(result.stats['key-h']).toMatchObject({ ok: 0, unreachable: 1 });
+    expect(result.failures).toHaveLength(1);
+    expect(result.failures[0]).toMatchObject({
+      host: 'key-h',
+      task: 'Check the K3s agent',
+      unreachable: true,
+    });
+    expectMismatchExplained(result.failures[0]!.message, 'key-h');
+    // Neither Ansible's ssh nor the bot's probe logged in, nothing ran.
+    await new Promise((r) => setTimeout(r, 2500)); // the wrapper's ssh, after its sleep
+    expect(lab.node('key-h').logins()).toBe(0);
+    expect(lab.node('key-h').calls()).toEqual([]);
+  }, 120_000);
 
   test.concurrent('provision-pi.yml --check changes nothing and reports what it would do', async () => {
     const dir = await mkdtemp(join(work, 'prov-'));
