@@ -11,6 +11,7 @@ import type { App } from '../../src/app.js';
 import type { FakeKube } from '../fakes/kube/fake-kube.js';
 import { labOverrides, runConfirmed, startApp, testConfig } from '../helpers/app-fixture.js';
 import { type KubeLab, startKubeLab } from '../helpers/kube-lab.js';
+import { giteaOnBothPis } from '../helpers/longhorn-sim.js';
 import type { LabNodeSpec, SshLab } from '../helpers/ssh-lab.js';
 
 const NODES: LabNodeSpec[] = [
@@ -30,23 +31,7 @@ beforeAll(async () => {
   kubeLab = await startKubeLab(NODES, {
     rebootDelayMs: 500,
     kubelets: { graceMs: 3000, startDelayMs: 300 },
-    kube: {
-      longhorn: {
-        nodes: ['x86', 'pi4-a', 'pi4-b'],
-        rebuildMs: 2500,
-        volumes: [
-          {
-            name: 'pvc-gitea',
-            replicas: ['pi4-a', 'pi4-b'],
-            pvc: {
-              namespace: 'gitea',
-              name: 'data-gitea-0',
-              pods: [{ name: 'gitea-0', workload: 'StatefulSet/gitea' }],
-            },
-          },
-        ],
-      },
-    },
+    kube: { longhorn: giteaOnBothPis(2500) },
   });
   ({ lab, kube } = kubeLab);
   app = await startApp(

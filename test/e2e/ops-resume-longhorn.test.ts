@@ -7,19 +7,14 @@
  * never sends the reboot again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
+import type { FakeDiscord } from '../fakes/discord/fake-discord.js';
 import type { FakeKube } from '../fakes/kube/fake-kube.js';
-import { discordChat } from '../helpers/app-fixture.js';
-import { BotProcess } from '../helpers/bot-process.js';
-import { tempStateDir } from '../helpers/cli.js';
+import { type BotLab, startBotLab } from '../helpers/bot-lab.js';
+import type { BotProcess } from '../helpers/bot-process.js';
 import { confirmOnDiscord } from '../helpers/discord-confirm.js';
-import { type KubeLab, startKubeLab } from '../helpers/kube-lab.js';
+import { giteaOnBothPis } from '../helpers/longhorn-sim.js';
 import type { LabNodeSpec, SshLab } from '../helpers/ssh-lab.js';
 
-const APP = snowflake();
-const GUILD = snowflake();
-const OPS = snowflake();
-const ALICE = snowflake();
 const NODES: LabNodeSpec[] = [
   { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86' },
   { name: 'pi4-a', os: 'raspios', roles: ['worker'], k3sName: 'pi4-a' },
@@ -28,63 +23,27 @@ const NODES: LabNodeSpec[] = [
 /** Long enough that the kill and the restart fall well inside the rebuild on a loaded machine. */
 const REBUILD_MS = 12_000;
 
+let botLab: BotLab;
 let discord: FakeDiscord;
-let kubeLab: KubeLab;
 let lab: SshLab;
 let kube: FakeKube;
 let bot: BotProcess;
 
 beforeAll(async () => {
-  [discord, kubeLab] = await Promise.all([
-    FakeDiscord.start({
-      appId: APP,
-      guildId: GUILD,
-      channels: [{ id: OPS, name: 'ops' }],
-      users: [{ id: ALICE, username: 'alice' }],
-    }),
-    startKubeLab(NODES, {
-      rebootDelayMs: 500,
-      kubelets: { graceMs: 3000, startDelayMs: 300 },
-      kube: {
-        longhorn: {
-          nodes: ['x86', 'pi4-a', 'pi4-b'],
-          rebuildMs: REBUILD_MS,
-          volumes: [
-            {
-              name: 'pvc-gitea',
-              replicas: ['pi4-a', 'pi4-b'],
-              pvc: {
-                namespace: 'gitea',
-                name: 'data-gitea-0',
-                pods: [{ name: 'gitea-0', workload: 'StatefulSet/gitea' }],
-              },
-            },
-          ],
-        },
-      },
-    }),
-  ]);
-  ({ lab, kube } = kubeLab);
-  bot = new BotProcess(tempStateDir(), {
-    http: { port: 0 },
-    chat: { console: { enabled: false }, discord: discordChat(discord) },
-    inventory: { nodes: lab.inventory() },
-    access: { roles: { admin: { members: [`discord:${ALICE}`], allow: ['*'] } } },
-    ssh: {
-      privateKeyFile: lab.privateKeyFile,
-      knownHostsFile: lab.knownHostsFile,
-      connectTimeoutMs: 2000,
+  botLab = await startBotLab(NODES, {
+    rebootDelayMs: 500,
+    kubelets: { graceMs: 3000, startDelayMs: 300 },
+    kube: { longhorn: giteaOnBothPis(REBUILD_MS) },
+    config: {
+      nodeOps: { drainTimeoutSeconds: 10, rebootTimeoutSeconds: 20, readyTimeoutSeconds: 20 },
+      longhorn: { rebuildTimeoutSeconds: 60 },
     },
-    kube: { kubeconfig: kube.kubeconfigFile },
-    nodeOps: { drainTimeoutSeconds: 10, rebootTimeoutSeconds: 20, readyTimeoutSeconds: 20 },
-    longhorn: { rebuildTimeoutSeconds: 60 },
   });
-  await bot.start();
+  ({ discord, lab, kube, bot } = botLab);
 }, 60_000);
 
 afterAll(async () => {
-  await bot?.stop();
-  await Promise.all([discord?.stop(), kubeLab?.stop()]);
+  await botLab?.stop();
 });
 
 const cordoned = (name: string) =>
@@ -112,8 +71,8 @@ const rebootCommands = (node: string) =>
 describe('a reboot killed while Longhorn rebuilds the node’s replica', () => {
   it('is picked up after the restart, waits on in the same message and thread, and finishes once the volume is healthy', async () => {
     const { id: messageId } = await confirmOnDiscord(discord, {
-      user: ALICE,
-      channelId: OPS,
+      user: botLab.alice,
+      channelId: botLab.ops,
       name: 'node',
       subcommand: 'reboot',
       options: [{ name: 'node', value: 'pi4-b' }],

@@ -1,13 +1,11 @@
 import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Kube } from '../../src/infra/kube.js';
-import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
+import type { FakeDiscord } from '../fakes/discord/fake-discord.js';
 import type { FakeKube } from '../fakes/kube/fake-kube.js';
-import { discordChat } from '../helpers/app-fixture.js';
-import { BotProcess } from '../helpers/bot-process.js';
-import { tempStateDir } from '../helpers/cli.js';
+import { type BotLab, startBotLab } from '../helpers/bot-lab.js';
+import type { BotProcess } from '../helpers/bot-process.js';
 import { confirmOnDiscord, proposeOnDiscord } from '../helpers/discord-confirm.js';
-import { type KubeLab, startKubeLab } from '../helpers/kube-lab.js';
 import type { KubeletSim } from '../helpers/kubelet-sim.js';
 import type { LabNodeSpec, SshLab } from '../helpers/ssh-lab.js';
 
@@ -19,10 +17,6 @@ import type { LabNodeSpec, SshLab } from '../helpers/ssh-lab.js';
  * uncordoned, or "interrupted" with what is still changed — never silence, never two reboots.
  */
 
-const APP = snowflake();
-const GUILD = snowflake();
-const OPS = snowflake();
-const ALICE = snowflake();
 const NODES: LabNodeSpec[] = [
   { name: 'x86', os: 'nixos', roles: ['control-plane'], k3sName: 'x86' },
   { name: 'pi5', os: 'raspios', roles: ['worker'], k3sName: 'pi5' },
@@ -30,8 +24,10 @@ const NODES: LabNodeSpec[] = [
 ];
 const SELF = { pod: 'homelab-chatops-7d9f-abcde', namespace: 'chatops', node: 'pi5' };
 
+let botLab: BotLab;
 let discord: FakeDiscord;
-let kubeLab: KubeLab;
+let ALICE: string;
+let OPS: string;
 let lab: SshLab;
 let kube: FakeKube;
 let kubelets: KubeletSim;
@@ -39,61 +35,41 @@ let admin: Kube;
 let bot: BotProcess;
 
 beforeAll(async () => {
-  [discord, kubeLab] = await Promise.all([
-    FakeDiscord.start({
-      appId: APP,
-      guildId: GUILD,
-      channels: [{ id: OPS, name: 'ops' }],
-      users: [{ id: ALICE, username: 'alice' }],
-    }),
-    startKubeLab(NODES, {
-      rebootDelayMs: 800,
-      kubelets: { graceMs: 1000, startDelayMs: 300 },
-      kube: {
-        applications: [
-          {
-            name: 'home-assistant',
-            syncStatus: 'OutOfSync',
-            health: 'Healthy',
-            revision: 'v1',
-            headRevision: 'v2',
-          },
-        ],
-        pods: [
-          {
-            namespace: SELF.namespace,
-            name: SELF.pod,
-            node: 'pi5',
-            ownerKind: 'ReplicaSet',
-            ownerName: 'homelab-chatops-7d9f',
-          },
-        ],
-      },
-    }),
-  ]);
-  ({ lab, kube, kubelets } = kubeLab);
+  botLab = await startBotLab(NODES, {
+    rebootDelayMs: 800,
+    kubelets: { graceMs: 1000, startDelayMs: 300 },
+    kube: {
+      applications: [
+        {
+          name: 'home-assistant',
+          syncStatus: 'OutOfSync',
+          health: 'Healthy',
+          revision: 'v1',
+          headRevision: 'v2',
+        },
+      ],
+      pods: [
+        {
+          namespace: SELF.namespace,
+          name: SELF.pod,
+          node: 'pi5',
+          ownerKind: 'ReplicaSet',
+          ownerName: 'homelab-chatops-7d9f',
+        },
+      ],
+    },
+    config: {
+      self: SELF,
+      nodeOps: { drainTimeoutSeconds: 10, rebootTimeoutSeconds: 8, readyTimeoutSeconds: 20 },
+    },
+  });
+  ({ discord, alice: ALICE, ops: OPS, lab, kube, kubelets, bot } = botLab);
   kube.evictionBehaviour = { deleteAfterMs: 200, reschedule: false };
   admin = Kube.load({ kubeconfig: kube.adminKubeconfigFile });
-  bot = new BotProcess(tempStateDir(), {
-    http: { port: 0 },
-    chat: { console: { enabled: false }, discord: discordChat(discord) },
-    inventory: { nodes: lab.inventory() },
-    access: { roles: { admin: { members: [`discord:${ALICE}`], allow: ['*'] } } },
-    ssh: {
-      privateKeyFile: lab.privateKeyFile,
-      knownHostsFile: lab.knownHostsFile,
-      connectTimeoutMs: 2000,
-    },
-    kube: { kubeconfig: kube.kubeconfigFile },
-    self: SELF,
-    nodeOps: { drainTimeoutSeconds: 10, rebootTimeoutSeconds: 8, readyTimeoutSeconds: 20 },
-  });
-  await bot.start();
 }, 60_000);
 
 afterAll(async () => {
-  await bot?.stop();
-  await Promise.all([discord?.stop(), kubeLab?.stop()]);
+  await botLab?.stop();
 });
 
 const cordoned = (name: string) =>

@@ -4,8 +4,11 @@
  * moment its node dies, long before the node controller marks the node NotReady).
  *
  *   linkLonghornToLab(lab, kube);   // kube started with `longhorn: { … }`
+ *
+ * (startKubeLab in kube-lab.ts does it.) `giteaOnBothPis` is the seed of the tests where a Pi's
+ * reboot degrades a volume.
  */
-import type { FakeKube } from '../fakes/kube/fake-kube.js';
+import type { FakeKube, FakeKubeOptions } from '../fakes/kube/fake-kube.js';
 import type { SshLab } from './ssh-lab.js';
 
 export function linkLonghornToLab(lab: SshLab, kube: FakeKube): void {
@@ -16,5 +19,28 @@ export function linkLonghornToLab(lab: SshLab, kube: FakeKube): void {
   lh.isNodeUp = (node) => {
     const name = byK3s.get(node);
     return name ? lab.node(name).isUp() : fallback(node);
+  };
+}
+
+/**
+ * Longhorn on x86, pi4-a and pi4-b, with one volume, pvc-gitea (gitea/data-gitea-0, used by
+ * StatefulSet/gitea), replicated on both Pis: a reboot of either degrades it until the replica
+ * there is rebuilt, which takes `rebuildMs`.
+ */
+export function giteaOnBothPis(rebuildMs: number): NonNullable<FakeKubeOptions['longhorn']> {
+  return {
+    nodes: ['x86', 'pi4-a', 'pi4-b'],
+    rebuildMs,
+    volumes: [
+      {
+        name: 'pvc-gitea',
+        replicas: ['pi4-a', 'pi4-b'],
+        pvc: {
+          namespace: 'gitea',
+          name: 'data-gitea-0',
+          pods: [{ name: 'gitea-0', workload: 'StatefulSet/gitea' }],
+        },
+      },
+    ],
   };
 }
