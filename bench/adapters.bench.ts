@@ -15,7 +15,8 @@
 // Clocks: process.hrtime in this process. Sequential: the next command goes when the previous
 // one has its answer. Env: BENCH_N (200) commands per adapter after BENCH_WARMUP (5) warm-ups,
 // BENCH_IDLE_MS (2000) idle before sampling RSS, BENCH_BOT_NODE_OPTIONS (NODE_OPTIONS of the bot),
-// BENCH_CLI (dist/src/main.js) the bot's entry point, e.g. a build of another commit.
+// BENCH_CLI (dist/src/main.js) the bot's entry point, e.g. a build of another commit,
+// BENCH_CHATS (discord,matrix) which adapters the bot connects (one alone: its own footprint).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -39,6 +40,8 @@ const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 2000);
  */
 const BOT_NODE_OPTIONS = process.env.BENCH_BOT_NODE_OPTIONS ?? '';
 const ANSWER_TIMEOUT_MS = 10_000;
+const CHATS = new Set((process.env.BENCH_CHATS ?? 'discord,matrix').split(',').filter(Boolean));
+const CHATS_LABEL = [...CHATS].map((c) => c[0]!.toUpperCase() + c.slice(1)).join(' + ');
 const CLI = process.env.BENCH_CLI ?? path.resolve(import.meta.dirname, '../dist/src/main.js');
 
 const OPS_CHANNEL = snowflake();
@@ -265,8 +268,10 @@ it('command round trip through Discord and Matrix, and RSS with both connected',
       http: { enabled: false },
       chat: {
         console: { enabled: false },
-        discord: discordChat(fake, { channels: [OPS_CHANNEL] }),
-        matrix: matrixChat(homeserver, [OPS_ROOM]),
+        ...(CHATS.has('discord')
+          ? { discord: discordChat(fake, { channels: [OPS_CHANNEL] }) }
+          : {}),
+        ...(CHATS.has('matrix') ? { matrix: matrixChat(homeserver, [OPS_ROOM]) } : {}),
       },
       inventory: {
         nodes: [{ name: 'pi4-a', host: '127.0.0.1', os: 'raspios', k3sName: 'pi4-a' }],
@@ -290,7 +295,7 @@ it('command round trip through Discord and Matrix, and RSS with both connected',
   const discordMs: number[] = [];
   const interactions: string[] = [];
   let discordColdMs = 0;
-  for (let k = 0; k < WARMUP + N; k++) {
+  for (let k = 0; CHATS.has('discord') && k < WARMUP + N; k++) {
     const t0 = now();
     const i = await fake.slashCommand({
       user: ALICE,
@@ -314,7 +319,7 @@ it('command round trip through Discord and Matrix, and RSS with both connected',
   const matrixMs: number[] = [];
   const commandEvents: string[] = [];
   let matrixColdMs = 0;
-  for (let k = 0; k < WARMUP + N; k++) {
+  for (let k = 0; CHATS.has('matrix') && k < WARMUP + N; k++) {
     const t0 = now();
     const eventId = homeserver.sendMessage(OPS_ROOM, ALICE_MXID, '!node list');
     const t1 = await matrixAnswers.wait(eventId, () => `${botState()}\n${homeserver.dump()}`);
@@ -330,7 +335,8 @@ it('command round trip through Discord and Matrix, and RSS with both connected',
   const after = memory(pid);
   await sleep(IDLE_MS);
   const settled = memory(pid);
-  const linesPerCommand = (bot.lines.length - linesAtIdle) / (2 * (WARMUP + N));
+  const commands = CHATS.size * (WARMUP + N);
+  const linesPerCommand = (bot.lines.length - linesAtIdle) / commands;
 
   // Correctness: every command got the answer a user would expect.
   const discordOk = views.every(
@@ -359,6 +365,7 @@ it('command round trip through Discord and Matrix, and RSS with both connected',
     node: process.version,
     n: N,
     warmup: WARMUP,
+    chats: [...CHATS],
     readyMs,
     idleRssMb: idle.rssMb,
     idleHwmMb: idle.hwmMb,
@@ -367,12 +374,12 @@ it('command round trip through Discord and Matrix, and RSS with both connected',
     afterHwmMb: after.hwmMb,
     afterAnonMb: after.anonMb,
     settledRssMb: settled.rssMb,
-    discord: {
+    discord: discordMs.length && {
       ...stats(discordMs),
       coldMs: r2(discordColdMs),
       fakeAckAfterMedianMs: quantile(ackAfterMs, 0.5),
     },
-    matrix: { ...stats(matrixMs), coldMs: r2(matrixColdMs) },
+    matrix: matrixMs.length && { ...stats(matrixMs), coldMs: r2(matrixColdMs) },
     logLinesPerCommand: r2(linesPerCommand),
     warnOrErrorLines: problems.length,
     botExit: exit,
@@ -386,18 +393,20 @@ it('command round trip through Discord and Matrix, and RSS with both connected',
   const d = result.discord;
   const m = result.matrix;
   console.log(
-    `idle RSS with Discord + Matrix connected: ${idle.rssMb} MB (HWM ${idle.hwmMb} MB), target ≤ 100 MB; ` +
-      `after ${2 * (WARMUP + N)} commands: ${after.rssMb} MB (HWM ${after.hwmMb} MB), ` +
+    `idle RSS with ${CHATS_LABEL} connected: ${idle.rssMb} MB (HWM ${idle.hwmMb} MB), target ≤ 100 MB; ` +
+      `after ${commands} commands: ${after.rssMb} MB (HWM ${after.hwmMb} MB), ` +
       `${IDLE_MS / 1000} s later: ${settled.rssMb} MB`,
   );
-  console.log(
-    `Discord /node list round trip (INTERACTION_CREATE → callback), ${N} sequential: ` +
-      `median ${d.medianMs} ms, p95 ${d.p95Ms} ms, p99 ${d.p99Ms} ms, max ${d.maxMs} ms (first, cold: ${d.coldMs} ms)`,
-  );
-  console.log(
-    `Matrix !node list round trip (event → reply event), ${N} sequential: ` +
-      `median ${m.medianMs} ms, p95 ${m.p95Ms} ms, p99 ${m.p99Ms} ms, max ${m.maxMs} ms (first, cold: ${m.coldMs} ms)`,
-  );
+  if (d)
+    console.log(
+      `Discord /node list round trip (INTERACTION_CREATE → callback), ${N} sequential: ` +
+        `median ${d.medianMs} ms, p95 ${d.p95Ms} ms, p99 ${d.p99Ms} ms, max ${d.maxMs} ms (first, cold: ${d.coldMs} ms)`,
+    );
+  if (m)
+    console.log(
+      `Matrix !node list round trip (event → reply event), ${N} sequential: ` +
+        `median ${m.medianMs} ms, p95 ${m.p95Ms} ms, p99 ${m.p99Ms} ms, max ${m.maxMs} ms (first, cold: ${m.coldMs} ms)`,
+    );
   console.log(
     `answers ${result.ok ? 'all as expected' : 'NOT as expected'}; bot log: ${result.logLinesPerCommand} lines/command, ` +
       `${problems.length} warn/error lines; bot exit on SIGTERM: ${exit}; ` +
