@@ -1,8 +1,9 @@
-import path from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
+import { discordAdapter, matrixAdapter } from './app-adapters.js';
 import { AppServices } from './app-services.js';
+import { expireLeftProposals, pickUpOperations } from './app-startup.js';
 import type { ChatAdapter } from './chat/adapter.js';
 import type { Publisher } from './chat/publisher.js';
+import { connectChat } from './chat-connect.js';
 import { ConfigError } from './config/load.js';
 import type { Config } from './config/schema.js';
 import { AccessPolicy } from './core/access.js';
@@ -16,7 +17,6 @@ import type { Logger } from './core/logger.js';
 import { checkPermissionPatterns } from './core/permission-patterns.js';
 import { ProposalLedger } from './core/proposal-ledger.js';
 import { loadCommands, Registry } from './core/registry.js';
-import { setAsideIfCorruptJson } from './core/state-file.js';
 import { Metrics } from './http/metrics.js';
 import { HttpServer } from './http/server.js';
 
@@ -36,24 +36,6 @@ export interface AppOptions {
   configSource?: string;
   /** First wait before reconnecting a chat that is down at start (doubles up to a minute). */
   reconnectDelayMs?: number;
-}
-
-/** A chat server's refusal that retrying cannot fix (a revoked or wrong token). */
-function refusedCredentials(err: unknown): boolean {
-  const e = err as { code?: unknown; status?: unknown; statusCode?: unknown; errcode?: unknown };
-  return (
-    e?.code === 'TokenInvalid' ||
-    e?.status === 401 ||
-    e?.statusCode === 401 ||
-    e?.statusCode === 403 ||
-    e?.errcode === 'M_UNKNOWN_TOKEN' ||
-    e?.errcode === 'M_MISSING_TOKEN'
-  );
-}
-
-function errorText(err: unknown): string {
-  const e = err as { message?: string; code?: string; errcode?: string };
-  return e?.message || e?.errcode || e?.code || String(err);
 }
 
 /** The wired bot: registry, access, dispatcher, adapters, HTTP. `main.ts` only parses argv. */
@@ -147,8 +129,10 @@ export class App {
     }
     // Clone (and in the demo, seed) the task repo in the background: the first /task is fast.
     this.services.tasks().catch((err) => log.warn({ err }, 'task repo not available yet'));
-    if (config.chat.discord) this.adapters.push(await this.discordAdapter(config.chat.discord));
-    if (config.chat.matrix) this.adapters.push(await this.matrixAdapter(config.chat.matrix));
+    const { dispatcher, registry, access, metrics } = this;
+    const deps = { config, dispatcher, registry, access, metrics, log };
+    if (config.chat.discord) this.adapters.push(await discordAdapter(config.chat.discord, deps));
+    if (config.chat.matrix) this.adapters.push(await matrixAdapter(config.chat.matrix, deps));
     const consoleAdapter = this.adapters.find((a) => a.name === 'console');
     if (consoleAdapter && this.adapters.length > 1) {
       void consoleAdapter.finished?.then(() =>
@@ -160,11 +144,28 @@ export class App {
     }
     // Operations a previous process left are taken over (their locks held) before any chat
     // takes a command; they report and go on once the chats are connected.
-    const pickedUp = await this.pickUpOperations();
-    for (const adapter of this.adapters) await this.connect(adapter);
+    const publisher = (platform: string) => this.publisher(platform);
+    const pickedUp = await pickUpOperations({
+      config,
+      services: this.services,
+      metrics: this.metrics,
+      publisher,
+      signal: this.stopping.signal,
+      log,
+    });
+    for (const adapter of this.adapters) {
+      await connectChat(adapter, {
+        log,
+        firstDelayMs: this.opts.reconnectDelayMs,
+        signal: this.stopping.signal,
+        waiting: (reason) => {
+          this.waiting = reason;
+        },
+      });
+    }
     this.waiting = 'operations left by the previous run (reporting)';
     this.resumed = pickedUp.go().catch((err) => log.error({ err }, 'picking up operations failed'));
-    await this.expireLeftProposals();
+    await expireLeftProposals(this.proposals, publisher, log);
     // Alert delivery (and what a previous run left in the outbox) needs connected chats.
     this.waiting = 'alert delivery (applying the outbox)';
     await alerts?.start();
@@ -173,80 +174,8 @@ export class App {
     log.info({ adapters: this.adapters.map((a) => a.name) }, 'ready');
   }
 
-  /**
-   * Starts an adapter; a chat server that cannot be reached is tried again (1 s, 2 s, … up to a
-   * minute, each attempt logged, /readyz 503 meanwhile) until it answers or the bot stops, so a
-   * lab that boots the bot before its homeserver needs no manual restart. Webhooks taken
-   * meanwhile wait in the outbox. Credentials the server refuses stop the start (UserError).
-   */
-  private async connect(adapter: ChatAdapter): Promise<void> {
-    const { log } = this.opts;
-    let delay = this.opts.reconnectDelayMs ?? 1000;
-    for (let attempt = 1; ; attempt++) {
-      this.waiting = `${adapter.name} (attempt ${attempt})`;
-      try {
-        await adapter.start();
-        if (attempt > 1) log.info({ adapter: adapter.name, attempt }, 'chat connected');
-        return;
-      } catch (err) {
-        if (err instanceof UserError) throw err;
-        if (refusedCredentials(err)) {
-          throw new UserError(
-            `${adapter.name} refused the bot's credentials (${errorText(err)}).`,
-            `Check the ${adapter.name === 'discord' ? 'bot token (chat.discord.token, CHATOPS_DISCORD_TOKEN)' : 'access token (chat.matrix.accessToken, CHATOPS_MATRIX_TOKEN)'}: retrying cannot fix it.`,
-          );
-        }
-        if (this.stopping.signal.aborted) throw err;
-        this.waiting = `${adapter.name} (attempt ${attempt} failed: ${errorText(err)}; next in ${Math.round(delay / 1000)} s)`;
-        log.warn(
-          { adapter: adapter.name, attempt, retryInMs: delay, err: errorText(err) },
-          `${adapter.name} cannot be reached; trying again`,
-        );
-        await adapter.stop().catch(() => undefined);
-        await sleep(delay, undefined, { signal: this.stopping.signal }).catch(() => undefined);
-        if (this.stopping.signal.aborted)
-          throw new Error(`stopped while connecting to ${adapter.name}`);
-        delay = Math.min(delay * 2, 60_000);
-      }
-    }
-  }
-
-  /** Proposals the previous process showed and never got an answer to: each says it expired. */
-  private async expireLeftProposals(): Promise<void> {
-    for (const p of this.proposals.takeLeft()) {
-      await this.publisher(p.ref.platform)
-        ?.edit(p.ref, {
-          severity: 'info',
-          title: `Expired: ${p.command}`,
-          text: 'The bot restarted before this was confirmed; nothing was done. Run the command again to start over.',
-        })
-        .catch((err) =>
-          this.opts.log.warn({ err, code: p.code }, 'could not expire a left proposal'),
-        );
-    }
-  }
-
   /** Resumed operations, still running in the background. */
   private resumed?: Promise<void>;
-
-  private async pickUpOperations() {
-    const { log } = this.opts;
-    const { pickUp } = await import('./ops/resume.js');
-    const { resumers } = await import('./ops/resumers.js');
-    return pickUp({
-      operations: this.services.operations(),
-      publisher: (platform) => this.publisher(platform),
-      resumers: resumers({
-        services: this.services,
-        config: this.opts.config,
-        lock: this.services.lock,
-        signal: this.stopping.signal,
-      }),
-      log: log.child({ component: 'operations' }),
-      onInterrupted: (r) => this.metrics.operationsInterrupted.inc({ kind: r.kind }),
-      onResumed: (r) => this.metrics.operationsResumed.inc({ kind: r.kind }),
-    });
-  }
 
   private readonly publishers = new Map<string, Publisher>();
 
@@ -317,46 +246,6 @@ export class App {
       stepSeconds: prometheus.step ? durationSeconds(prometheus.step) : undefined,
       timeoutMs: prometheus.timeoutMs,
       log: this.opts.log.child({ component: 'alert-graphs' }),
-    });
-  }
-
-  private async discordAdapter(
-    discord: NonNullable<Config['chat']['discord']>,
-  ): Promise<ChatAdapter> {
-    if (!discord.token) {
-      throw new UserError(
-        'chat.discord.token is not set.',
-        'Set CHATOPS_DISCORD_TOKEN or CHATOPS_DISCORD_TOKEN_FILE, or chat.discord.tokenFile in the config.',
-      );
-    }
-    // Loaded only when configured: discord.js costs start-up time and memory.
-    const { DiscordAdapter } = await import('./chat/discord/discord-adapter.js');
-    return new DiscordAdapter({
-      config: discord,
-      dispatcher: this.dispatcher,
-      commands: () => this.registry.list(),
-      log: this.opts.log,
-      apiUrl: discord.apiUrl,
-    });
-  }
-
-  private async matrixAdapter(matrix: NonNullable<Config['chat']['matrix']>): Promise<ChatAdapter> {
-    if (!matrix.accessToken) {
-      throw new UserError(
-        'chat.matrix.accessToken is not set.',
-        'Set CHATOPS_MATRIX_TOKEN or CHATOPS_MATRIX_TOKEN_FILE, or chat.matrix.accessTokenFile in the config.',
-      );
-    }
-    // The sync token file: a corrupt one would fail every start (the SDK cannot read it).
-    setAsideIfCorruptJson(path.join(this.opts.config.state.dir, 'matrix-sync.json'), this.opts.log);
-    const { MatrixAdapter } = await import('./chat/matrix/matrix-adapter.js');
-    return new MatrixAdapter({
-      config: matrix,
-      dispatcher: this.dispatcher,
-      access: this.access,
-      stateDir: this.opts.config.state.dir,
-      log: this.opts.log,
-      metricsRegistry: this.metrics.registry,
     });
   }
 
