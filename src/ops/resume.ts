@@ -47,6 +47,19 @@ export interface PickUpDeps {
   now?: () => number;
 }
 
+/**
+ * How a step line looks in a thread: what the chats' step renderers (Discord's `renderSteps`,
+ * Matrix's `renderMatrixStep`, the console's `renderStep`) put before each line of a live
+ * operation. A `Publisher` posts replies, not step lines, so a resumed operation's lines carry
+ * the mark themselves and read the same as the lines above them in the thread.
+ */
+export const STEP_MARK = '› ';
+
+/** Step lines as one thread post, marked as a live operation's are. */
+export function stepPost(lines: readonly string[]): Reply {
+  return { text: lines.map((l) => `${STEP_MARK}${l}`).join('\n') };
+}
+
 export function reporterFor(
   record: OperationRecord,
   publisher: Publisher | undefined,
@@ -56,9 +69,25 @@ export function reporterFor(
   const threadName = record.title;
   const warn = (err: unknown, what: string) =>
     log.warn({ err, op: record.id, what }, 'could not report a resumed operation');
+  // As a live operation's responder does: lines that come while one post is on its way go
+  // together in the next, in order.
+  let pending: string[] = [];
+  let posting: Promise<void> = Promise.resolve();
+  const flush = async () => {
+    const lines = pending;
+    pending = [];
+    if (lines.length === 0 || !publisher) return;
+    try {
+      ref ??= await publisher.post(record.origin.conversation.id, { title: record.title });
+      ref = await publisher.reply(ref, stepPost(lines), threadName);
+    } catch (err) {
+      warn(err, 'step');
+    }
+  };
   return {
     edit: async (reply) => {
       if (!publisher) return;
+      await posting;
       try {
         if (ref) await publisher.edit(ref, reply);
         else ref = await publisher.post(record.origin.conversation.id, reply);
@@ -66,14 +95,10 @@ export function reporterFor(
         warn(err, 'edit');
       }
     },
-    step: async (line) => {
-      if (!publisher) return;
-      try {
-        ref ??= await publisher.post(record.origin.conversation.id, { title: record.title });
-        ref = await publisher.reply(ref, { text: line }, threadName);
-      } catch (err) {
-        warn(err, 'step');
-      }
+    step: (line) => {
+      pending.push(line);
+      posting = posting.then(flush);
+      return posting;
     },
   };
 }

@@ -7,6 +7,7 @@
  * never sends the reboot again.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { renderSteps } from '../../src/chat/discord/render.js';
 import type { FakeDiscord } from '../fakes/discord/fake-discord.js';
 import type { FakeKube } from '../fakes/kube/fake-kube.js';
 import { type BotLab, startBotLab } from '../helpers/bot-lab.js';
@@ -61,6 +62,10 @@ const threadsOf = (messageId: string) =>
       (t) => t.starterMessage?.id === messageId || t.id === discord.message(messageId)?.threadId,
     );
 const threadMessages = (messageId: string) => threadsOf(messageId).flatMap((t) => t.messages);
+
+/** A thread post as the live step renderer makes it of its lines (the `› ` of every step line). */
+const asLiveSteps = (content: string) =>
+  renderSteps(content.split('\n').map((l) => l.replace(/^› /, ''))).join('');
 
 const rebootCommands = (node: string) =>
   lab
@@ -141,12 +146,15 @@ describe('a reboot killed while Longhorn rebuilds the node’s replica', () => {
     expect(at('Longhorn volumes healthy again: pvc-gitea')).toBeGreaterThan(
       at('Longhorn: pvc-gitea degraded'),
     );
-    expect(at('✔ pi4-b is back and uncordoned')).toBeGreaterThan(
+    expect(at('› ✔ pi4-b is back and uncordoned')).toBeGreaterThan(
       at('Longhorn volumes healthy again'),
     );
     expect(threadsOf(messageId)).toHaveLength(1);
     const all = threadMessages(messageId).flatMap((m) => m.content.split('\n'));
-    expect(all.filter((l) => l.includes('✔ '))).toEqual(['✔ pi4-b is back and uncordoned']);
+    expect(all.filter((l) => l.includes('✔ '))).toEqual(['› ✔ pi4-b is back and uncordoned']);
+    // The lines after the restart look as the live ones before it: the same step renderer.
+    for (const m of threadMessages(messageId)) expect(m.content).toBe(asLiveSteps(m.content));
+    expect(after.every((l) => l.startsWith('› '))).toBe(true);
     // What was done before the kill is not done (nor said) again.
     expect(all.filter((l) => l.includes('is Ready with a new boot id'))).toHaveLength(1);
     expect(all.filter((l) => l.endsWith('uncordoned pi4-b'))).toHaveLength(1);
