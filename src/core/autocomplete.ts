@@ -1,6 +1,14 @@
 import type { Config } from '../config/schema.js';
-import type { AutocompleteSource, OptionChoice } from './command.js';
+import type { AccessPolicy } from './access.js';
+import {
+  type AutocompleteSource,
+  effectiveOptions,
+  type OptionChoice,
+  permissionId,
+} from './command.js';
 import type { Inventory } from './inventory.js';
+import type { ChatUser } from './invocation.js';
+import type { Registry } from './registry.js';
 import type { Services } from './services.js';
 
 /** Discord allows at most 25 choices per autocomplete answer. */
@@ -156,4 +164,54 @@ export function suggest(
   deps: SuggestDeps,
 ): Promise<OptionChoice<string>[]> {
   return new Suggestions(deps).suggest(source, partial);
+}
+
+/** The option being typed: `/<command> [<sub>] <option>:<partial>`, by `user`. */
+export interface OptionRequest {
+  command: string;
+  sub: string | undefined;
+  option: string;
+  partial: string;
+  user: ChatUser;
+}
+
+export interface OptionAutocompleteDeps extends SuggestDeps {
+  registry: Registry;
+  access: AccessPolicy;
+}
+
+/**
+ * Autocomplete for one option of an action (Discord): at most 25 choices, within the lookup
+ * budget. Lab data (nodes, tasks, apps, alerts) only for a user who may read it there: the
+ * action's permission checked as if it were read-only (open to all under `readOnly: open`
+ * unless it needs a role; under `readOnly: roles` a role must allow it). Never throws.
+ */
+export class OptionAutocomplete {
+  private readonly suggestions: Suggestions;
+
+  constructor(private readonly deps: OptionAutocompleteDeps) {
+    this.suggestions = new Suggestions(deps);
+  }
+
+  async choices(req: OptionRequest): Promise<OptionChoice<string>[]> {
+    try {
+      const { registry, access } = this.deps;
+      const cmd = registry.command(req.command);
+      const action = registry.action(cmd, req.sub);
+      const opt = effectiveOptions(action).find((o) => o.name === req.option);
+      if (!opt?.autocomplete) return [];
+      const permission = permissionId(cmd.name, cmd.action ? undefined : action.name);
+      if (
+        DATA_SOURCES.has(opt.autocomplete) &&
+        !access.check(req.user, permission, {
+          sideEffects: false,
+          needsRole: action.needsRole,
+        }).allowed
+      )
+        return [];
+      return await this.suggestions.suggest(opt.autocomplete, req.partial);
+    } catch {
+      return [];
+    }
+  }
 }

@@ -4,12 +4,11 @@ import type { Metrics } from '../http/metrics.js';
 import type { AccessPolicy } from './access.js';
 import { answerErrors, withDecision } from './answer-errors.js';
 import type { AuditSink, Decision } from './audit.js';
-import { DATA_SOURCES, Suggestions } from './autocomplete.js';
+import { OptionAutocomplete } from './autocomplete.js';
 import {
   type Action,
   type Args,
   type Command,
-  effectiveOptions,
   type OptionChoice,
   permissionId,
 } from './command.js';
@@ -23,7 +22,7 @@ import type { Logger } from './logger.js';
 import { executeJournaled } from './operation-journaling.js';
 import { checkPreconditions } from './preconditions.js';
 import type { ProposalLedger } from './proposal-ledger.js';
-import { type Proposal, Proposals } from './proposals.js';
+import { cancelledReply, expiredReply, type Proposal, Proposals } from './proposals.js';
 import { Recorder } from './recorder.js';
 import type { Registry } from './registry.js';
 import { resolveWords, validateArgs } from './resolve.js';
@@ -32,6 +31,9 @@ import type { Services } from './services.js';
 import { tokenize } from './tokenize.js';
 
 export type { Responder } from './responder.js';
+
+/** One allowed run: what, for whom, where it answers; a proposal is one waiting for Confirm. */
+type Run = Proposal;
 
 export interface DispatcherDeps {
   registry: Registry;
@@ -59,11 +61,11 @@ export class Dispatcher {
   private readonly shutdown = new AbortController();
   private readonly now: () => number;
   private readonly recorder: Recorder;
-  private readonly suggestions: Suggestions;
+  private readonly completion: OptionAutocomplete;
 
   constructor(private readonly deps: DispatcherDeps) {
     this.now = deps.now ?? Date.now;
-    this.suggestions = new Suggestions(deps);
+    this.completion = new OptionAutocomplete(deps);
     this.recorder = new Recorder(deps.registry, deps.audit, deps.log, this.now, deps.metrics);
     this.proposals = new Proposals(
       deps.config.confirm.timeoutSeconds * 1000,
@@ -104,37 +106,15 @@ export class Dispatcher {
     return this.track(this.decide(code, user, responder, false));
   }
 
-  /**
-   * Autocomplete for one option of an action (Discord): at most 25 choices, within the lookup
-   * budget. Lab data (nodes, tasks, apps, alerts) only for a user who may read it there: the
-   * action's permission checked as if it were read-only (open to all under `readOnly: open`
-   * unless it needs a role; under `readOnly: roles` a role must allow it).
-   */
-  async autocomplete(
+  /** Autocomplete for one option of an action (Discord): see `OptionAutocomplete`. */
+  autocomplete(
     command: string,
     sub: string | undefined,
     option: string,
     partial: string,
     user: ChatUser,
   ): Promise<OptionChoice<string>[]> {
-    try {
-      const cmd = this.deps.registry.command(command);
-      const action = this.deps.registry.action(cmd, sub);
-      const opt = effectiveOptions(action).find((o) => o.name === option);
-      if (!opt?.autocomplete) return [];
-      const permission = permissionId(cmd.name, cmd.action ? undefined : action.name);
-      if (
-        DATA_SOURCES.has(opt.autocomplete) &&
-        !this.deps.access.check(user, permission, {
-          sideEffects: false,
-          needsRole: action.needsRole,
-        }).allowed
-      )
-        return [];
-      return await this.suggestions.suggest(opt.autocomplete, partial);
-    } catch {
-      return [];
-    }
+    return this.completion.choices({ command, sub, option, partial, user });
   }
 
   /** The newest proposal waiting for this user, if any. */
@@ -215,32 +195,17 @@ export class Dispatcher {
       });
       return;
     }
-    await withDecision('allowed', () =>
-      this.proceed(
-        inv,
-        command,
-        action,
-        args,
-        explicitDryRun,
-        permission,
-        decision.roles,
-        responder,
-        startedAt,
-      ),
-    );
+    const run: Run = { inv, command, action, args, responder, startedAt, roles: decision.roles };
+    await withDecision('allowed', () => this.proceed(run, explicitDryRun, permission));
   }
 
+  /** An allowed run: its dry run, its proposal (when it must be confirmed), or the run itself. */
   private async proceed(
-    inv: Invocation,
-    command: Command,
-    action: Action,
-    args: Args,
+    run: Run,
     explicitDryRun: boolean | undefined,
     permission: string,
-    roles: string[],
-    responder: Responder,
-    startedAt: number,
   ): Promise<void> {
+    const { inv, action, args, responder, startedAt, roles } = run;
     const dryRun = isDryRun(action, explicitDryRun, permission, this.deps.config);
     const ctx = this.context(inv, args, dryRun, responder);
     if (dryRun) {
@@ -254,13 +219,10 @@ export class Dispatcher {
     if (mustConfirm) {
       await checkPreconditions(action, ctx);
       const plan = await action.plan!(ctx);
-      await this.proposals.propose(
-        { inv, command, action, args, responder, startedAt, roles },
-        plan,
-      );
+      await this.proposals.propose(run, plan);
       return;
     }
-    await this.execute(inv, action, ctx, responder, startedAt, 'allowed', roles);
+    await this.execute(run, ctx, 'allowed');
   }
 
   private async decide(
@@ -279,31 +241,18 @@ export class Dispatcher {
     }
     const p = taken.proposal;
     if (!yes) {
-      await p.responder.send({
-        severity: 'info',
-        title: `Cancelled: /${label(p.inv)}`,
-        text: 'Nothing was done.',
-      });
+      await p.responder.send(cancelledReply(p.inv));
       this.recorder.record(p.inv, 'cancelled', 'not-run', p.startedAt, { roles: p.roles });
       return;
     }
     const ctx = this.context(p.inv, p.args, false, p.responder);
     await this.guard(p.inv, p.responder, p.startedAt, () =>
-      withDecision('confirmed', () =>
-        this.execute(p.inv, p.action, ctx, p.responder, p.startedAt, 'confirmed', p.roles),
-      ),
+      withDecision('confirmed', () => this.execute(p, ctx, 'confirmed')),
     );
   }
 
-  private async execute(
-    inv: Invocation,
-    action: Action,
-    ctx: CommandContext,
-    responder: Responder,
-    startedAt: number,
-    decision: Decision,
-    roles: string[],
-  ): Promise<void> {
+  private async execute(run: Run, ctx: CommandContext, decision: Decision): Promise<void> {
+    const { inv, action, responder, startedAt, roles } = run;
     // Again right before it runs: the world may have changed while the proposal waited.
     const overridden = await checkPreconditions(action, ctx);
     const result = await executeJournaled(inv, action, ctx);
@@ -336,14 +285,9 @@ export class Dispatcher {
   private onExpired(p: Proposal): void {
     const { inv, responder, startedAt, roles } = p;
     this.recorder.record(inv, 'expired', 'not-run', startedAt, { roles });
-    const seconds = this.deps.config.confirm.timeoutSeconds;
     void this.track(
       responder
-        .send({
-          severity: 'info',
-          title: `Expired: /${label(inv)}`,
-          text: `Not confirmed within ${seconds} s; nothing was done. Run the command again to start over.`,
-        })
+        .send(expiredReply(inv, this.deps.config.confirm.timeoutSeconds))
         .catch((err) => this.deps.log.warn({ err }, 'could not report an expired confirmation')),
     );
   }

@@ -3,7 +3,7 @@ import { ConfirmationStore } from './confirmations.js';
 import type { ChatUser, Invocation } from './invocation.js';
 import { label } from './invocation.js';
 import type { ProposalLedger } from './proposal-ledger.js';
-import { type Plan, planText } from './reply.js';
+import { type Plan, planText, type Reply } from './reply.js';
 import type { Responder } from './responder.js';
 
 /** A destructive action shown with its plan, run once the same user confirms it. */
@@ -87,4 +87,18 @@ export class Proposals {
   expireAll(): void {
     this.store.expireAll();
   }
+}
+
+/** The answer to a Cancel: nothing was done. */
+export function cancelledReply(inv: Invocation): Reply {
+  return { severity: 'info', title: `Cancelled: /${label(inv)}`, text: 'Nothing was done.' };
+}
+
+/** The answer to a proposal nobody confirmed in time. */
+export function expiredReply(inv: Invocation, timeoutSeconds: number): Reply {
+  return {
+    severity: 'info',
+    title: `Expired: /${label(inv)}`,
+    text: `Not confirmed within ${timeoutSeconds} s; nothing was done. Run the command again to start over.`,
+  };
 }
