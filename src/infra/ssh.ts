@@ -275,7 +275,14 @@ export class SshPool {
     for (let attempt = 0; ; attempt++) {
       const conn = await this.connection(node);
       const outcome = await runChannel(conn.client, command, opts);
-      if (outcome.kind === 'not-connected' && attempt === 0) {
+      // Nothing ran, and the pooled connection was already dead: its socket was gone, or the
+      // node went away since its last command and the session open failed as the connection
+      // closed under it (ssh2 may call back before its 'close'). A fresh connection says what
+      // is wrong now (ECONNREFUSED: "not reachable", not "connection lost").
+      const stale =
+        outcome.kind === 'not-connected' ||
+        (outcome.kind === 'refused' && !(await aliveAfterEvents(conn)));
+      if (stale && attempt === 0) {
         this.drop(conn);
         continue;
       }
@@ -502,4 +509,10 @@ function untilOrAbort(p: Promise<void>, signal: AbortSignal | undefined): Promis
 
 function lastLines(text: string, n = 3): string {
   return text.trim().split('\n').slice(-n).join(' / ').slice(0, 300);
+}
+
+/** Whether the connection is still up once the socket events already queued have been handled. */
+async function aliveAfterEvents(conn: Conn): Promise<boolean> {
+  await new Promise((resolve) => setImmediate(resolve));
+  return conn.alive;
 }
