@@ -6,6 +6,7 @@
  * once, after Retry-After or a second.
  */
 import type { Logger } from '../core/logger.js';
+import { retryAfterMs } from '../core/retry-after.js';
 import type { ApiCall } from './pihole-calls.js';
 import { type ApiError, networkError } from './pihole-errors.js';
 
@@ -52,7 +53,7 @@ export class PiholeHttp {
     if (res.status !== 429) return res;
     const { response, error } = await readError(res);
     if (error.error?.key !== 'rate_limiting') return response;
-    const wait = retryAfterMs(res.headers) ?? this.rateLimitWaitMs;
+    const wait = retryAfterMs(res.headers.get('retry-after')) ?? this.rateLimitWaitMs;
     this.log.info(
       { instance: this.name, path: call.path, waitMs: wait },
       'pihole rate-limited (429 rate_limiting); retrying once',
@@ -75,13 +76,4 @@ async function readError(res: Response): Promise<{ response: Response; error: Ap
     headers: res.headers,
   });
   return { response, error };
-}
-
-/** Retry-After (RFC 9110): delay-seconds or an HTTP date; undefined when absent or unreadable. */
-export function retryAfterMs(headers: Headers, now = Date.now()): number | undefined {
-  const value = headers.get('retry-after')?.trim();
-  if (!value) return undefined;
-  if (/^\d+$/.test(value)) return Number(value) * 1000;
-  const at = Date.parse(value);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }

@@ -21,6 +21,7 @@ import { EventEmitter } from 'node:events';
 import { readFile } from 'node:fs/promises';
 import { sleep } from '../../core/deadline.js';
 import type { Logger } from '../../core/logger.js';
+import { retryAfterMs } from '../../core/retry-after.js';
 import { writeDurably } from '../../core/state-file.js';
 
 /** An error answer from the homeserver. */
@@ -54,18 +55,6 @@ export class MatrixConnectionError extends Error {
     super(`cannot reach the Matrix homeserver at ${url}: ${reason}`);
     this.name = 'MatrixConnectionError';
   }
-}
-
-/** RFC 9110 Retry-After: delay-seconds or an HTTP date → ms; undefined when absent or unreadable. */
-export function retryAfterHeaderMs(
-  value: string | null | undefined,
-  now = Date.now(),
-): number | undefined {
-  const v = value?.trim();
-  if (!v) return undefined;
-  if (/^\d+$/.test(v)) return Number(v) * 1000;
-  const at = Date.parse(v);
-  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
 }
 
 export interface MatrixClientOptions {
@@ -301,7 +290,7 @@ export class MatrixClient extends EventEmitter {
     throw new MatrixError(
       res.status,
       json ?? { error: text.slice(0, 200) },
-      res.status === 429 ? retryAfterHeaderMs(res.headers.get('retry-after')) : undefined,
+      res.status === 429 ? retryAfterMs(res.headers.get('retry-after')) : undefined,
     );
   }
 }
