@@ -140,13 +140,13 @@ async function resume(
   if (!outcome.ok) {
     if (deps.signal.aborted && !op.cancelled) return; // stopping again: the next start goes on
     await op.finish();
-    await report.edit(outcome.reply);
+    await report.done(outcome.reply);
     return;
   }
   await op.finish();
   await deps.services.operations().settle(node.name);
   const done = kube ? 'is back and uncordoned' : 'is back';
-  await report.edit({
+  await report.done({
     severity: 'success',
     title: `${node.name} rebooted`,
     text: `${node.name} ${done}; the bot was down about ${down} and finished the reboot after it restarted.`,

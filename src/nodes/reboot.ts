@@ -20,6 +20,8 @@ export interface RebootOptions {
   evictUnmanaged?: boolean;
   /** The caller holds the operation lock already (/node update's rolling update). */
   underLock?: boolean;
+  /** The operation this reboot is a step of (/node update's): after a restart that one answers for both. */
+  partOf?: RunningOperation;
 }
 
 /** A reboot's answer; `nodeUnchanged` when it stopped before changing anything. */
@@ -260,6 +262,7 @@ export async function rebootNode(
       origin: { conversation: ctx.invocation.conversation, message: ctx.progress.ref?.() },
       messageRef: () => ctx.progress.ref?.(),
       totalSteps: 0,
+      parent: opts.partOf,
     });
     const running = op;
     if (data.longhornVolumes)

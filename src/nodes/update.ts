@@ -91,6 +91,43 @@ export function updatePlan(ctx: CommandContext, target: string): Plan {
   };
 }
 
+/**
+ * What a rolling update journals on its own record (flat, as journal data is), so that after a
+ * restart during a Pi's reboot its answer can still say what happened to every node.
+ */
+export type UpdateData = {
+  /** Every node of the update, in order, comma-separated. */
+  nodes?: string;
+  /** The node it is at, and what it does there. */
+  node?: string;
+  phase?: 'update.yml' | 'reboot';
+  /** The result lines of the nodes before it, newline-separated. */
+  lines?: string;
+  /** Nodes that still need a reboot / may need one, comma-separated. */
+  pending?: string;
+  unknown?: string;
+};
+
+/** The answer of an update that went through every node. */
+export function updateSummary(
+  n: number,
+  lines: readonly string[],
+  pending: readonly string[],
+  unknown: readonly string[],
+): Reply {
+  const notes = [
+    ...(pending.length > 0
+      ? [`${pending.join(', ')} still need${pending.length === 1 ? 's' : ''} a reboot`]
+      : []),
+    ...(unknown.length > 0 ? [`${unknown.join(', ')} may need a reboot`] : []),
+  ];
+  return {
+    severity: notes.length > 0 ? 'warning' : 'success',
+    title: `Updated ${n} node${n === 1 ? '' : 's'}${notes.map((t) => `; ${t}`).join('')}`,
+    text: lines.join('\n'),
+  };
+}
+
 export async function updateNodes(
   ctx: CommandContext,
   nodes: NodeConfig[],
@@ -104,6 +141,19 @@ export async function updateNodes(
   const lines: string[] = [];
   const pending: string[] = [];
   const unknown: string[] = [];
+  // The update's own record (journaled by the dispatcher): where it is, what it did so far.
+  const update = ctx.services.operations().reportingTo(ctx.progress.ref?.());
+  const journal = (node: NodeConfig, phase: UpdateData['phase']) =>
+    update?.note({
+      data: {
+        nodes: nodes.map((n) => n.name).join(','),
+        node: node.name,
+        phase,
+        lines: lines.join('\n'),
+        pending: pending.join(','),
+        unknown: unknown.join(','),
+      } satisfies UpdateData,
+    });
   try {
     for (const [i, node] of nodes.entries()) {
       const notTouched = nodes
@@ -130,6 +180,7 @@ export async function updateNodes(
         }
       }
       let r: PlaybookResult;
+      await journal(node, 'update.yml');
       try {
         r = await runLabPlaybook(ctx, ops, { playbook: 'update.yml', nodes: [node] });
       } catch (err) {
@@ -170,7 +221,8 @@ export async function updateNodes(
         pending.push(node.name);
         continue;
       }
-      const reboot = await rebootNode(ctx, node, ops, { underLock: true });
+      await journal(node, 'reboot');
+      const reboot = await rebootNode(ctx, node, ops, { underLock: true, partOf: update });
       if (reboot.severity !== 'error') {
         lines.push(`${node.name}: updated, then rebooted safely (it asked for a reboot)`);
       } else if (reboot.nodeUnchanged) {
@@ -188,16 +240,5 @@ export async function updateNodes(
   } finally {
     release();
   }
-  const n = nodes.length;
-  const notes = [
-    ...(pending.length > 0
-      ? [`${pending.join(', ')} still need${pending.length === 1 ? 's' : ''} a reboot`]
-      : []),
-    ...(unknown.length > 0 ? [`${unknown.join(', ')} may need a reboot`] : []),
-  ];
-  return {
-    severity: notes.length > 0 ? 'warning' : 'success',
-    title: `Updated ${n} node${n === 1 ? '' : 's'}${notes.map((t) => `; ${t}`).join('')}`,
-    text: lines.join('\n'),
-  };
+  return updateSummary(nodes.length, lines, pending, unknown);
 }

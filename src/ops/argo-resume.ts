@@ -37,7 +37,7 @@ export function argoResumer(deps: {
       }
       await op.finish();
       const reply = renderOutcome(outcome);
-      await report.edit({
+      await report.done({
         ...reply,
         footer: `Followed to its end after the bot restarted (down about ${formatDown(ctx.downMs)}).`,
       });

@@ -58,6 +58,11 @@ export interface OperationRecord {
   data: Record<string, string | number | boolean | undefined>;
   /** Set when interrupted: where it stopped and what to run. */
   note?: string;
+  /**
+   * The operation this one runs as a step of (a Pi's reboot during /node update): both report in
+   * that one's message, and after a restart that one answers for both once this one has ended.
+   */
+  parent?: string;
 }
 
 const ID = /^op-[0-9a-z]{4,12}$/;

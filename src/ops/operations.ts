@@ -33,6 +33,8 @@ export interface BeginOptions {
   /** The message answering the command, once shown (read again at every step). */
   messageRef?: () => MessageRef | undefined;
   totalSteps: number;
+  /** The operation this one is a step of (it answers for both after a restart). */
+  parent?: RunningOperation;
 }
 
 export class RunningOperation {
@@ -49,6 +51,11 @@ export class RunningOperation {
 
   get id(): string {
     return this.record.id;
+  }
+
+  /** The message it answers in, once known. */
+  message(): MessageRef | undefined {
+    return this.messageRef?.() ?? this.record.origin.message;
   }
 
   /** Aborted when someone cancels: for steps that only wait, which may stop at once. */
@@ -159,6 +166,7 @@ export class Operations {
       step: { index: 0, total: opts.totalSteps, label: 'starting' },
       changed: [],
       data: {},
+      ...(opts.parent ? { parent: opts.parent.id } : {}),
     };
     const op = new RunningOperation(record, this, opts.messageRef);
     this.running.set(record.id, op);
@@ -174,6 +182,23 @@ export class Operations {
     this.running.set(record.id, op);
     op.startHeartbeat();
     return op;
+  }
+
+  /** The running operation that answers in this message (the one a nested operation is a step of). */
+  reportingTo(ref: MessageRef | undefined): RunningOperation | undefined {
+    if (!ref) return undefined;
+    for (const op of this.running.values()) {
+      if (op.record.parent) continue;
+      const m = op.message();
+      if (
+        m &&
+        m.platform === ref.platform &&
+        m.target === ref.target &&
+        m.messageId === ref.messageId
+      )
+        return op;
+    }
+    return undefined;
   }
 
   forget(id: string): void {

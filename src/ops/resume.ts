@@ -1,6 +1,6 @@
 import type { MessageRef, Publisher } from '../chat/publisher.js';
 import type { Logger } from '../core/logger.js';
-import type { Reply } from '../core/reply.js';
+import type { Reply, ReplyField } from '../core/reply.js';
 import type { OperationKind, OperationRecord } from './journal.js';
 import type { Operations, RunningOperation } from './operations.js';
 
@@ -13,10 +13,23 @@ import type { Operations, RunningOperation } from './operations.js';
 
 /** Where a resumed operation reports: its original message (edited) and its thread. */
 export interface Reporter {
-  /** Replaces the original answer (a new message when there was none). */
+  /** Progress: replaces what the original message shows (a new message when there was none). */
   edit(reply: Reply): Promise<void>;
+  /**
+   * Its answer, once it has ended: the original message's last edit. For an operation that ran
+   * as a step of another (a Pi's reboot during /node update), the answer goes to that one, which
+   * answers for both in the message they share — one never overwrites the other's outcome.
+   */
+  done(reply: Reply): Promise<void>;
   /** A line in the operation's thread. */
   step(line: string): Promise<void>;
+}
+
+/** How an operation that ran as a step of another ended after the restart. */
+export interface NestedOutcome {
+  record: OperationRecord;
+  /** Its answer; none when the bot is stopping again (the next start picks both up). */
+  answer?: Reply;
 }
 
 /**
@@ -33,8 +46,13 @@ export interface ResumeContext {
   /** How long the bot was down: from the last sign of life of the process that ran it. */
   downMs: number;
   log: Logger;
-  /** Gives up on it: marks it interrupted and says so where it started (with what is still changed). */
-  interrupt(why: string, hint?: string): Promise<void>;
+  /**
+   * Gives up on it: marks it interrupted and says so where it started (with what is still
+   * changed, and `fields` before the operation's id).
+   */
+  interrupt(why: string, hint?: string, fields?: ReplyField[]): Promise<void>;
+  /** The operations that ran as steps of this one: resumed first, in its message; how each ended. */
+  nested: NestedOutcome[];
 }
 
 export interface PickUpDeps {
@@ -84,17 +102,19 @@ export function reporterFor(
       warn(err, 'step');
     }
   };
+  const edit = async (reply: Reply) => {
+    if (!publisher) return;
+    await posting;
+    try {
+      if (ref) await publisher.edit(ref, reply);
+      else ref = await publisher.post(record.origin.conversation.id, reply);
+    } catch (err) {
+      warn(err, 'edit');
+    }
+  };
   return {
-    edit: async (reply) => {
-      if (!publisher) return;
-      await posting;
-      try {
-        if (ref) await publisher.edit(ref, reply);
-        else ref = await publisher.post(record.origin.conversation.id, reply);
-      } catch (err) {
-        warn(err, 'edit');
-      }
-    },
+    edit,
+    done: edit,
     step: (line) => {
       pending.push(line);
       posting = posting.then(flush);
@@ -110,6 +130,8 @@ export function formatDown(ms: number): string {
   return `${Math.floor(s / 60)} min ${s % 60} s`;
 }
 
+type Taken = { op: RunningOperation; resume?: Resumer };
+
 /**
  * Reads the journal and takes over each unfinished record (before the chats take commands);
  * `go()` then resumes or reports each one (once the chats are connected) and resolves when the
@@ -121,7 +143,7 @@ export async function pickUp(deps: PickUpDeps): Promise<{ go(): Promise<void> }>
   const { records, setAside } = operations.journal.load();
   if (setAside.length > 0) log.warn({ setAside }, 'unreadable operation records were set aside');
   const startedAt = now();
-  const taken: { op: RunningOperation; resume?: Resumer }[] = [];
+  const taken: Taken[] = [];
   for (const record of records) {
     if (record.status === 'interrupted') {
       operations.addInterrupted(record);
@@ -137,48 +159,81 @@ export async function pickUp(deps: PickUpDeps): Promise<{ go(): Promise<void> }>
       taken.push({ op });
     }
   }
+  const ids = new Set(taken.map((t) => t.op.id));
+  /** The operation it ran as a step of, when that one is picked up too. */
+  const parentOf = (t: Taken) => {
+    const parent = t.op.record.parent;
+    return parent && ids.has(parent) ? parent : undefined;
+  };
+  const reporter = (record: OperationRecord) =>
+    reporterFor(record, deps.publisher(record.origin.conversation.platform), log);
+
+  /** Resumes it, or reports it as interrupted; resolves once it has ended (or stopped again). */
+  const settle = async ({ op, resume }: Taken, report: Reporter, nested: NestedOutcome[]) => {
+    const record = op.record;
+    const downMs = startedAt - Date.parse(record.aliveAt ?? record.updatedAt);
+    const giveUp = (why: string, hint?: string, fields?: ReplyField[]) =>
+      interrupt(op, report, why, deps, hint, fields);
+    if (!resume) {
+      const meanwhile = nested.map(
+        (n) => `${n.record.title}: ${n.answer?.title ?? 'not finished'}.`,
+      );
+      await giveUp([notContinued(record, downMs), ...meanwhile].join(' '), whatNow(record));
+      return;
+    }
+    log.info({ op: record.id, kind: record.kind, step: record.step }, 'resuming an operation');
+    deps.onResumed?.(record);
+    try {
+      await resume.run(op, report, {
+        downMs,
+        log: log.child({ op: record.id }),
+        interrupt: giveUp,
+        nested,
+      });
+    } catch (err) {
+      log.error({ err, op: record.id }, 'resuming an operation failed');
+      await giveUp(`Resuming it failed: ${(err as Error).message}`);
+    }
+  };
+
   return {
     go: async () => {
-      const background: Promise<void>[] = [];
-      for (const { op, resume } of taken) {
-        const record = op.record;
-        const report = reporterFor(
-          record,
-          deps.publisher(record.origin.conversation.platform),
-          log,
+      // An operation that ran as a step of another goes first, in the message they share; its
+      // answer is handed to the other one, which answers once all its steps have ended.
+      const nested = new Map<string, Promise<NestedOutcome>[]>();
+      for (const t of taken) {
+        const parent = parentOf(t);
+        if (!parent) continue;
+        let answer: Reply | undefined;
+        const report: Reporter = {
+          ...reporter(t.op.record),
+          done: async (reply) => {
+            answer = reply;
+          },
+        };
+        const ended = settle(t, report, []).then(
+          () => ({ record: t.op.record, answer }),
+          (err) => {
+            log.error({ err, op: t.op.id }, 'an operation resumed as a step of another failed');
+            return { record: t.op.record, answer };
+          },
         );
-        const downMs = startedAt - Date.parse(record.aliveAt ?? record.updatedAt);
-        if (resume) {
-          log.info(
-            { op: record.id, kind: record.kind, step: record.step },
-            'resuming an operation',
-          );
-          deps.onResumed?.(record);
-          background.push(
-            resume
-              .run(op, report, {
-                downMs,
-                log: log.child({ op: record.id }),
-                interrupt: (why, hint) => interrupt(op, report, why, deps, hint),
-              })
-              .catch(async (err) => {
-                log.error({ err, op: record.id }, 'resuming an operation failed');
-                await interrupt(op, report, `Resuming it failed: ${(err as Error).message}`, deps);
-              }),
-          );
-          continue;
-        }
-        await interrupt(
-          op,
-          report,
-          `The bot restarted (it was down about ${formatDown(downMs)}) while this was at step ${record.step.index + 1} of ${record.step.total} (${record.step.label}); it was not continued.`,
-          deps,
-          whatNow(record),
-        );
+        nested.set(parent, [...(nested.get(parent) ?? []), ended]);
       }
-      await Promise.all(background);
+      const running: Promise<unknown>[] = [...nested.values()].flat();
+      for (const t of taken) {
+        if (parentOf(t)) continue;
+        const steps = nested.get(t.op.id) ?? [];
+        running.push(Promise.all(steps).then((n) => settle(t, reporter(t.op.record), n)));
+      }
+      await Promise.all(running);
     },
   };
+}
+
+/** Why an operation without a resumer was not continued, and the step it stood at. */
+export function notContinued(r: OperationRecord, downMs: number): string {
+  return `The bot restarted (it was down about ${formatDown(downMs)}) while this was at step ${r.step.index + 1} of ${r.step.total} (${r.step.label}); it was not continued.`;
 }
 
 /** What a person can do about an operation of this kind that was not continued. */
@@ -188,7 +243,7 @@ export function whatNow(r: OperationRecord): string {
     case 'node.drain':
       return `${t} may be cordoned and partly drained: /node drain ${t} finishes it, /node uncordon ${t} undoes it.`;
     case 'node.update':
-      return `The playbook runs are idempotent: /node update ${t} runs it again (a Pi that was rebooting is reported by its own reboot).`;
+      return `The playbook runs are idempotent: /node update ${t} runs it again.`;
     case 'node.provision':
       return `The playbook is idempotent: /node provision ${t} runs it again.`;
     case 'backup.run':
@@ -208,6 +263,7 @@ export async function interrupt(
   why: string,
   deps: Pick<PickUpDeps, 'onInterrupted'>,
   hint?: string,
+  fields: ReplyField[] = [],
 ): Promise<void> {
   const r = op.record;
   const changed =
@@ -217,11 +273,12 @@ export async function interrupt(
   const note = [why, changed, hint].filter(Boolean).join(' ');
   await op.interrupt(note);
   deps.onInterrupted?.(r);
-  await report.edit({
+  await report.done({
     severity: 'warning',
     title: `Interrupted: ${r.title}`,
     text: note,
     fields: [
+      ...fields,
       {
         name: 'Operation',
         value: `${r.id} — /ops list shows it; /ops cancel ${r.id} once settled.`,

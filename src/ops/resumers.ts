@@ -2,11 +2,15 @@ import type { Config } from '../config/schema.js';
 import type { Services } from '../core/services.js';
 import type { OperationLock } from '../nodes/node-ops.js';
 import { rebootResumer } from '../nodes/reboot-resume.js';
+import { updateResumer } from '../nodes/update-resume.js';
 import { argoResumer } from './argo-resume.js';
 import type { OperationKind } from './journal.js';
 import type { Resumer } from './resume.js';
 
-/** The operations that know how to go on after a restart; every other kind is reported as interrupted. */
+/**
+ * The operations that know how to go on after a restart (an update only answers for the reboot
+ * it had started, resumed as its step); every other kind is reported as interrupted.
+ */
 export function resumers(deps: {
   services: Services;
   config: Config;
@@ -15,5 +19,10 @@ export function resumers(deps: {
   signal: AbortSignal;
 }): Partial<Record<OperationKind, Resumer>> {
   const argo = argoResumer(deps);
-  return { 'node.reboot': rebootResumer(deps), 'argo.sync': argo, 'argo.rollback': argo };
+  return {
+    'node.reboot': rebootResumer(deps),
+    'node.update': updateResumer(),
+    'argo.sync': argo,
+    'argo.rollback': argo,
+  };
 }
