@@ -1,5 +1,5 @@
 import { setMaxListeners } from 'node:events';
-import Bottleneck from 'bottleneck';
+import type Bottleneck from 'bottleneck';
 import type { Publisher } from '../chat/publisher.js';
 import type { Logger } from '../core/logger.js';
 import type { Reply } from '../core/reply.js';
@@ -8,7 +8,7 @@ import type { DeadLetter } from './dead-letter.js';
 import { type GroupContext, GroupDelivery } from './deliver-group.js';
 import { RollupDelivery } from './deliver-rollups.js';
 import { DeliveryRefused, type OnRefused, RefusalReport } from './delivery-failure.js';
-import { type Sent, type SmallerForm, sendSmaller } from './send-smaller.js';
+import { DestinationSender } from './send-to-destination.js';
 import { realClock, type SettleClock, SettleWindow } from './settle-window.js';
 import {
   destinationKey,
@@ -54,18 +54,6 @@ export interface DeliveryOptions {
   deadLetter?: (letter: DeadLetter) => Promise<string | undefined>;
 }
 
-const DEFAULT_LIMITS: Record<RoutedDestination['platform'], Bottleneck.ConstructorOptions> = {
-  // Discord allows about 5 messages per 5 s per channel; a little slack for clock skew.
-  discord: {
-    maxConcurrent: 1,
-    reservoir: 5,
-    reservoirRefreshAmount: 5,
-    reservoirRefreshInterval: 5000,
-  },
-  matrix: { maxConcurrent: 1, minTime: 200 },
-  console: { maxConcurrent: 1 },
-};
-
 /** Longest wait between tries of a destination after a transient failure (429, 5xx, network)… */
 const MAX_RETRY_MS = 60_000;
 /** …and after a refusal no smaller form got past (no access to the channel or room). */
@@ -74,8 +62,8 @@ const MAX_REFUSED_RETRY_MS = 10 * 60_000;
 /**
  * Posts and updates alert messages, one worker per destination: new groups get a root (or
  * a roll-up when many arrive at once), changes go to the thread, roots are edited. Pacing
- * per destination stays inside the platform's rate limits; a destination that fails is
- * retried with backoff without holding up the others. A refusal of one group's message or
+ * per destination stays inside the platform's rate limits (send-to-destination.ts); a
+ * destination that fails is retried with backoff without holding up the others. A refusal of one group's message or
  * thread alone (a locked thread, a deleted root; see scopeOf) does not stop its destination:
  * that post goes to the dead letters, or the group is posted again (deliver-group.ts). Pending
  * work is whatever is marked dirty in the store, so updates coalesce and survive restarts.
@@ -83,9 +71,9 @@ const MAX_REFUSED_RETRY_MS = 10 * 60_000;
 export class Delivery {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
-  private readonly limiters = new Map<string, Bottleneck>();
   private readonly backoff = new Map<string, number>();
   private readonly refusals: RefusalReport;
+  private readonly sender: DestinationSender;
   private readonly rollups: RollupDelivery;
   private readonly single: GroupDelivery;
   private readonly timers = new Set<NodeJS.Timeout>();
@@ -97,6 +85,7 @@ export class Delivery {
   constructor(private readonly opts: DeliveryOptions) {
     this.now = opts.now ?? (() => new Date());
     this.refusals = new RefusalReport(opts.log, opts.onRefused);
+    this.sender = new DestinationSender({ ...opts, refusals: this.refusals });
     this.window = new SettleWindow(opts.settleMs ?? 1000, opts.settleClock ?? realClock);
     setMaxListeners(0, this.stopping.signal); // one waiting pass per destination
     const context: GroupContext = {
@@ -104,9 +93,11 @@ export class Delivery {
       render: opts.render,
       graph: opts.graph,
       now: this.now,
-      sendForms: (dest, what, full, smaller, op) => this.sendForms(dest, what, full, smaller, op),
+      sendForms: (dest, what, full, smaller, op) =>
+        this.sender.sendForms(dest, what, full, smaller, op),
       current: (g) => this.current(g),
-      dropPost: (dest, groupKey, refused, post) => this.dropPost(dest, groupKey, refused, post),
+      dropPost: (dest, groupKey, refused, post) =>
+        this.sender.dropPost(dest, groupKey, refused, post),
       reposted: (destKey, refused) => this.refusals.reposted(destKey, refused),
     };
     this.rollups = new RollupDelivery(context);
@@ -148,23 +139,8 @@ export class Delivery {
     this.stopped = true;
     this.stopping.abort(); // a pass waiting for its window's end
     for (const t of this.timers) clearTimeout(t);
-    await Promise.all(
-      [...this.limiters.values()].map((l) => l.stop({ dropWaitingJobs: true }).catch(() => {})),
-    );
+    await this.sender.stop();
     await this.idle();
-  }
-
-  private limiter(dest: RoutedDestination): Bottleneck {
-    const key = destinationKey(dest);
-    let l = this.limiters.get(key);
-    if (!l) {
-      l = new Bottleneck({
-        ...DEFAULT_LIMITS[dest.platform],
-        ...this.opts.limits?.[dest.platform],
-      });
-      this.limiters.set(key, l);
-    }
-    return l;
   }
 
   private async run(destKey: string): Promise<void> {
@@ -265,65 +241,6 @@ export class Delivery {
   /** The group as the store holds it now (see run). */
   private current(g: StoredGroup): StoredGroup {
     return this.opts.store.group(g.state.groupKey) ?? g;
-  }
-
-  private publisher(dest: RoutedDestination): Publisher {
-    const p = this.opts.publisher(dest.platform);
-    if (!p)
-      throw new Error(
-        `no ${dest.platform} chat is connected for alert destination ${destinationKey(dest)}`,
-      );
-    return p;
-  }
-
-  private send<T>(dest: RoutedDestination, fn: (p: Publisher) => Promise<T>): Promise<T> {
-    const p = this.publisher(dest);
-    return this.limiter(dest).schedule(() => fn(p));
-  }
-
-  /**
-   * Sends `full`, or the first smaller form the chat accepts when it refuses the full one for
-   * good (see sendSmaller); a smaller form shown is logged and counted. Throws DeliveryRefused
-   * when none got through.
-   */
-  private async sendForms<T>(
-    dest: RoutedDestination,
-    what: string,
-    full: Reply,
-    smaller: SmallerForm[],
-    op: (p: Publisher, reply: Reply) => Promise<T>,
-  ): Promise<Sent<T>> {
-    const sent = await sendSmaller(what, full, smaller, (r) => this.send(dest, (p) => op(p, r)));
-    if (sent.refusal) this.refusals.smaller(destinationKey(dest), what, sent.refusal);
-    return sent;
-  }
-
-  /** See RollupContext.dropPost. Never throws: a dead letter that cannot be written is logged. */
-  private async dropPost(
-    dest: RoutedDestination,
-    groupKey: string | undefined,
-    refused: DeliveryRefused,
-    post: Reply,
-  ): Promise<void> {
-    const destKey = destinationKey(dest);
-    const { image: _picture, ...payload } = post;
-    const file = await this.opts
-      .deadLetter?.({
-        id: `${destKey} ${refused.what}`,
-        groupKey,
-        destination: destKey,
-        what: refused.what,
-        reason: refused.message,
-        payload,
-      })
-      .catch((err) => {
-        this.opts.log.error(
-          { err, destination: destKey, what: refused.what },
-          'dead letter not written',
-        );
-        return undefined;
-      });
-    this.refusals.deadLettered(destKey, refused, file);
   }
 }
 
