@@ -72,6 +72,12 @@ export class Delivery {
   private readonly running = new Map<string, Promise<void>>();
   private readonly again = new Set<string>();
   private readonly backoff = new Map<string, number>();
+  /**
+   * Destinations waiting out a back-off: new work waits for the retry too. A channel that
+   * refuses is not asked again at every notification (Discord bans an IP for a while after
+   * 10,000 401/403/429 answers in 10 minutes: its "invalid request limit").
+   */
+  private readonly retrying = new Set<string>();
   private readonly refusals: RefusalReport;
   private readonly sender: DestinationSender;
   private readonly rollups: RollupDelivery;
@@ -114,7 +120,7 @@ export class Delivery {
   }
 
   kick(destKey: string): void {
-    if (this.stopped) return;
+    if (this.stopped || this.retrying.has(destKey)) return; // its retry finds the new work
     if (this.running.has(destKey)) {
       this.again.add(destKey);
       return;
@@ -213,8 +219,10 @@ export class Delivery {
           { err, destination: destKey, retryInMs: wait },
           'alert delivery failed; will retry',
         );
+      this.retrying.add(destKey);
       const t = setTimeout(() => {
         this.timers.delete(t);
+        this.retrying.delete(destKey);
         this.kick(destKey);
       }, wait);
       t.unref();

@@ -214,4 +214,23 @@ describe('a refusal of one group alone', () => {
     expect(chat.current('1').title).toBe('[FIRING:2] A');
     await s.stop();
   }, 15_000);
+
+  it('a destination that refuses is not asked again at every notification: new groups wait for its retry', async () => {
+    const chat = new RefusingPublisher();
+    chat.failWith = discordError(403, 50001, 'Missing Access');
+    const { s, counted } = service(chat, 100);
+    await s.start();
+    await s.accept(group('A', { a1: 'firing' }));
+    await expect.poll(() => counted.refused.length, { timeout: 5000 }).toBe(1);
+    const asked = chat.calls;
+    // Ten more groups during the first back-off (2 s): none of them makes the bot ask again.
+    for (let i = 0; i < 10; i++) await s.accept(group(`G${i}`, { [`g${i}`]: 'firing' }));
+    await new Promise((r) => setTimeout(r, 300));
+    expect(chat.calls).toBe(asked);
+    expect(counted.refused).toEqual(['50001 retrying']);
+    // Once the channel takes posts, the retry delivers them all.
+    chat.failWith = undefined;
+    await expect.poll(() => chat.roots.length, { timeout: 10_000 }).toBe(11);
+    await s.stop();
+  }, 15_000);
 });
