@@ -4,7 +4,7 @@ import { userLabel } from '../core/invocation.js';
 import type { Services } from '../core/services.js';
 import type { Kube } from '../infra/kube.js';
 import type { RunningOperation } from '../ops/operations.js';
-import { formatDown, type Reporter, type Resumer } from '../ops/resume.js';
+import { formatDown, type Reporter, type ResumeContext, type Resumer } from '../ops/resume.js';
 import { runSteps } from '../ops/step-engine.js';
 import { kubeForNode, type OperationLock } from './node-ops.js';
 import { type RebootData, readBootId, rebootSteps } from './reboot.js';
@@ -56,7 +56,7 @@ function reporterProgress(report: Reporter): Progress {
 async function resume(
   op: RunningOperation,
   report: Reporter,
-  ctx: Parameters<Resumer['run']>[2],
+  ctx: ResumeContext,
   deps: { services: Services; config: Config; signal: AbortSignal },
 ): Promise<void> {
   const r = op.record;

@@ -1,5 +1,6 @@
 import type { Reply } from '../core/reply.js';
-import { formatDown, notContinued, type Resumer, whatNow } from '../ops/resume.js';
+import { formatDown, notContinued, whatNow } from '../ops/interrupted.js';
+import type { Resumer } from '../ops/resume.js';
 import { type UpdateData, updateSummary } from './update.js';
 
 /**
@@ -15,16 +16,35 @@ export function updateResumer(): Resumer {
   return {
     async run(op, report, ctx) {
       const r = op.record;
+      const d = r.data as UpdateData;
+      const list = (v?: string) => (v ? v.split(',').filter(Boolean) : []);
+      const nodes = list(d.nodes);
       const reboot = ctx.nested.find((n) => n.record.kind === 'node.reboot');
       if (!reboot) {
-        await ctx.interrupt(notContinued(r, ctx.downMs), whatNow(r));
+        // Killed during a playbook run (or between nodes): where, what is done, what is not.
+        const notYet = d.node ? nodes.slice(nodes.indexOf(d.node) + 1) : [];
+        const untouched = notYet.length > 0 ? ` (${notYet.join(', ')} not touched)` : '';
+        const at = !d.node
+          ? undefined
+          : d.phase === 'update.yml'
+            ? `running update.yml on ${d.node}${untouched}`
+            : `at ${d.node}, whose reboot had ended (its lines in the thread say how)${untouched}`;
+        if (d.node) {
+          const label =
+            d.phase === 'update.yml' ? `update.yml on ${d.node}` : `reboot of ${d.node}`;
+          r.step = { index: nodes.indexOf(d.node), total: nodes.length, label };
+        }
+        await ctx.interrupt(
+          notContinued(r, ctx.downMs, at),
+          d.node
+            ? `The playbook is idempotent: /node update ${notYet.length === 0 ? d.node : r.target} runs it again.`
+            : whatNow(r),
+          d.lines ? [{ name: 'Nodes', value: d.lines }] : [],
+        );
         return;
       }
       // The bot is stopping again before the reboot ended: the next start picks both up.
       if (!reboot.answer) return;
-      const d = r.data as UpdateData;
-      const list = (v?: string) => (v ? v.split(',').filter(Boolean) : []);
-      const nodes = list(d.nodes);
       const node = reboot.record.target;
       const notTouched = nodes.slice(nodes.indexOf(node) + 1);
       const lines = d.lines ? d.lines.split('\n') : [];

@@ -1,8 +1,11 @@
 import type { MessageRef, Publisher } from '../chat/publisher.js';
 import type { Logger } from '../core/logger.js';
 import type { Reply, ReplyField } from '../core/reply.js';
+import { interrupt, type LeftBehind, notContinued, whatNow } from './interrupted.js';
 import type { OperationKind, OperationRecord } from './journal.js';
 import type { Operations, RunningOperation } from './operations.js';
+
+export { formatDown } from './interrupted.js';
 
 /**
  * What the previous process left unfinished, picked up at start before new commands are
@@ -39,7 +42,13 @@ export interface NestedOutcome {
  */
 export interface Resumer {
   take?(op: RunningOperation): void;
-  run(op: RunningOperation, report: Reporter, ctx: ResumeContext): Promise<void>;
+  /** Goes on with it. Without it, the operation is reported as interrupted. */
+  run?(op: RunningOperation, report: Reporter, ctx: ResumeContext): Promise<void>;
+  /**
+   * For one that is not continued: where it stood and what it left changed, found by looking
+   * (undefined when it cannot be told: the record's step and `whatNow` are said instead).
+   */
+  look?(op: RunningOperation): Promise<LeftBehind | undefined>;
 }
 
 export interface ResumeContext {
@@ -123,13 +132,6 @@ export function reporterFor(
   };
 }
 
-/** `2 min 14 s` */
-export function formatDown(ms: number): string {
-  const s = Math.max(0, Math.round(ms / 1000));
-  if (s < 60) return `${s} s`;
-  return `${Math.floor(s / 60)} min ${s % 60} s`;
-}
-
 type Taken = { op: RunningOperation; resume?: Resumer };
 
 /**
@@ -173,12 +175,23 @@ export async function pickUp(deps: PickUpDeps): Promise<{ go(): Promise<void> }>
     const record = op.record;
     const downMs = startedAt - Date.parse(record.aliveAt ?? record.updatedAt);
     const giveUp = (why: string, hint?: string, fields?: ReplyField[]) =>
-      interrupt(op, report, why, deps, hint, fields);
-    if (!resume) {
+      interrupt(op, report, why, deps, { hint, fields });
+    if (!resume?.run) {
+      const left = await resume?.look?.(op).catch((err) => {
+        log.warn({ err, op: record.id }, 'could not look at what an operation left');
+        return undefined;
+      });
+      if (left) await op.note({ changed: left.changed });
       const meanwhile = nested.map(
         (n) => `${n.record.title}: ${n.answer?.title ?? 'not finished'}.`,
       );
-      await giveUp([notContinued(record, downMs), ...meanwhile].join(' '), whatNow(record));
+      await interrupt(
+        op,
+        report,
+        [notContinued(record, downMs, left?.at), ...meanwhile].join(' '),
+        deps,
+        { hint: left?.hint ?? whatNow(record), at: left?.at },
+      );
       return;
     }
     log.info({ op: record.id, kind: record.kind, step: record.step }, 'resuming an operation');
@@ -229,61 +242,4 @@ export async function pickUp(deps: PickUpDeps): Promise<{ go(): Promise<void> }>
       await Promise.all(running);
     },
   };
-}
-
-/** Why an operation without a resumer was not continued, and the step it stood at. */
-export function notContinued(r: OperationRecord, downMs: number): string {
-  return `The bot restarted (it was down about ${formatDown(downMs)}) while this was at step ${r.step.index + 1} of ${r.step.total} (${r.step.label}); it was not continued.`;
-}
-
-/** What a person can do about an operation of this kind that was not continued. */
-export function whatNow(r: OperationRecord): string {
-  const t = r.target;
-  switch (r.kind) {
-    case 'node.drain':
-      return `${t} may be cordoned and partly drained: /node drain ${t} finishes it, /node uncordon ${t} undoes it.`;
-    case 'node.update':
-      return `The playbook runs are idempotent: /node update ${t} runs it again.`;
-    case 'node.provision':
-      return `The playbook is idempotent: /node provision ${t} runs it again.`;
-    case 'backup.run':
-      return `The backup may still be running on the node: /backup status ${t} shows its latest snapshot.`;
-    case 'argo.sync':
-    case 'argo.rollback':
-      return `Argo CD carries on with an operation it started: /argo status ${t} shows how it ended.`;
-    default:
-      return `Check ${t} before you run ${r.command} again.`;
-  }
-}
-
-/** Marks it interrupted, tells its conversation where it stopped and what is still changed. */
-export async function interrupt(
-  op: RunningOperation,
-  report: Reporter,
-  why: string,
-  deps: Pick<PickUpDeps, 'onInterrupted'>,
-  hint?: string,
-  fields: ReplyField[] = [],
-): Promise<void> {
-  const r = op.record;
-  const changed =
-    r.changed.length > 0
-      ? `Still changed: ${r.changed.join(', ')}.`
-      : 'Nothing it changed is left changed.';
-  const note = [why, changed, hint].filter(Boolean).join(' ');
-  await op.interrupt(note);
-  deps.onInterrupted?.(r);
-  await report.done({
-    severity: 'warning',
-    title: `Interrupted: ${r.title}`,
-    text: note,
-    fields: [
-      ...fields,
-      {
-        name: 'Operation',
-        value: `${r.id} — /ops list shows it; /ops cancel ${r.id} once settled.`,
-      },
-    ],
-  });
-  await report.step(`⚠ interrupted at step ${r.step.index + 1} (${r.step.label}). ${changed}`);
 }

@@ -4,12 +4,15 @@ import type { OperationLock } from '../nodes/node-ops.js';
 import { rebootResumer } from '../nodes/reboot-resume.js';
 import { updateResumer } from '../nodes/update-resume.js';
 import { argoResumer } from './argo-resume.js';
+import { drainLook } from './drain-look.js';
 import type { OperationKind } from './journal.js';
 import type { Resumer } from './resume.js';
 
 /**
  * The operations that know how to go on after a restart (an update only answers for the reboot
- * it had started, resumed as its step); every other kind is reported as interrupted.
+ * it had started, resumed as its step), and those that are not continued but are looked at to
+ * say what they left (a drain: the node's cordon); every other kind is reported as interrupted
+ * with its recorded step.
  */
 export function resumers(deps: {
   services: Services;
@@ -22,6 +25,7 @@ export function resumers(deps: {
   return {
     'node.reboot': rebootResumer(deps),
     'node.update': updateResumer(),
+    'node.drain': drainLook(deps),
     'argo.sync': argo,
     'argo.rollback': argo,
   };

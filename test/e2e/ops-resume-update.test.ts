@@ -172,4 +172,44 @@ describe('/node update killed during the reboot of a Pi it updated', () => {
     const left = bot.operations();
     expect(left.map((r) => `${r.kind} ${r.status}`)).toEqual(['node.update interrupted']);
   }, 120_000);
+
+  it('killed during update.yml on the next node: where it stood, what was done, what to run', async () => {
+    const message = await confirmOnDiscord(discord, {
+      user: botLab.alice,
+      channelId: botLab.ops,
+      name: 'node',
+      subcommand: 'update',
+      options: [{ name: 'target', value: 'pis' }],
+    });
+    await discord.waitFor(
+      () =>
+        bot
+          .operations()
+          .find(
+            (r) =>
+              r.kind === 'node.update' && r.data.node === 'pi4-b' && r.data.phase === 'update.yml',
+          ),
+      60_000,
+    );
+    await bot.kill();
+    await bot.start();
+    const final = await discord.waitFor(() => {
+      const e = discord.message(message.id)?.embeds[0];
+      return e && String(e.title).startsWith('Interrupted: ') ? e : undefined;
+    }, 20_000);
+    expect(final!.title).toBe('Interrupted: /node update target:pis');
+    expect(String(final!.description)).toMatch(
+      /^The bot restarted \(it was down about \d+ s\) while \/node update target:pis was running update\.yml on pi4-b; it was not continued\. Nothing it changed is left changed\. The playbook is idempotent: \/node update pi4-b runs it again\.$/,
+    );
+    expect(final!.fields).toContainEqual(
+      expect.objectContaining({ name: 'Nodes', value: 'pi4-a: updated, no reboot needed' }),
+    );
+    await discord.waitFor(
+      () => threadLines(message.id).some((l) => l.line.includes('⚠')) || undefined,
+      5000,
+    );
+    expect(threadLines(message.id).at(-1)?.line).toBe(
+      '› ⚠ interrupted at step 2 (update.yml on pi4-b). Nothing it changed is left changed.',
+    );
+  }, 120_000);
 });

@@ -357,9 +357,19 @@ describe('other long operations, proposals and the journal across a kill', () =>
     await bot.start();
     const title = await finalTitle(messageId);
     expect(title).toBe('Interrupted: /node drain pi4-a');
+    // Not continued, but looked at: still cordoned, so that is where it stood and what is left.
     const text = String(discord.message(messageId)?.embeds[0]?.description);
-    expect(text).toMatch(/^The bot restarted \(it was down about \d+ s\) while this was at step/);
-    expect(text).toContain('/node drain pi4-a finishes it, /node uncordon pi4-a undoes it.');
+    expect(text).toMatch(
+      /^The bot restarted \(it was down about \d+ s\) while \/node drain pi4-a was draining pi4-a \(cordoned, its pods being evicted\); it was not continued\. Still changed: pi4-a cordoned\. To finish the drain: \/node drain pi4-a\. To undo it: \/node uncordon pi4-a\.$/,
+    );
+    await discord.waitFor(() => threadLines(messageId).some((l) => l.includes('⚠')), 5000);
+    expect(threadLines(messageId).at(-1)).toBe(
+      '› ⚠ interrupted while draining pi4-a (cordoned, its pods being evicted). Still changed: pi4-a cordoned.',
+    );
+    const left = bot.operations().find((r) => r.kind === 'node.drain')!;
+    expect(left.status).toBe('interrupted');
+    expect(left.changed).toEqual(['pi4-a cordoned']);
+    expect(cordoned('pi4-a')).toBe(true);
     await admin.uncordon('pi4-a');
   }, 60_000);
 

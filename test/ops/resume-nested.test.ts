@@ -3,42 +3,14 @@
  * the nested one goes first and hands its answer over; the update answers once, for both, in the
  * message they share — here when the reboot cannot go on (it was not sent before the kill).
  */
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { silentLogger } from '../../src/core/logger.js';
 import { updateResumer } from '../../src/nodes/update-resume.js';
-import { OperationJournal, type OperationRecord } from '../../src/ops/journal.js';
+import { OperationJournal } from '../../src/ops/journal.js';
 import { Operations } from '../../src/ops/operations.js';
 import { pickUp, type Resumer } from '../../src/ops/resume.js';
 import { RecordingPublisher } from '../helpers/recording-publisher.js';
-
-const at = new Date(Date.now() - 3000).toISOString();
-
-function record(over: Partial<OperationRecord>): OperationRecord {
-  return {
-    version: 1,
-    id: 'op-000000',
-    kind: 'node.update',
-    title: '/node update target:pis',
-    target: 'pis',
-    command: '/node update target:pis',
-    requestedBy: { platform: 'console', id: 'ops', displayName: 'ops' },
-    origin: {
-      conversation: { platform: 'console', id: 'ops' },
-      message: { platform: 'console', target: 'ops', messageId: '1', threadId: '1' },
-    },
-    startedAt: at,
-    updatedAt: at,
-    aliveAt: at,
-    status: 'running',
-    step: { index: 0, total: 1, label: 'starting' },
-    changed: [],
-    data: {},
-    ...over,
-  };
-}
+import { record, stateDir } from './records.js';
 
 /** The reboot resumer's answer for a reboot that was not sent: not continued, still cordoned. */
 const notSent: Resumer = {
@@ -53,8 +25,7 @@ const notSent: Resumer = {
 
 describe('an update and the reboot it was running, picked up together', () => {
   it('the update answers for both: the reboot not continued, pi4-a still cordoned, pi4-b not touched', async () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'ops-nested-'));
-    const journal = new OperationJournal(dir, silentLogger());
+    const journal = new OperationJournal(stateDir(), silentLogger());
     await journal.write(
       record({
         id: 'op-0000aa',
