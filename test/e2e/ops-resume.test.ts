@@ -129,6 +129,12 @@ async function waitUntil<T>(
 const KILL_POINTS: {
   at: string;
   when: (r: ReturnType<BotProcess['operations']>[number]) => boolean;
+  /**
+   * A step too quick to catch by polling the journal: the fake API server holds this request
+   * until the bot is killed (then applies it: the uncordon reached the server, its answer never
+   * reached the bot).
+   */
+  hold?: (r: FakeKube['requests'][number]) => boolean;
 }[] = [
   { at: 'check pods, cordon', when: (r) => r.step.index >= 0 && r.step.label !== 'starting' },
   { at: 'drain', when: (r) => r.step.index >= 1 },
@@ -137,7 +143,14 @@ const KILL_POINTS: {
   { at: 'wait for SSH to go down', when: (r) => r.step.index >= 3 },
   { at: 'wait for SSH to come back', when: (r) => r.step.index >= 4 },
   { at: 'wait for Ready with the new boot id', when: (r) => r.step.index >= 5 },
-  { at: 'uncordon', when: (r) => r.step.index >= 6 },
+  {
+    at: 'uncordon',
+    when: (r) => r.step.index >= 6,
+    hold: (r) =>
+      r.method === 'PATCH' &&
+      r.path === '/api/v1/nodes/pi4-a' &&
+      (r.body as { spec?: { unschedulable?: boolean } } | undefined)?.spec?.unschedulable === false,
+  },
 ];
 
 describe('a reboot survives the bot being killed at any step', () => {
@@ -153,13 +166,28 @@ describe('a reboot survives the bot being killed at any step', () => {
       });
       const rebootsBefore = lab.node('pi4-a').reboots();
 
+      let release = () => {};
+      let held = !point.hold;
+      const unhook = point.hold
+        ? kube.beforeRequest(point.hold, () => {
+            held = true;
+            return new Promise<void>((done) => (release = done));
+          })
+        : () => {};
       const { messageId } = await confirmReboot('pi4-a');
-      const killedAt = await waitUntil(() =>
-        bot
-          .operations()
-          .find((r) => r.kind === 'node.reboot' && r.status === 'running' && point.when(r)),
-      );
+      const killedAt = await waitUntil(
+        () =>
+          held &&
+          bot
+            .operations()
+            .find((r) => r.kind === 'node.reboot' && r.status === 'running' && point.when(r)),
+      ).catch((err: unknown) => {
+        unhook();
+        release();
+        throw err;
+      });
       await bot.kill();
+      release();
       const sent = bot.operations().find((r) => r.id === killedAt.id)?.data.rebootSent === true;
       await bot.start();
 

@@ -170,7 +170,10 @@ export class FakeKube {
   longhorn?: LonghornController;
   private readonly crdGroups = new Set<string>();
   private readonly watches = new WatchHub(this.store);
-  private readonly hooks: { match: (r: RequestRecord) => boolean; action: () => void }[] = [];
+  private readonly hooks: {
+    match: (r: RequestRecord) => boolean;
+    action: () => void | Promise<void>;
+  }[] = [];
   private server!: Server | HttpsServer;
   private dir = '';
   private rbac!: RbacAuthorizer;
@@ -301,9 +304,20 @@ export class FakeKube {
     return this.store.get('namespaces', undefined, name);
   }
 
-  /** Runs `action` once, just before the first request that `match`es is handled. */
-  beforeRequest(match: (r: RequestRecord) => boolean, action: () => void): void {
-    this.hooks.push({ match, action });
+  /**
+   * Runs `action` once, just before the first request that `match`es is handled; a promise it
+   * returns holds that request until it settles (a slow API server, a moment to kill the client).
+   */
+  beforeRequest(
+    match: (r: RequestRecord) => boolean,
+    action: () => void | Promise<void>,
+  ): () => void {
+    const hook = { match, action };
+    this.hooks.push(hook);
+    return () => {
+      const i = this.hooks.indexOf(hook);
+      if (i >= 0) this.hooks.splice(i, 1);
+    };
   }
 
   dropWatches(): number {
@@ -378,7 +392,7 @@ export class FakeKube {
         }
       }
       const hook = this.hooks.findIndex((h) => h.match(record));
-      if (hook >= 0) this.hooks.splice(hook, 1)[0]!.action();
+      if (hook >= 0) await this.hooks.splice(hook, 1)[0]!.action();
       const answer = handle(
         {
           store: this.store,
