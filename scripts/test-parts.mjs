@@ -45,9 +45,15 @@ function missingPackages() {
   return [...new Set(PARTS.filter((p) => !found(p.program)).map((p) => p.pkg))];
 }
 
-function installCommand(pkgs, sudo) {
-  const s = sudo ? 'sudo ' : '';
-  return `${s}apt-get update && ${s}apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
+/**
+ * The command that installs `pkgs`: as is for root; through sudo where it is installed; else
+ * through `su -c` (a Debian installed with a root password has no sudo).
+ */
+function installCommand(pkgs) {
+  const cmd = `apt-get update && apt-get install -y --no-install-recommends ${pkgs.join(' ')}`;
+  if (process.getuid?.() === 0) return cmd;
+  if (found('sudo')) return cmd.replaceAll('apt-get', 'sudo apt-get');
+  return `su -c '${cmd}'`;
 }
 
 /** The one message when the parts cannot be installed here; returns the exit code. */
@@ -58,7 +64,7 @@ function stop(pkgs, why) {
       `The tests need programs from Debian packages that are not installed: ${pkgs.join(' ')}.`,
       `${why} Install them with:`,
       '',
-      `  ${debian ? installCommand(pkgs, process.getuid?.() !== 0) : `<your package manager> install ${pkgs.join(' ')}`}`,
+      `  ${debian ? installCommand(pkgs) : `<your package manager> install ${pkgs.join(' ')}`}`,
       '',
       'then run the tests again (or set CHATOPS_TEST_SKIP_SETUP=1 if you provide them another way).',
     ].join('\n'),
