@@ -223,6 +223,15 @@ export async function updateNodes(
       }
       await journal(node, 'reboot');
       const reboot = await rebootNode(ctx, node, ops, { underLock: true, partOf: update });
+      if (ctx.signal.aborted) {
+        // The bot is stopping (SIGTERM, its pod evicted) during the reboot: both records stay,
+        // and the next start finishes the reboot and answers for the update (update-resume.ts).
+        return {
+          ...reboot,
+          severity: 'warning',
+          title: `/node update: the bot is stopping during the reboot of ${node.name}; it picks this up when it starts again`,
+        };
+      }
       if (reboot.severity !== 'error') {
         lines.push(`${node.name}: updated, then rebooted safely (it asked for a reboot)`);
       } else if (reboot.nodeUnchanged) {

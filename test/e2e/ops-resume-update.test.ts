@@ -88,7 +88,7 @@ function threadLines(messageId: string): { at: number; line: string }[] {
  * `/node update pis` confirmed by alice, SIGKILLed once `node`'s reboot was sent and it is
  * waiting for SSH to come back, started again; resolves when no operation runs any more.
  */
-async function updateKilledDuringReboot(node: string) {
+async function updateKilledDuringReboot(node: string, how: 'SIGKILL' | 'SIGTERM' = 'SIGKILL') {
   const message = await confirmOnDiscord(discord, {
     user: botLab.alice,
     channelId: botLab.ops,
@@ -103,8 +103,12 @@ async function updateKilledDuringReboot(node: string) {
         .find((r) => r.kind === 'node.reboot' && r.target === node && r.step.index >= 4),
     60_000,
   );
-  await bot.kill();
+  if (how === 'SIGKILL') await bot.kill();
+  else await bot.stop();
   expect(reboot!.data.rebootSent).toBe(true);
+  const beforeRestart = discord
+    .message(message.id)!
+    .history.map((v) => String(v.embeds[0]?.title ?? ''));
   const restartedAt = Date.now();
   await bot.start();
   await discord.waitFor(
@@ -119,7 +123,13 @@ async function updateKilledDuringReboot(node: string) {
   const after = threadLines(message.id)
     .filter((l) => l.at >= restartedAt)
     .map((l) => l.line);
-  return { final: m.embeds[0]!, titles, after, all: threadLines(message.id).map((l) => l.line) };
+  return {
+    final: m.embeds[0]!,
+    titles,
+    after,
+    all: threadLines(message.id).map((l) => l.line),
+    beforeRestart,
+  };
 }
 
 describe('/node update killed during the reboot of a Pi it updated', () => {
@@ -141,6 +151,22 @@ describe('/node update killed during the reboot of a Pi it updated', () => {
     expect(after.filter((l) => l.includes('interrupted'))).toEqual([]);
     expect(lab.node('pi4-b').reboots()).toBe(1);
     expect(lab.node('pi4-a').reboots()).toBe(0);
+    expect(cordoned('pi4-b')).toBe(false);
+    expect(bot.operations()).toEqual([]);
+  }, 120_000);
+
+  it('stopped (SIGTERM, the pod evicted) during the last node’s reboot: never "rebooted safely" before it was; finished after the restart', async () => {
+    asksForReboot('pi4-b');
+    const rebootsBefore = lab.node('pi4-b').reboots();
+    const { final, beforeRestart } = await updateKilledDuringReboot('pi4-b', 'SIGTERM');
+    // What the message said while the bot was down: the update is not over.
+    expect(beforeRestart).not.toContain('Updated 2 nodes');
+    expect(beforeRestart.at(-1)).toMatch(/stopping/);
+    expect(final.title).toBe('Updated 2 nodes');
+    expect(String(final.description)).toMatch(
+      /pi4-b: updated, then rebooted safely \(it asked for a reboot; the bot restarted during the reboot, down about \d+ s, and finished it\)$/,
+    );
+    expect(lab.node('pi4-b').reboots() - rebootsBefore).toBe(1);
     expect(cordoned('pi4-b')).toBe(false);
     expect(bot.operations()).toEqual([]);
   }, 120_000);
