@@ -228,13 +228,20 @@ export class SshPool {
     const interval = opts.intervalMs ?? 1000;
     const deadline = Date.now() + opts.timeoutMs;
     let reason = '';
+    let silent = 0; // probes in a row that got no answer, without a sign the node is down
     for (;;) {
       if (opts.signal?.aborted) throw abortError(opts.signal.reason);
       const left = deadline - Date.now();
       const r = await this.probe(node, Math.max(200, Math.min(this.connectTimeoutMs, left)));
-      if (r.up === wantUp) return;
+      const last = Date.now() + interval > deadline;
+      if (r.up && wantUp) return;
+      if (!r.up && !wantUp) {
+        // sshd gone (refused, reset, closed, no route) is down. A probe that only timed out may
+        // be a busy node or network: down once a second one in a row times out too.
+        if (r.definite || ++silent >= 2) return;
+      } else silent = 0;
       reason = r.reason ?? '';
-      if (Date.now() + interval > deadline) break;
+      if (last) break;
       try {
         await sleep(interval, undefined, opts.signal ? { signal: opts.signal } : {});
       } catch {
@@ -252,14 +259,15 @@ export class SshPool {
   private async probe(
     node: SshTarget,
     timeoutMs: number,
-  ): Promise<{ up: boolean; reason?: string }> {
+  ): Promise<{ up: boolean; reason?: string; definite?: boolean }> {
     let ssh: NodeSSH | undefined;
     try {
       ssh = (await this.open(node, timeoutMs, 0)).ssh;
       return { up: true };
     } catch (err) {
       if (err instanceof SshAuthError) return { up: true };
-      if (err instanceof SshUnreachableError) return { up: false, reason: err.reason };
+      if (err instanceof SshUnreachableError)
+        return { up: false, reason: err.reason, definite: !ONLY_SLOW.test(err.reason) };
       throw err;
     } finally {
       ssh?.dispose();
@@ -510,6 +518,12 @@ function untilOrAbort(p: Promise<void>, signal: AbortSignal | undefined): Promis
 function lastLines(text: string, n = 3): string {
   return text.trim().split('\n').slice(-n).join(' / ').slice(0, 300);
 }
+
+/**
+ * Unreachable reasons that may only mean a slow node or network (no answer in time). Any other
+ * (refused, reset, closed during the handshake, no route) means its sshd is gone: down.
+ */
+const ONLY_SLOW = /^(no SSH handshake within |ETIMEDOUT$)/;
 
 /** Whether the connection is still up once the socket events already queued have been handled. */
 async function aliveAfterEvents(conn: Conn): Promise<boolean> {

@@ -4,6 +4,7 @@
  */
 import { execFileSync } from 'node:child_process';
 import { copyFileSync, existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { type AddressInfo, connect, createServer, type Socket } from 'node:net';
 import path from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -471,6 +472,53 @@ describe('reboot and reachability', () => {
     }
     expect(await pool.reachable(n.target)).toBe(true);
   });
+
+  it('a node that misses one probe (busy, not down) is not taken for down; two silent probes in a row are', async () => {
+    const n = lab.node('pi3');
+    // In front of pi3's sshd, on another port: the first connection gets no SSH banner (a probe
+    // that times out, as on a busy node), every other one is passed through.
+    let conns = 0;
+    let swallowAll = false;
+    const swallowed: Socket[] = [];
+    const proxy = createServer((c) => {
+      if (conns++ === 0 || swallowAll) {
+        swallowed.push(c);
+        return;
+      }
+      const up = connect(n.port, n.target.host);
+      c.pipe(up).pipe(c);
+      up.on('error', () => c.destroy());
+      c.on('error', () => up.destroy());
+    });
+    await new Promise<void>((r) => proxy.listen(0, n.target.host, r));
+    try {
+      const port = (proxy.address() as AddressInfo).port;
+      const knownHosts = path.join(lab.dir, 'known_hosts_via_proxy');
+      const pin = `[${n.target.host}]:${n.port} `;
+      writeFileSync(
+        knownHosts,
+        `${n
+          .knownHostsLines()
+          .filter((l) => l.startsWith(pin))
+          .map((l) => l.replace(pin, `[${n.target.host}]:${port} `))
+          .join('\n')}\n`,
+      );
+      const p = newPool({ knownHostsFile: knownHosts, connectTimeoutMs: 1500 });
+      const target = { ...n.target, port };
+      await expect(p.waitForDown(target, { timeoutMs: 5000, intervalMs: 100 })).rejects.toThrow(
+        `pi3 (${n.target.host}:${port}) still answers SSH after 5 s: it did not go down.`,
+      );
+      expect(conns).toBeGreaterThan(2);
+      // Nothing answers at all: down, after two probes in a row that time out.
+      swallowAll = true;
+      const t0 = Date.now();
+      await p.waitForDown(target, { timeoutMs: 8000, intervalMs: 100 });
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(2 * 1500);
+    } finally {
+      for (const c of swallowed) c.destroy();
+      proxy.close();
+    }
+  }, 20_000);
 
   it('tells a refused login apart from an unreachable node', async () => {
     const key = path.join(lab.dir, 'other_key');
