@@ -16,7 +16,8 @@
 // one has its answer. Env: BENCH_N (200) commands per adapter after BENCH_WARMUP (5) warm-ups,
 // BENCH_IDLE_MS (2000) idle before sampling RSS, BENCH_BOT_NODE_OPTIONS (NODE_OPTIONS of the bot),
 // BENCH_CLI (dist/src/main.js) the bot's entry point, e.g. a build of another commit,
-// BENCH_CHATS (discord,matrix) which adapters the bot connects (one alone: its own footprint).
+// BENCH_CHATS (discord,matrix) which adapters the bot connects (one alone: its own footprint),
+// BENCH_BOT_NODE_ARGS node flags on the bot's command line (e.g. `--no-opt --no-maglev`).
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, tmpdir } from 'node:os';
@@ -39,6 +40,8 @@ const IDLE_MS = Number(process.env.BENCH_IDLE_MS ?? 2000);
  * `--max-semi-space-size=2` (docs/benchmarks.md: what V8's heap sizing adds to RSS).
  */
 const BOT_NODE_OPTIONS = process.env.BENCH_BOT_NODE_OPTIONS ?? '';
+/** Node flags for the bot on its command line (V8 flags NODE_OPTIONS refuses, e.g. `--no-opt`). */
+const BOT_NODE_ARGS = (process.env.BENCH_BOT_NODE_ARGS ?? '').split(/\s+/).filter(Boolean);
 const ANSWER_TIMEOUT_MS = 10_000;
 const CHATS = new Set((process.env.BENCH_CHATS ?? 'discord,matrix').split(',').filter(Boolean));
 const CHATS_LABEL = [...CHATS].map((c) => c[0]!.toUpperCase() + c.slice(1)).join(' + ');
@@ -130,7 +133,7 @@ interface Bot {
 function startBot(configFile: string): Promise<Bot> {
   return new Promise((resolve, reject) => {
     const t0 = now();
-    const child = spawn(process.execPath, [CLI, '--config', configFile], {
+    const child = spawn(process.execPath, [...BOT_NODE_ARGS, CLI, '--config', configFile], {
       env: {
         PATH: process.env.PATH,
         HOME: process.env.HOME,
