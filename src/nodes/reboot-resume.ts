@@ -94,14 +94,11 @@ async function resume(
     await op.note({
       changed: cordoned ? [`${node.name} cordoned`] : cordoned === undefined ? r.changed : [],
     });
-    const still =
-      cordoned === true
-        ? `${node.name} is still cordoned.`
-        : cordoned === false
-          ? `${node.name} is not cordoned.`
-          : `Whether ${node.name} is still cordoned could not be read.`;
+    // What is still changed (the cordon, read just now) follows from the note above.
+    const unread =
+      cordoned === undefined ? ` Whether ${node.name} is still cordoned could not be read.` : '';
     await ctx.interrupt(
-      `The bot restarted (down about ${down}) during ${at}, before the reboot was sent, so it was not continued. ${still}`,
+      `The bot restarted (down about ${down}) during ${at}, before the reboot was sent, so it was not continued.${unread}`,
       cordoned === false
         ? `To reboot it: /node reboot ${node.name}.`
         : `To finish: /node reboot ${node.name}. To undo: /node uncordon ${node.name}.`,

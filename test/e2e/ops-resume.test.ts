@@ -222,8 +222,11 @@ describe('a reboot survives the bot being killed at any step', () => {
         const text = String(discord.message(messageId)?.embeds[0]?.description);
         expect(text).toMatch(/before the reboot was sent, so it was not continued/);
         expect(text).toContain(
-          cordoned('pi4-a') ? 'pi4-a is still cordoned.' : 'pi4-a is not cordoned.',
+          cordoned('pi4-a')
+            ? 'Still changed: pi4-a cordoned.'
+            : 'Nothing it changed is left changed.',
         );
+        expect(text.match(/cordoned\./g) ?? []).toHaveLength(cordoned('pi4-a') ? 1 : 0); // said once
         expect(text).toContain(
           cordoned('pi4-a') ? 'To undo: /node uncordon pi4-a' : 'To reboot it: /node reboot pi4-a',
         );

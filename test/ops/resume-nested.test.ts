@@ -17,7 +17,7 @@ const notSent: Resumer = {
   async run(op, _report, ctx) {
     await op.note({ changed: ['pi4-a cordoned'] });
     await ctx.interrupt(
-      'The bot restarted (down about 3 s) during step 3 of 7 (reboot over SSH), before the reboot was sent, so it was not continued. pi4-a is still cordoned.',
+      'The bot restarted (down about 3 s) during step 3 of 7 (reboot over SSH), before the reboot was sent, so it was not continued.',
       'To finish: /node reboot pi4-a. To undo: /node uncordon pi4-a.',
     );
   },
