@@ -18,6 +18,11 @@ const ALICE = snowflake();
 
 let offsetMs = 0;
 let release: () => void = () => {};
+/** Resolves once the command waits for `release` (the test must not release it before). */
+let paused: () => void = () => {};
+const atPause = new Promise<void>((resolve) => {
+  paused = resolve;
+});
 
 /** `/wait run`: one step, then waits for the test, then one more step and the result. */
 const waitCommand = defineCommand({
@@ -33,6 +38,7 @@ const waitCommand = defineCommand({
         await progress.step('before the pause');
         await new Promise<void>((resolve) => {
           release = resolve;
+          paused();
         });
         await progress.update({ title: 'Working', progress: { done: 1, total: 2 } });
         await progress.step('after the pause');
@@ -81,6 +87,7 @@ describe('Discord: the interaction token is given up 14 minutes in', () => {
     });
     const threadOf = () => fake.interactionResponse(i).message?.threadId;
     await fake.waitFor(() => threadOf() && fake.channelMessages(threadOf()!).length === 1, 20_000);
+    await atPause;
     const before = fake.requests.length;
     offsetMs = 14 * 60_000;
     release();
