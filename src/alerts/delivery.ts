@@ -77,12 +77,11 @@ export class Delivery {
    * refuses is not asked again at every notification (Discord bans an IP for a while after
    * 10,000 401/403/429 answers in 10 minutes: its "invalid request limit").
    */
-  private readonly retrying = new Set<string>();
+  private readonly retries = new Map<string, NodeJS.Timeout>();
   private readonly refusals: RefusalReport;
   private readonly sender: DestinationSender;
   private readonly rollups: RollupDelivery;
   private readonly single: GroupDelivery;
-  private readonly timers = new Set<NodeJS.Timeout>();
   private readonly window: SettleWindow;
   private readonly stopping = new AbortController();
   private stopped = false;
@@ -120,7 +119,7 @@ export class Delivery {
   }
 
   kick(destKey: string): void {
-    if (this.stopped || this.retrying.has(destKey)) return; // its retry finds the new work
+    if (this.stopped || this.retries.has(destKey)) return; // its retry finds the new work
     if (this.running.has(destKey)) {
       this.again.add(destKey);
       return;
@@ -144,7 +143,7 @@ export class Delivery {
   async stop(): Promise<void> {
     this.stopped = true;
     this.stopping.abort(); // a pass waiting for its window's end
-    for (const t of this.timers) clearTimeout(t);
+    for (const t of this.retries.values()) clearTimeout(t);
     await this.sender.stop();
     await this.idle();
   }
@@ -219,14 +218,12 @@ export class Delivery {
           { err, destination: destKey, retryInMs: wait },
           'alert delivery failed; will retry',
         );
-      this.retrying.add(destKey);
       const t = setTimeout(() => {
-        this.timers.delete(t);
-        this.retrying.delete(destKey);
+        this.retries.delete(destKey);
         this.kick(destKey);
       }, wait);
       t.unref();
-      this.timers.add(t);
+      this.retries.set(destKey, t);
     }
   }
 

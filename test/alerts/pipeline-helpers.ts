@@ -84,18 +84,29 @@ export async function startPipeline(
     metrics,
     chat,
     port,
-    post: (body) =>
-      fetch(`http://127.0.0.1:${port}/hooks/alertmanager`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: typeof body === 'string' ? body : JSON.stringify(body),
-      }),
+    post: (body) => postWebhook(port, body),
     close: async () => {
       await service.stop();
       server.closeAllConnections();
       await new Promise((r) => server.close(r));
     },
   };
+}
+
+/** What Alertmanager does: POSTs a notification (JSON, or a raw body) to the bot's webhook. */
+export function postWebhook(
+  port: number,
+  body: unknown,
+  opts: { token?: string } = {},
+): Promise<Response> {
+  return fetch(`http://127.0.0.1:${port}/hooks/alertmanager`, {
+    method: 'POST',
+    headers: {
+      'content-type': 'application/json',
+      ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
+    },
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+  });
 }
 
 /** A version-4 notification of one group; `alerts` are [fingerprint, status, labels, annotations]. */

@@ -7,7 +7,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
-import { capturedLog, notification } from '../alerts/pipeline-helpers.js';
+import { capturedLog, notification, postWebhook } from '../alerts/pipeline-helpers.js';
 import { FakeHomeserver } from '../fakes/matrix/fake-homeserver.js';
 import { freePort } from '../helpers/alertmanager.js';
 import { matrixChat, startApp, testConfig } from '../helpers/app-fixture.js';
@@ -57,18 +57,15 @@ async function refusals(): Promise<number> {
 
 describe('alert posts Matrix refuses for good', () => {
   it('a room the bot may not post in (403 M_FORBIDDEN) is retried with back-off, logged once, and shown once it may', async () => {
-    const answer = await fetch(`http://127.0.0.1:${port}/hooks/alertmanager`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(
-        notification(
-          '{}:{alertname="NodeDown"}',
-          'firing',
-          [['nd-1', 'firing', { alertname: 'NodeDown', severity: 'critical', instance: 'pi3' }]],
-          { groupLabels: { alertname: 'NodeDown' } },
-        ),
+    const answer = await postWebhook(
+      port,
+      notification(
+        '{}:{alertname="NodeDown"}',
+        'firing',
+        [['nd-1', 'firing', { alertname: 'NodeDown', severity: 'critical', instance: 'pi3' }]],
+        { groupLabels: { alertname: 'NodeDown' } },
       ),
-    });
+    );
     expect(answer.status).toBe(200);
 
     const forbidden = () =>

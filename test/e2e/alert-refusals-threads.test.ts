@@ -12,7 +12,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebhookPayload } from '../../src/alerts/types.js';
 import type { App } from '../../src/app.js';
-import { capturedLog, notification } from '../alerts/pipeline-helpers.js';
+import { capturedLog, notification, postWebhook } from '../alerts/pipeline-helpers.js';
 import { FakeDiscord, type MessageView, snowflake } from '../fakes/discord/fake-discord.js';
 import { freePort } from '../helpers/alertmanager.js';
 import { discordChat, startApp, testConfig } from '../helpers/app-fixture.js';
@@ -57,11 +57,7 @@ afterAll(async () => {
 }, 60_000);
 
 async function notify(payload: WebhookPayload): Promise<void> {
-  const answer = await fetch(`http://127.0.0.1:${port}/hooks/alertmanager`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify(payload),
-  });
+  const answer = await postWebhook(port, payload);
   expect(answer.status).toBe(200);
 }
 

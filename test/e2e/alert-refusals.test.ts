@@ -10,7 +10,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { WebhookPayload } from '../../src/alerts/types.js';
 import type { App } from '../../src/app.js';
-import { capturedLog, notification } from '../alerts/pipeline-helpers.js';
+import { capturedLog, notification, postWebhook } from '../alerts/pipeline-helpers.js';
 import { FakeDiscord, type MessageView, snowflake } from '../fakes/discord/fake-discord.js';
 import { freePort } from '../helpers/alertmanager.js';
 import { discordChat, startApp, testConfig } from '../helpers/app-fixture.js';
@@ -53,15 +53,7 @@ afterAll(async () => {
 }, 60_000);
 
 async function notify(...payloads: WebhookPayload[]): Promise<void> {
-  const answers = await Promise.all(
-    payloads.map((p) =>
-      fetch(`http://127.0.0.1:${port}/hooks/alertmanager`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body: JSON.stringify(p),
-      }),
-    ),
-  );
+  const answers = await Promise.all(payloads.map((p) => postWebhook(port, p)));
   expect(answers.map((a) => a.status)).toEqual(payloads.map(() => 200));
 }
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { postWebhook } from '../alerts/pipeline-helpers.js';
 import { CLI, runDemo, tempStateDir } from '../helpers/cli.js';
 
 const NO_LAB = 'ℹ Demo: there is no lab to ask. This would';
@@ -160,11 +161,7 @@ describe('the demo (npm start without a config): every command family answers', 
       path.resolve(import.meta.dirname, '../fixtures/alertmanager/firing-single.json'),
       'utf8',
     );
-    const res = await fetch(`http://127.0.0.1:${port}/hooks/alertmanager`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: payload,
-    });
+    const res = await postWebhook(port, payload);
     expect(res.status).toBe(200);
     const ref = (await seen(/\b(A-\d+)\b/, () => stdout, child.stdout))[1]!;
     child.stdin.end(`/alert silence ${ref} 1h\n/alert silence ${ref} 1h dry_run:false\n`);

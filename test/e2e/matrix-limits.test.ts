@@ -6,7 +6,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { App } from '../../src/app.js';
-import { notification } from '../alerts/pipeline-helpers.js';
+import { notification, postWebhook } from '../alerts/pipeline-helpers.js';
 import { FakeHomeserver, type VisibleMessage } from '../fakes/matrix/fake-homeserver.js';
 import { freePort } from '../helpers/alertmanager.js';
 import { matrixChat, startApp, testConfig } from '../helpers/app-fixture.js';
@@ -92,11 +92,7 @@ describe('the 64 KiB event limit', () => {
         groupLabels: { alertname: `Storm${g}` },
         commonLabels: { alertname: `Storm${g}`, severity: 'warning' },
       });
-      return fetch(`http://127.0.0.1:${port}/hooks/alertmanager`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${TOKEN}` },
-        body: JSON.stringify(body),
-      });
+      return postWebhook(port, body, { token: TOKEN });
     });
     expect((await Promise.all(posts)).map((r) => r.status)).toEqual(Array(100).fill(200));
     const text = await hs.waitFor(

@@ -73,7 +73,9 @@
  *       `.operation` {initiatedBy: {automated: true}, …}, clears operationState; refused when an
  *       operation is set
  *   kube.beforeRequest(match, action)   runs action() once, just before the first request that
- *       matches is handled (e.g. an auto-sync starting between a client's read and its write)
+ *       matches is handled (e.g. an auto-sync starting between a client's read and its write);
+ *       a promise it returns holds that request until it settles (a client killed mid-request:
+ *       the request is then applied, its answer lost); returns a function removing the hook
  *   kube.store           the object store itself, for anything else
  *   await kube.stop()
  *
