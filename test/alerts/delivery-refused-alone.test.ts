@@ -211,7 +211,8 @@ describe('a refusal of one group alone', () => {
     await expect
       .poll(() => chat.thread('1').map((r) => r.text ?? r.title), { timeout: 10_000 })
       .toHaveLength(1);
-    expect(chat.current('1').title).toBe('[FIRING:2] A');
+    // The root is edited after the thread post: wait for it too (a loaded machine shows the gap).
+    await expect.poll(() => chat.current('1').title, { timeout: 5000 }).toBe('[FIRING:2] A');
     await s.stop();
   }, 15_000);
 
