@@ -15,9 +15,16 @@ export interface ConnectOptions {
 
 /** A chat server's refusal that retrying cannot fix (a revoked or wrong token). */
 function refusedCredentials(err: unknown): boolean {
-  const e = err as { code?: unknown; status?: unknown; statusCode?: unknown; errcode?: unknown };
+  const e = err as {
+    code?: unknown;
+    status?: unknown;
+    statusCode?: unknown;
+    errcode?: unknown;
+    closeCode?: unknown;
+  };
   return (
-    e?.code === 'TokenInvalid' ||
+    // Discord's gateway: 4004 Authentication failed.
+    e?.closeCode === 4004 ||
     e?.status === 401 ||
     e?.statusCode === 401 ||
     e?.statusCode === 403 ||

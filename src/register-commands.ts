@@ -2,7 +2,7 @@
 // npm run register-commands [-- --config FILE]: bulk-overwrites the bot's slash commands in
 // every configured guild (guild commands update at once, unlike global ones).
 import { parseArgs } from 'node:util';
-import { REST, Routes } from 'discord.js';
+import { DiscordRest } from './chat/discord/discord-rest.js';
 import { slashCommands } from './chat/discord/slash-commands.js';
 import { ConfigError, loadConfig } from './config/load.js';
 import { loadCommands } from './core/registry.js';
@@ -27,14 +27,9 @@ async function main(): Promise<number> {
     return 2;
   }
   const body = slashCommands(await loadCommands());
-  // No background sweepers: this is a one-shot command that must exit when done.
-  const rest = new REST({
-    ...(discord.apiUrl ? { api: discord.apiUrl } : {}),
-    handlerSweepInterval: 0,
-    hashSweepInterval: 0,
-  }).setToken(discord.token);
+  const rest = new DiscordRest({ token: discord.token, api: discord.apiUrl });
   for (const guild of discord.guildIds) {
-    await rest.put(Routes.applicationGuildCommands(discord.applicationId, guild), { body });
+    await rest.put(`/applications/${discord.applicationId}/guilds/${guild}/commands`, { body });
     process.stdout.write(
       `registered ${body.length} commands (${body.map((c) => `/${c.name}`).join(', ')}) in guild ${guild}\n`,
     );

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { payload } from '../../src/chat/discord/interaction-responder.js';
+import { payload } from '../../src/chat/discord/message-body.js';
 import { renderDiscord, renderSteps } from '../../src/chat/discord/render.js';
 
 const HOSTILE = '[Fix it](https://evil.example) for <@&42> in <#7> @everyone';
@@ -29,11 +29,15 @@ describe('Discord: untrusted text cannot inject markup or pings', () => {
   });
 
   it('lets only the reply’s own mentions ping', () => {
-    const root = payload(renderDiscord({ mentions: ['<@&123>', '<@456>'], text: '<@789> @here' }));
+    const root = payload(
+      renderDiscord({ mentions: ['<@&123>', '<@456>'], text: '<@789> @here' }),
+    ).body;
     expect(root.content).toBe('<@&123> <@456>');
-    expect(root.allowedMentions).toEqual({ parse: [], users: ['456'], roles: ['123'] });
-    expect(payload(renderDiscord({ text: '@everyone' })).allowedMentions).toEqual({ parse: [] });
-    expect(payload(renderDiscord({ mentions: ['@here'] })).allowedMentions).toEqual({
+    expect(root.allowed_mentions).toEqual({ parse: [], users: ['456'], roles: ['123'] });
+    expect(payload(renderDiscord({ text: '@everyone' })).body.allowed_mentions).toEqual({
+      parse: [],
+    });
+    expect(payload(renderDiscord({ mentions: ['@here'] })).body.allowed_mentions).toEqual({
       parse: ['everyone'],
     });
   });

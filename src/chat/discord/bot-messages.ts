@@ -1,33 +1,41 @@
-import {
-  type Client,
-  DiscordAPIError,
-  type MessageEditOptions,
-  RESTJSONErrorCodes,
-  type SendableChannels,
-} from 'discord.js';
 import type { MessageRef } from '../publisher.js';
+import type { DiscordClient } from './discord-client.js';
+import { DiscordApiError } from './discord-rest.js';
+import type { MessageBody } from './message-body.js';
 
 /**
  * Messages reached with the bot token alone, through a {@link MessageRef} (channel id + message
  * id, serialisable): what outlives an interaction token and a restart of the bot.
  */
 
-export async function sendableChannel(client: Client, id: string): Promise<SendableChannels> {
-  const channel = client.channels.cache.get(id) ?? (await client.channels.fetch(id));
-  if (!channel?.isSendable())
-    throw new Error(`Discord channel ${id} is unknown or not a text channel`);
-  return channel;
+/** Discord 160004: a thread has already been created for this message. */
+const THREAD_ALREADY_CREATED = 160004;
+
+/** `POST /channels/{channel}/messages`; the new message's id. */
+export async function sendMessage(
+  client: DiscordClient,
+  channelId: string,
+  message: MessageBody,
+): Promise<string> {
+  await client.channel(channelId);
+  const sent = await client.rest.post<{ id: string }>(`/channels/${channelId}/messages`, {
+    body: message.body,
+    files: message.files,
+  });
+  return sent.id;
 }
 
 /** `PATCH /channels/{channel}/messages/{message}`: the bot's own messages, interaction replies included. */
 export async function editMessage(
-  client: Client,
+  client: DiscordClient,
   ref: MessageRef,
-  body: MessageEditOptions,
+  message: MessageBody,
 ): Promise<void> {
-  const channel = await sendableChannel(client, ref.target);
-  if (!('messages' in channel)) throw new Error(`cannot edit messages in channel ${ref.target}`);
-  await channel.messages.edit(ref.messageId, body);
+  await client.channel(ref.target);
+  await client.rest.patch(`/channels/${ref.target}/messages/${ref.messageId}`, {
+    body: message.body,
+    files: message.files,
+  });
 }
 
 /**
@@ -35,26 +43,24 @@ export async function editMessage(
  * its id is the message's), or — for a message inside a thread, where Discord cannot start
  * another — that same thread.
  */
-export async function threadUnder(client: Client, ref: MessageRef, name: string): Promise<string> {
+export async function threadUnder(
+  client: DiscordClient,
+  ref: MessageRef,
+  name: string,
+): Promise<string> {
   if (ref.threadId) return ref.threadId;
-  const channel = await sendableChannel(client, ref.target);
-  if (channel.isThread()) return channel.id;
-  if (!('threads' in channel) || !('create' in channel.threads))
-    throw new Error(`cannot start threads in channel ${ref.target}`);
+  const channel = await client.channel(ref.target);
+  if (client.isThread(channel)) return channel.id;
   try {
-    const thread = await channel.threads.create({
-      name: name.slice(0, 100),
-      startMessage: ref.messageId,
-      autoArchiveDuration: 1440,
-    });
-    return thread.id;
+    const thread = await client.rest.post<Record<string, unknown>>(
+      `/channels/${ref.target}/messages/${ref.messageId}/threads`,
+      { body: { name: name.slice(0, 100), auto_archive_duration: 1440 } },
+    );
+    client.remember(thread);
+    return String(thread.id);
   } catch (err) {
     // Started already (by an earlier attempt whose answer was lost): Discord gives it the message's id.
-    if (
-      err instanceof DiscordAPIError &&
-      err.code === RESTJSONErrorCodes.ThreadAlreadyCreatedForMessage
-    )
-      return ref.messageId;
+    if (err instanceof DiscordApiError && err.code === THREAD_ALREADY_CREATED) return ref.messageId;
     throw err;
   }
 }

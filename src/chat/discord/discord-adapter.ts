@@ -1,23 +1,17 @@
 import { randomUUID } from 'node:crypto';
-import {
-  type AutocompleteInteraction,
-  type ButtonInteraction,
-  type ChatInputCommandInteraction,
-  Client,
-  Events,
-  GatewayIntentBits,
-  type Interaction,
-  MessageFlags,
-  Options,
-} from 'discord.js';
 import type { Config } from '../../config/schema.js';
 import type { Dispatcher, Responder } from '../../core/dispatcher.js';
+import { UserError } from '../../core/errors.js';
 import type { ChatUser, Invocation } from '../../core/invocation.js';
 import type { Logger } from '../../core/logger.js';
 import type { ChatAdapter } from '../adapter.js';
 import type { Publisher } from '../publisher.js';
+import { DiscordClient } from './discord-client.js';
+import { DiscordGatewayError } from './discord-gateway.js';
 import { DiscordPublisher } from './discord-publisher.js';
-import { InteractionResponder, payload } from './interaction-responder.js';
+import { DiscordInteraction } from './interaction.js';
+import { InteractionResponder } from './interaction-responder.js';
+import { payload, plainText } from './message-body.js';
 import { renderDiscord } from './render.js';
 import { slashCommands } from './slash-commands.js';
 
@@ -31,110 +25,55 @@ export interface DiscordAdapterOptions {
   now?: () => number;
 }
 
-function userOf(interaction: Interaction): ChatUser {
-  const member = interaction.member;
-  const roles = !member
-    ? []
-    : Array.isArray(member.roles)
-      ? member.roles
-      : [...member.roles.cache.keys()];
+/** Who acted: the member's roles and nickname in the guild, else the user's own names. */
+function userOf(interaction: DiscordInteraction): ChatUser {
+  const raw = interaction.raw;
+  const member = raw.member;
+  const user = member?.user ?? raw.user ?? {};
   return {
     platform: 'discord',
-    id: interaction.user.id,
-    displayName:
-      (member && 'displayName' in member ? member.displayName : undefined) ??
-      interaction.user.globalName ??
-      interaction.user.username,
-    roles,
+    id: String(user.id),
+    displayName: member?.nick ?? user.global_name ?? user.username ?? String(user.id),
+    roles: Array.isArray(member?.roles) ? member.roles.map(String) : [],
   };
 }
 
 /** Options of a slash command, flattened from the subcommand level. */
-function argsOf(interaction: ChatInputCommandInteraction): Record<string, unknown> {
-  const top = interaction.options.data;
-  const leaf = top.length === 1 && top[0]!.type === 1 ? (top[0]!.options ?? []) : top;
-  return Object.fromEntries(leaf.map((o) => [o.name, o.value]));
+function argsOf(interaction: DiscordInteraction): Record<string, unknown> {
+  return Object.fromEntries(interaction.options().map((o) => [o.name, o.value]));
 }
 
-/** The bot's own user and member: discord.js reads them for permissions (`guild.members.me`). */
-const isBot = (x: { id: string; client: Client }) => x.id === x.client.user?.id;
-
-/**
- * What discord.js keeps in memory, bounded to what the bot reads (docs/benchmarks.md). It reads
- * guilds, channels, threads and roles (a member's roles come from `guild.roles`), which stay
- * cached: discord.js does not support limiting those, and their gateway events keep them
- * current. Everything else it is sent or creates is passed to the bot and dropped: interaction
- * users and members, the messages it posts and edits (edited by id through the REST API),
- * emojis, stickers, presences, voice states, scheduled events, … Threads archived for 4 hours
- * are swept (an alert's thread is fetched again on its next post).
- */
-export const DISCORD_CACHES = {
-  makeCache: Options.cacheWithLimits({
-    ApplicationCommandManager: 0,
-    ApplicationEmojiManager: 0,
-    AutoModerationRuleManager: 0,
-    EntitlementManager: 0,
-    GuildBanManager: 0,
-    GuildEmojiManager: 0,
-    GuildInviteManager: 0,
-    GuildMemberManager: { maxSize: 0, keepOverLimit: isBot },
-    GuildScheduledEventManager: 0,
-    GuildStickerManager: 0,
-    MessageManager: 0,
-    PresenceManager: 0,
-    ReactionManager: 0,
-    ReactionUserManager: 0,
-    StageInstanceManager: 0,
-    ThreadMemberManager: 0,
-    UserManager: { maxSize: 0, keepOverLimit: isBot },
-    VoiceStateManager: 0,
-  }),
-  sweepers: { threads: { interval: 3600, lifetime: 4 * 3600 } },
-};
-
-/**
- * Discord through discord.js: slash commands in, deferred replies edited in place, step logs
- * in threads, buttons for confirmations. Only the Guilds intent (no message content).
- */
 export class DiscordAdapter implements ChatAdapter {
   readonly name = 'discord';
-  private readonly client: Client;
+  private readonly client: DiscordClient;
   private readonly log: Logger;
 
   constructor(private readonly opts: DiscordAdapterOptions) {
     this.log = opts.log.child({ adapter: 'discord' });
-    this.client = new Client({
-      intents: [GatewayIntentBits.Guilds],
-      ...DISCORD_CACHES,
-      // Nothing pings unless a message names it (payload() does, for a reply's own mentions).
-      allowedMentions: { parse: [] },
-      ...(opts.apiUrl ? { rest: { api: opts.apiUrl } } : {}),
+    this.client = new DiscordClient({
+      token: opts.config.token ?? '',
+      api: opts.apiUrl,
+      log: this.log,
+      onInteraction: (raw) =>
+        void this.onInteraction(new DiscordInteraction(raw, this.client.rest)),
     });
-    this.client.on(Events.InteractionCreate, (i) => void this.onInteraction(i));
-    this.client.on(Events.Error, (err) => this.log.error({ err }, 'Discord client error'));
-    this.client.on(Events.ShardDisconnect, (_e, shard) =>
-      this.log.warn({ shard }, 'Discord gateway disconnected'),
-    );
-    this.client.on(Events.ShardResume, (shard) =>
-      this.log.info({ shard }, 'Discord gateway resumed'),
-    );
-    this.client.rest.on('rateLimited', (info) =>
-      this.log.info(
-        { route: info.route, retryAfter: info.retryAfter },
-        'Discord rate limit; queued',
-      ),
-    );
   }
 
   async start(): Promise<void> {
     const { config } = this.opts;
-    const ready = new Promise<void>((resolve) =>
-      this.client.once(Events.ClientReady, () => resolve()),
-    );
-    await this.client.login(config.token);
-    await ready;
+    try {
+      await this.client.login();
+    } catch (err) {
+      // 4010–4014: the application's settings, not the network — retrying cannot fix them.
+      if (err instanceof DiscordGatewayError && err.closeCode !== 4004)
+        throw new UserError(
+          err.message,
+          'Check the application in the Discord Developer Portal (the bot needs only the Guilds intent).',
+        );
+      throw err;
+    }
     if (config.registerOnStart) await this.registerCommands();
-    this.log.info({ user: this.client.user?.tag, guilds: config.guildIds }, 'Discord connected');
+    this.log.info({ user: this.client.tag, guilds: config.guildIds }, 'Discord connected');
   }
 
   async stop(): Promise<void> {
@@ -149,53 +88,60 @@ export class DiscordAdapter implements ChatAdapter {
   async registerCommands(): Promise<number> {
     const body = slashCommands(this.opts.commands());
     for (const guild of this.opts.config.guildIds) {
-      await this.client.application!.commands.set(body as never, guild);
+      const app = this.client.applicationId ?? this.opts.config.applicationId;
+      await this.client.rest.put(`/applications/${app}/guilds/${guild}/commands`, { body });
     }
     return body.length;
   }
 
-  private allowedChannel(interaction: Interaction): boolean {
+  private allowedChannel(interaction: DiscordInteraction): boolean {
     const allowed = this.opts.config.channels;
     if (allowed.length === 0) return true;
-    const channel = interaction.channel;
-    const parent = channel && 'parentId' in channel ? channel.parentId : null;
+    const parent = interaction.channelId
+      ? (this.client.known(interaction.channelId)?.parentId ?? null)
+      : null;
     return (
       allowed.includes(interaction.channelId ?? '') || (parent !== null && allowed.includes(parent))
     );
   }
 
-  private async onInteraction(interaction: Interaction): Promise<void> {
+  private async onInteraction(interaction: DiscordInteraction): Promise<void> {
     try {
       if (interaction.guildId && !this.opts.config.guildIds.includes(interaction.guildId)) return;
       if (interaction.isAutocomplete()) return await this.onAutocomplete(interaction);
       if (!this.allowedChannel(interaction)) {
         if (interaction.isRepliable()) {
           const channels = this.opts.config.channels.map((c) => `<#${c}>`).join(', ');
-          await interaction.reply({
-            content: `I only take commands in ${channels}.`,
-            flags: MessageFlags.Ephemeral,
+          await interaction.reply(plainText(`I only take commands in ${channels}.`), {
+            ephemeral: true,
           });
         }
         return;
       }
-      if (interaction.isChatInputCommand()) return await this.onCommand(interaction);
+      if (interaction.isCommand()) return await this.onCommand(interaction);
       if (interaction.isButton()) return await this.onButton(interaction);
     } catch (err) {
       this.log.error({ err, interaction: interaction.id }, 'Discord interaction failed');
     }
   }
 
-  private async onCommand(interaction: ChatInputCommandInteraction): Promise<void> {
-    const sub = interaction.options.getSubcommand(false) ?? undefined;
+  private async onCommand(interaction: DiscordInteraction): Promise<void> {
+    const sub = interaction.subcommand();
     const label = [interaction.commandName, sub].filter(Boolean).join(' ');
-    const responder = new InteractionResponder(interaction, this.log, `/${label}`, this.opts.now);
+    const responder = new InteractionResponder(
+      interaction,
+      this.client,
+      this.log,
+      `/${label}`,
+      this.opts.now,
+    );
     const inv: Invocation = {
       id: randomUUID(),
       command: interaction.commandName,
       subcommand: sub,
       args: argsOf(interaction),
       user: userOf(interaction),
-      conversation: { platform: 'discord', id: interaction.channelId },
+      conversation: { platform: 'discord', id: interaction.channelId ?? '' },
       origin: {
         messageId: interaction.id,
         link: interaction.guildId
@@ -207,7 +153,7 @@ export class DiscordAdapter implements ChatAdapter {
     await this.opts.dispatcher.dispatch(inv, responder);
   }
 
-  private async onButton(interaction: ButtonInteraction): Promise<void> {
+  private async onButton(interaction: DiscordInteraction): Promise<void> {
     const [action, code, ...rest] = interaction.customId.split(':');
     if (action === 'alert' && code) return this.onAlertButton(interaction, [code, ...rest]);
     if ((action !== 'confirm' && action !== 'cancel') || !code) return;
@@ -216,10 +162,7 @@ export class DiscordAdapter implements ChatAdapter {
     // Answers to the button itself (not yours, expired) go only to whoever pressed it.
     const presser: Responder = {
       send: async (reply) => {
-        await interaction.followUp({
-          ...payload(renderDiscord(reply)),
-          flags: MessageFlags.Ephemeral,
-        });
+        await interaction.followUp(payload(renderDiscord(reply)), { ephemeral: true });
       },
       progress: async () => {},
       step: async () => {},
@@ -232,10 +175,10 @@ export class DiscordAdapter implements ChatAdapter {
    * Silence/Ack buttons on alert roots run the same `/alert` commands as typed text: same
    * access rules, same audit. The presser alone sees the answer; the root and thread show the result.
    */
-  private async onAlertButton(interaction: ButtonInteraction, parts: string[]): Promise<void> {
+  private async onAlertButton(interaction: DiscordInteraction, parts: string[]): Promise<void> {
     const [verb, ref, duration] = parts;
     if ((verb !== 'silence' && verb !== 'ack') || !ref || !/^[A-Z]-\d+$/.test(ref)) return;
-    await interaction.deferReply({ flags: MessageFlags.Ephemeral });
+    await interaction.deferReply({ ephemeral: true });
     const text =
       verb === 'silence' ? `alert silence ${ref} ${duration ?? '1h'}` : `alert ack ${ref}`;
     const presser: Responder = {
@@ -248,11 +191,9 @@ export class DiscordAdapter implements ChatAdapter {
     await this.opts.dispatcher.handleText(
       text,
       userOf(interaction),
-      { platform: 'discord', id: interaction.channelId },
+      { platform: 'discord', id: interaction.channelId ?? '' },
       presser,
-      {
-        messageId: interaction.message.id,
-      },
+      { messageId: interaction.messageId ?? interaction.id },
     );
   }
 
@@ -260,15 +201,16 @@ export class DiscordAdapter implements ChatAdapter {
    * Suggestions only where commands are taken (elsewhere an empty list), only what the user may
    * see (the dispatcher checks access), and always within Discord's 3 s (bounded lookups).
    */
-  private async onAutocomplete(interaction: AutocompleteInteraction): Promise<void> {
+  private async onAutocomplete(interaction: DiscordInteraction): Promise<void> {
     if (!this.allowedChannel(interaction)) return await interaction.respond([]);
-    const focused = interaction.options.getFocused(true);
-    const sub = interaction.options.getSubcommand(false) ?? undefined;
+    const focused = interaction.options().find((o) => o.focused);
+    if (!focused) return await interaction.respond([]);
+    const sub = interaction.subcommand();
     const choices = await this.opts.dispatcher.autocomplete(
       interaction.commandName,
       sub,
       focused.name,
-      String(focused.value),
+      String(focused.value ?? ''),
       userOf(interaction),
     );
     await interaction.respond(choices);

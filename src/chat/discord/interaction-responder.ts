@@ -1,17 +1,14 @@
-import {
-  type ChatInputCommandInteraction,
-  DiscordAPIError,
-  MessageFlags,
-  RESTJSONErrorCodes,
-} from 'discord.js';
 import type { Responder } from '../../core/dispatcher.js';
 import type { Logger } from '../../core/logger.js';
 import type { Reply } from '../../core/reply.js';
 import { LatestOnly } from '../latest-only.js';
 import type { MessageRef } from '../publisher.js';
-import { editMessage, sendableChannel, threadUnder } from './bot-messages.js';
-import { allowedMentions, NO_PINGS } from './markdown.js';
-import { type DiscordMessage, renderDiscord, renderSteps } from './render.js';
+import { editMessage, sendMessage, threadUnder } from './bot-messages.js';
+import type { DiscordClient } from './discord-client.js';
+import { DiscordApiError } from './discord-rest.js';
+import type { DiscordInteraction } from './interaction.js';
+import { type MessageBody, payload, plainText } from './message-body.js';
+import { renderDiscord, renderSteps } from './render.js';
 
 /** How often progress may edit the reply: Discord's edit buckets are small. */
 const PROGRESS_EVERY_MS = 1000;
@@ -26,29 +23,9 @@ const DEFER_AFTER_MS = 1000;
  */
 export const TOKEN_SAFE_MS = 14 * 60_000;
 
-/**
- * A rendered message as discord.js message options (files as attachments). Only the mentions
- * in `content` (the reply's own) may ping.
- */
-export function payload(m: DiscordMessage) {
-  return {
-    content: m.content ?? '',
-    allowedMentions: allowedMentions(m.content),
-    embeds: m.embeds,
-    components: m.components,
-    files: m.files.map((f) => ({
-      attachment: typeof f.data === 'string' ? Buffer.from(f.data, 'utf8') : Buffer.from(f.data),
-      name: f.name,
-    })),
-  };
-}
-
+/** Discord 50027 Invalid Webhook Token, 10015 Unknown Webhook: the interaction token is gone. */
 function deadToken(err: unknown): boolean {
-  return (
-    err instanceof DiscordAPIError &&
-    (err.code === RESTJSONErrorCodes.InvalidWebhookToken ||
-      err.code === RESTJSONErrorCodes.UnknownWebhook)
-  );
+  return err instanceof DiscordApiError && (err.code === 50027 || err.code === 10015);
 }
 
 /**
@@ -76,7 +53,8 @@ export class InteractionResponder implements Responder {
   private readonly progressEdits: LatestOnly<Reply>;
 
   constructor(
-    private readonly interaction: ChatInputCommandInteraction,
+    private readonly interaction: DiscordInteraction,
+    private readonly client: DiscordClient,
     private readonly log: Logger,
     private readonly threadName: string,
     private readonly now: () => number = Date.now,
@@ -91,8 +69,8 @@ export class InteractionResponder implements Responder {
       void this.enqueue(async () => {
         if (this.answered) return;
         this.answered = true;
-        const res = await this.interaction.deferReply({ withResponse: true });
-        this.remember(res.interaction.responseMessageId);
+        const res = await this.interaction.deferReply();
+        this.remember(res?.interaction?.response_message_id);
       });
     }, DEFER_AFTER_MS);
   }
@@ -118,12 +96,9 @@ export class InteractionResponder implements Responder {
     if (!this.answered) {
       this.answered = true;
       clearTimeout(this.deferTimer);
-      const res = await this.interaction.reply({
-        ...rendered,
-        ...(ephemeral ? { flags: MessageFlags.Ephemeral } : {}),
-        withResponse: true,
-      });
-      if (!ephemeral) this.remember(res.resource?.message?.id ?? res.interaction.responseMessageId);
+      const res = await this.interaction.reply(rendered, { ephemeral });
+      if (!ephemeral)
+        this.remember(res?.resource?.message?.id ?? res?.interaction?.response_message_id);
       return;
     }
     await this.edit(rendered);
@@ -135,7 +110,7 @@ export class InteractionResponder implements Responder {
   }
 
   /** Edits the reply: with the interaction token while it lives, with the bot token after. */
-  private async edit(body: ReturnType<typeof payload>): Promise<void> {
+  private async edit(body: MessageBody): Promise<void> {
     if (!this.tokenDead && this.now() - this.receivedAt < TOKEN_SAFE_MS) {
       try {
         await this.interaction.editReply(body);
@@ -151,7 +126,7 @@ export class InteractionResponder implements Responder {
     }
     if (!this.replyRef)
       throw new Error('the interaction token expired and the reply has no message id');
-    await editMessage(this.interaction.client, this.replyRef, body);
+    await editMessage(this.client, this.replyRef, body);
   }
 
   progress(reply: Reply): Promise<void> {
@@ -168,9 +143,9 @@ export class InteractionResponder implements Responder {
     const lines = this.pendingSteps.splice(0);
     let sent = 0;
     try {
-      const thread = await sendableChannel(this.interaction.client, await this.openThread());
+      const thread = await this.openThread();
       for (const content of renderSteps(lines)) {
-        await thread.send({ content, allowedMentions: NO_PINGS });
+        await sendMessage(this.client, thread, plainText(content));
         sent++;
       }
     } catch (err) {
@@ -187,7 +162,7 @@ export class InteractionResponder implements Responder {
       await this.show({ text: `Working on ${this.threadName}… (steps in the thread)` }, false);
     const ref = this.replyRef;
     if (!ref) throw new Error('no step thread: the reply is ephemeral or has no message id');
-    const threadId = await threadUnder(this.interaction.client, ref, this.threadName);
+    const threadId = await threadUnder(this.client, ref, this.threadName);
     this.replyRef = { ...ref, threadId };
     return threadId;
   }

@@ -34,6 +34,7 @@
  * fake.lockThread(threadId)     // a moderator locks a thread: posts and edits there → 400 50083
  * fake.deleteMessage(id)        // a moderator deletes a message: 404 10008 Unknown Message from then on
  * fake.dropGateway()            // kill the socket: the client resumes (await fake.waitForReady())
+ * fake.withholdHeartbeatAcks()   // no op 11 from now on: a zombied connection (the client must resume)
  * await fake.stop()
  * ```
  *
@@ -197,11 +198,17 @@ export class FakeDiscord {
   }
 
   /** Recent gateway frames (op/t, both directions) and the URLs the client connected to. */
-  get gatewayLog(): { frames: GatewayFrame[]; connectUrls: string[]; intents: number } {
+  get gatewayLog(): {
+    frames: GatewayFrame[];
+    connectUrls: string[];
+    intents: number;
+    clientCloseCodes: number[];
+  } {
     return {
       frames: this.gateway.frames,
       connectUrls: this.gateway.connectUrls,
       intents: this.gateway.intents,
+      clientCloseCodes: this.gateway.clientCloseCodes,
     };
   }
 
@@ -435,6 +442,11 @@ export class FakeDiscord {
   }
 
   /** Sends op 7 RECONNECT. */
+  /** Stops (or, with `false`, resumes) answering heartbeats with op 11 ACK. */
+  withholdHeartbeatAcks(on = true): void {
+    this.gateway.ackHeartbeats = !on;
+  }
+
   requestReconnect(): void {
     this.gateway.requestReconnect();
   }

@@ -53,6 +53,14 @@ export class FakeGateway {
     heartbeats: 0,
     invalidSessions: 0,
   };
+  /**
+   * Answer heartbeats with op 11 (default). Off: a "zombied" connection (discord-api-docs
+   * `events/gateway.mdx`, Sending Heartbeats): the client should close it with a non-1000 code
+   * and resume.
+   */
+  ackHeartbeats = true;
+  /** Close codes the clients sent, newest last (1000/1001 end the session; others keep it). */
+  readonly clientCloseCodes: number[] = [];
   /** Intents of the last IDENTIFY. */
   intents = 0;
   /** Query strings the client connected with (`v=10&encoding=json`), newest last. */
@@ -93,7 +101,7 @@ export class FakeGateway {
       const d = isObject(msg.d) ? msg.d : {};
       if (msg.op === 1) {
         this.stats.heartbeats++;
-        this.send(ws, { op: 11 });
+        if (this.ackHeartbeats) this.send(ws, { op: 11 });
       } else if (msg.op === 2 || msg.op === 6) {
         if (authed) return void ws.close(4005, 'Already authenticated.');
         if (this.hooks.token !== undefined && d.token !== this.hooks.token) {
@@ -105,6 +113,7 @@ export class FakeGateway {
       }
     });
     ws.on('close', (code) => {
+      this.clientCloseCodes.push(code);
       if (this.socket !== ws) return;
       this.socket = null;
       this.ready = false;

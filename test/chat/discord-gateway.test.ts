@@ -1,0 +1,145 @@
+/**
+ * The bot's own Discord client (src/chat/discord/discord-client.ts, discord-gateway.ts) against
+ * the fake Discord's gateway, below the adapter: identify with the Guilds intent only, the
+ * channel map from GUILD_CREATE, and the connection's faults as discord-api-docs
+ * `events/gateway.mdx` describes them — a dropped connection and op 7 are resumed (events sent
+ * meanwhile replayed, no new session), an invalidated session is identified anew, a zombied
+ * connection (no heartbeat ACK) is closed with a non-1000 code and resumed, and a wrong token
+ * (close 4004) fails start-up with a message saying what to do.
+ */
+import { afterEach, describe, expect, it } from 'vitest';
+import { DiscordClient } from '../../src/chat/discord/discord-client.js';
+import {
+  DiscordGateway,
+  DiscordGatewayError,
+  INTENT_GUILDS,
+} from '../../src/chat/discord/discord-gateway.js';
+import type { DiscordRest } from '../../src/chat/discord/discord-rest.js';
+import { silentLogger } from '../../src/core/logger.js';
+import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
+
+const OPS = snowflake();
+const ALICE = snowflake();
+
+// biome-ignore lint/suspicious/noExplicitAny: raw interactions as the gateway sent them
+type Raw = any;
+
+const stops: (() => Promise<void>)[] = [];
+afterEach(async () => {
+  for (const s of stops.splice(0).reverse()) await s();
+});
+
+async function setup(opts: { heartbeatIntervalMs?: number } = {}) {
+  const fake = await FakeDiscord.start({
+    channels: [{ id: OPS, name: 'ops' }],
+    users: [{ id: ALICE, username: 'alice' }],
+    strictCommands: false,
+    ...(opts.heartbeatIntervalMs ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
+  });
+  stops.push(() => fake.stop());
+  const interactions: Raw[] = [];
+  const client = new DiscordClient({
+    token: 'fake-token',
+    api: `${fake.url}/api`,
+    log: silentLogger(),
+    onInteraction: (raw) => interactions.push(raw),
+  });
+  stops.push(() => client.destroy());
+  return { fake, client, interactions };
+}
+
+async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const end = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+describe('Discord gateway (own client)', () => {
+  it('identifies with the Guilds intent only and knows the guild’s channels from GUILD_CREATE', async () => {
+    const { fake, client } = await setup();
+    await client.login();
+    expect(fake.gatewayLog.intents).toBe(INTENT_GUILDS);
+    expect(fake.gatewayLog.connectUrls[0]).toMatch(/\?v=10&encoding=json$/);
+    expect(client.applicationId).toBe(fake.appId);
+    expect(client.user?.id).toBe(fake.botUserId);
+    expect(client.known(OPS)).toMatchObject({ id: OPS, type: 0, parentId: null });
+  });
+
+  it('resumes a dropped connection: what was sent meanwhile arrives, no new session', async () => {
+    const { fake, client, interactions } = await setup();
+    await client.login();
+    fake.dropGateway();
+    // Sent while the bot is away: buffered by the fake and replayed on RESUME.
+    const i = await fake.slashCommand({ user: ALICE, channelId: OPS, name: 'ping' });
+    await fake.waitForReady();
+    await until(() => interactions.some((x) => x.id === i.id), 5000, 'the replayed interaction');
+    expect(fake.stats).toMatchObject({ identifies: 1, resumes: 1 });
+    expect(fake.gatewayLog.connectUrls[1]).toContain('/resume');
+  });
+
+  it('resumes when Discord asks it to reconnect (op 7)', async () => {
+    const { fake, client } = await setup();
+    await client.login();
+    fake.requestReconnect();
+    await until(() => fake.stats.resumes === 1, 5000, 'a RESUME');
+    expect(fake.stats.identifies).toBe(1);
+    // Closed without ending the session (not 1000/1001).
+    expect(fake.gatewayLog.clientCloseCodes).toEqual([4000]);
+  });
+
+  it('identifies anew when its session is invalidated (op 9, not resumable)', async () => {
+    const { fake, client, interactions } = await setup();
+    await client.login();
+    fake.dropGateway({ invalidate: true });
+    // discord-api-docs: wait 1–5 s, then a new IDENTIFY.
+    await until(() => fake.stats.identifies === 2, 8000, 'a second IDENTIFY');
+    expect(fake.stats.invalidSessions).toBe(1);
+    await fake.waitForReady();
+    const i = await fake.slashCommand({ user: ALICE, channelId: OPS, name: 'ping' });
+    await until(() => interactions.some((x) => x.id === i.id), 5000, 'an interaction after it');
+  }, 15_000);
+
+  it('closes a zombied connection (no heartbeat ACK) with a non-1000 code and resumes', async () => {
+    const { fake, client } = await setup({ heartbeatIntervalMs: 150 });
+    await client.login();
+    fake.withholdHeartbeatAcks();
+    await until(() => fake.gatewayLog.clientCloseCodes.length > 0, 5000, 'the client closing');
+    fake.withholdHeartbeatAcks(false);
+    await until(() => fake.stats.resumes >= 1, 5000, 'a RESUME');
+    expect(fake.gatewayLog.clientCloseCodes[0]).toBe(4000);
+    expect(fake.stats.identifies).toBe(1);
+  });
+
+  it('fails start-up on a token the gateway refuses (close 4004), saying so, without retrying', async () => {
+    const fake = await FakeDiscord.start({ token: 'the-real-token' });
+    stops.push(() => fake.stop());
+    // The REST API would refuse the token first (401, test/e2e/startup.test.ts): ask the gateway directly.
+    const rest = { get: async () => ({ url: fake.gatewayUrl }) } as unknown as DiscordRest;
+    const gateway = new DiscordGateway({
+      token: 'a-wrong-token',
+      intents: INTENT_GUILDS,
+      rest,
+      log: silentLogger(),
+      onDispatch: () => {},
+    });
+    stops.push(() => gateway.close());
+    const err = await gateway.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DiscordGatewayError);
+    expect(err).toMatchObject({ closeCode: 4004 });
+    expect(String((err as Error).message)).toMatch(/authentication failed: the bot token is wrong/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.stats.connections).toBe(1);
+  });
+
+  it('stops at once: destroy() closes with 1000 and does not reconnect', async () => {
+    const { fake, client } = await setup();
+    await client.login();
+    await client.destroy();
+    await until(() => fake.gatewayLog.clientCloseCodes.length === 1, 2000, 'the close');
+    expect(fake.gatewayLog.clientCloseCodes).toEqual([1000]);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.stats.connections).toBe(1);
+  });
+});
