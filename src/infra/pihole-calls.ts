@@ -6,6 +6,8 @@ export interface ApiCall {
   method: 'GET' | 'POST' | 'DELETE';
   path: string;
   body?: unknown;
+  /** The answer is read as it arrives (gravity's progress), not whole. */
+  streamed?: boolean;
 }
 
 export const piholeCalls = {
@@ -23,7 +25,7 @@ export const piholeCalls = {
     method: 'DELETE',
     path: `/api/domains/${list}/exact/${encodeURIComponent(domain)}`,
   }),
-  gravity: (): ApiCall => ({ method: 'POST', path: '/api/action/gravity' }),
+  gravity: (): ApiCall => ({ method: 'POST', path: '/api/action/gravity', streamed: true }),
 };
 
 /** `POST http://pi1/api/dns/blocking {"blocking":false,"timer":300}` */

@@ -1,3 +1,6 @@
+import { HttpRequestError } from '../core/http-request.js';
+import type { PiholeResponse } from './pihole-http.js';
+
 /** What a request to Pi-hole failed with: shown as is, per instance. */
 export class PiholeError extends Error {
   override readonly name = 'PiholeError';
@@ -15,13 +18,16 @@ export interface ApiError {
   error?: { key?: string; message?: string; hint?: string | null };
 }
 
-/** A request that got no answer: a timeout, or the host unreachable. */
+/**
+ * A request that got no answer: a timeout (httpRequest's own: ETIMEDOUT), or the host
+ * unreachable.
+ */
 export function networkError(url: string, err: unknown, timeoutMs: number): PiholeError {
-  const e = err as Error & { cause?: { code?: string } };
-  if (e.name === 'TimeoutError' || e.name === 'AbortError') {
+  const e = err as Error;
+  if (e instanceof HttpRequestError && e.code === 'ETIMEDOUT') {
     return new PiholeError(`no answer from ${url} within ${timeoutMs} ms.`);
   }
-  const code = e.cause?.code;
+  const code = e instanceof HttpRequestError ? e.code : undefined;
   return new PiholeError(
     `cannot reach ${url}${code ? ` (${code})` : `: ${e.message}`}.`,
     undefined,
@@ -29,7 +35,7 @@ export function networkError(url: string, err: unknown, timeoutMs: number): Piho
   );
 }
 
-export async function apiError(res: Response): Promise<ApiError> {
+export async function apiError(res: PiholeResponse): Promise<ApiError> {
   try {
     return (await res.json()) as ApiError;
   } catch {
@@ -38,7 +44,7 @@ export async function apiError(res: Response): Promise<ApiError> {
 }
 
 /** An answer that is not a success, as what `what` failed with. */
-export async function httpError(what: string, res: Response): Promise<PiholeError> {
+export async function httpError(what: string, res: PiholeResponse): Promise<PiholeError> {
   const e = await apiError(res);
   if (res.status === 429 && e.error?.key === 'rate_limiting') {
     return new PiholeError(

@@ -10,7 +10,7 @@
 import type { Logger } from '../core/logger.js';
 import type { ApiCall } from './pihole-calls.js';
 import { apiError, httpError, PiholeError } from './pihole-errors.js';
-import { PiholeHttp } from './pihole-http.js';
+import { PiholeHttp, type PiholeResponse } from './pihole-http.js';
 
 export class PiholeSession {
   /** The session id; '' when the Pi-hole needs none (no password set). */
@@ -59,7 +59,7 @@ export class PiholeSession {
       );
     }
     if (res.status === 401) {
-      await res.body?.cancel();
+      res.discard();
       throw new PiholeError(
         this.password
           ? 'the app password was refused (401).'
@@ -85,12 +85,12 @@ export class PiholeSession {
   }
 
   /** A call with the session; a 401 (expired session) logs in again once. */
-  async request(call: ApiCall, timeoutMs?: number): Promise<Response> {
+  async request(call: ApiCall, timeoutMs?: number): Promise<PiholeResponse> {
     let sid = await this.session();
     let res = await this.http.send(call, sid || undefined, timeoutMs);
     if (res.status === 401) {
       // The session expired (or a password was set since): log in again, once.
-      await res.body?.cancel();
+      res.discard();
       if (this.sid && (await this.sid.catch(() => undefined)) === sid) this.sid = undefined;
       this.liveSid = undefined;
       sid = await this.session();
@@ -111,8 +111,8 @@ export class PiholeSession {
     this.sid = undefined;
     if (!sid) return;
     try {
-      const res = await this.http.fetch({ method: 'DELETE', path: '/api/auth' }, sid);
-      await res.body?.cancel();
+      const res = await this.http.request({ method: 'DELETE', path: '/api/auth' }, sid);
+      res.discard();
       this.log.debug({ instance: this.name, status: res.status }, 'pihole session closed');
     } catch (err) {
       this.log.warn({ instance: this.name, err }, 'pihole logout failed');

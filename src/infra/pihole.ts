@@ -163,11 +163,11 @@ export class PiholeClient {
     return this.each(instance, async (i) => {
       const res = await i.request(piholeCalls.removeDomain(list, domain));
       if (res.status === 404) {
-        await res.body?.cancel();
+        res.discard();
         return { removed: false };
       }
       if (!res.ok) throw await httpError(`removing ${domain} from the ${list} list`, res);
-      await res.body?.cancel();
+      res.discard();
       return { removed: true };
     });
   }
@@ -184,8 +184,7 @@ export class PiholeClient {
     return this.each(instance, async (i) => {
       const res = await i.request(piholeCalls.gravity(), 24 * 3600_000);
       if (!res.ok) throw await httpError('updating gravity', res);
-      if (!res.body) return { lines: 0 };
-      const reader = res.body.pipeThrough(new TextDecoderStream()).getReader();
+      const reader = res.chunks();
       let buf = '';
       let lines = 0;
       const emit = (raw: string) => {
@@ -207,11 +206,11 @@ export class PiholeClient {
             idleTimeoutMs,
           );
         });
-        let chunk: Awaited<ReturnType<typeof reader.read>>;
+        let chunk: IteratorResult<string>;
         try {
-          chunk = await Promise.race([reader.read(), idle]);
+          chunk = await Promise.race([reader.next(), idle]);
         } catch (err) {
-          await reader.cancel().catch(() => {});
+          res.discard();
           throw err;
         } finally {
           clearTimeout(timer);

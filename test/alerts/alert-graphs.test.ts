@@ -164,4 +164,20 @@ describe('AlertGraphs', () => {
       client.queryRange({ expr: 'up ==', start: NOW, end: NOW, stepSeconds: 15 }),
     ).rejects.toThrow(/400: bad_data parse error at char 3/);
   });
+
+  it('a redirect is not followed: the error says where it leads', async () => {
+    const server = createServer((_req, res) => {
+      res.writeHead(308, { location: 'https://prom.example/api/v1/query_range' });
+      res.end();
+    });
+    servers.push(server);
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    const { port } = server.address() as AddressInfo;
+    const client = new PrometheusClient({ url: `http://127.0.0.1:${port}`, timeoutMs: 2000 });
+    await expect(
+      client.queryRange({ expr: 'up', start: NOW, end: NOW, stepSeconds: 15 }),
+    ).rejects.toThrow(
+      `Prometheus http://127.0.0.1:${port} answered 308, a redirect to https://prom.example/api/v1/query_range (not followed): point alerts.prometheus.url at where it leads`,
+    );
+  });
 });

@@ -218,6 +218,28 @@ describe('errors without an Alertmanager', () => {
     }
   });
 
+  it('does not follow a redirect (an authenticating proxy sending to its login page): says where it leads', async () => {
+    const server = http.createServer((_req, res) => {
+      res.writeHead(302, { location: 'https://sso.example/login?rd=%2Fapi%2Fv2%2Fsilences' });
+      res.end();
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    try {
+      const err = (await rejection(new AlertmanagerClient({ url: base }).silences())) as UserError;
+      expect(err).toBeInstanceOf(UserError);
+      expect(err.message).toBe(
+        `Alertmanager at ${base} answered 302, a redirect to https://sso.example/login?rd=%2Fapi%2Fv2%2Fsilences the bot does not follow; check alerts.alertmanager.url`,
+      );
+      expect(err.hint).toBe(
+        `while listing silences (GET ${base}/api/v2/silences); behind a proxy, check alerts.alertmanager.token / basicAuth too`,
+      );
+    } finally {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
   it('shows why Alertmanager did not start (its stderr)', async () => {
     const err = await rejection(
       startAlertmanager({ webhookUrl: 'http://127.0.0.1:9/hooks/alertmanager', groupWait: 'soon' }),

@@ -89,7 +89,7 @@ describe('/pihole against three fake Pi-hole v6 APIs', () => {
       expect(reply.title).toBe('Blocking disabled for 5m on pi1, pi2; not on pi3');
       expect(reply.text).toBe('1 of 3 Pi-holes failed; the others were acted on.');
       expect(field(reply, 'pi3')).toMatch(
-        /^✖ cannot reach http:\/\/127\.0\.0\.1:\d+ \((ECONNREFUSED|UND_ERR_SOCKET)\)/,
+        /^✖ cannot reach http:\/\/127\.0\.0\.1:\d+ \((ECONNREFUSED|ECONNRESET)\)/,
       );
       expect(pi('pi1').blocking).toBe(false);
       expect(pi('pi2').blocking).toBe(false);
@@ -105,7 +105,7 @@ describe('/pihole against three fake Pi-hole v6 APIs', () => {
 
   it('reports a failure, not "Blocking disabled", when no Pi-hole could act', async () => {
     await Promise.all(fakes.map((f) => f.stop()));
-    const down = /cannot reach http:\/\/127\.0\.0\.1:\d+ \((ECONNREFUSED|UND_ERR_SOCKET)\)/.source;
+    const down = /cannot reach http:\/\/127\.0\.0\.1:\d+ \((ECONNREFUSED|ECONNRESET)\)/.source;
     try {
       const off = (await run('/pihole disable 5m')).last();
       expect(off.severity).toBe('error');

@@ -4,7 +4,11 @@
  * → `{status: "success", data: {resultType: "matrix", result: [{metric, values: [[t, "v"]]}]}}`;
  * errors are `{status: "error", errorType, error}` with 400/422/503. Prometheus refuses more
  * than 11,000 points per series.
+ *
+ * Over `node:http` (src/core/http-request.ts): Node's global `fetch` would load undici, ~16 MB
+ * more resident memory on Node 24.
  */
+import { httpRequest } from '../../core/http-request.js';
 
 export interface RangeSeries {
   metric: Record<string, string>;
@@ -23,7 +27,6 @@ export interface PrometheusClientOptions {
   url: string;
   /** Whole request, connect to last byte. */
   timeoutMs: number;
-  fetch?: typeof fetch;
 }
 
 interface ApiAnswer {
@@ -51,21 +54,26 @@ export class PrometheusClient {
       end: String(q.end.getTime() / 1000),
       step: String(q.stepSeconds),
     });
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs);
-    const res = await (this.opts.fetch ?? fetch)(`${this.base}/api/v1/query_range`, {
+    const res = await httpRequest(`${this.base}/api/v1/query_range`, {
       method: 'POST',
       headers: { 'content-type': 'application/x-www-form-urlencoded' },
       body: params.toString(),
-      signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+      timeoutMs: this.opts.timeoutMs,
+      signal,
     });
-    const text = await res.text();
+    const { text } = res;
+    const location = res.status >= 300 && res.status < 400 ? res.header('location') : null;
+    if (location)
+      throw new Error(
+        `Prometheus ${this.base} answered ${res.status}, a redirect to ${location} (not followed): point alerts.prometheus.url at where it leads`,
+      );
     let body: ApiAnswer;
     try {
       body = JSON.parse(text) as ApiAnswer;
     } catch {
       throw new Error(`Prometheus ${this.base} answered ${res.status}: ${text.slice(0, 200)}`);
     }
-    if (!res.ok || body.status !== 'success')
+    if (res.status < 200 || res.status > 299 || body.status !== 'success')
       throw new Error(
         `Prometheus ${this.base} answered ${res.status}: ${body.errorType ?? ''} ${body.error ?? text.slice(0, 200)}`.trim(),
       );
