@@ -132,12 +132,12 @@ export class Suggestions {
   }
 
   /** The cached list if fresh; otherwise a refresh, awaited only within the budget. */
-  private async list(key: string, fetch: () => Promise<string[]>): Promise<string[]> {
+  private async list(key: string, load: () => Promise<string[]>): Promise<string[]> {
     const cached = this.lists.get(key);
     if (cached && this.now() - cached.at < this.ttlMs) return cached.values;
     let refresh = this.refreshing.get(key);
     if (!refresh) {
-      refresh = fetch()
+      refresh = load()
         .then((values) => void this.lists.set(key, { values, at: this.now() }))
         .catch(() => {}) // a failed lookup keeps the last list; the next keystroke tries again
         .finally(() => this.refreshing.delete(key));

@@ -26,11 +26,25 @@ describe('architecture', () => {
     expect(offenders).toEqual([]);
   });
 
-  it('never loads matrix-bot-sdk: the bot speaks Matrix with its own client (the SDK is only for the fake’s tests)', () => {
+  it('never loads a development dependency (discord.js and matrix-bot-sdk are only for the fakes’ tests)', () => {
+    const pkg = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as {
+      devDependencies: Record<string, string>;
+    };
+    const dev = Object.keys(pkg.devDependencies).filter((d) => !d.startsWith('@types/'));
+    expect(dev).toEqual(expect.arrayContaining(['discord.js', 'matrix-bot-sdk']));
+    const offenders = [...files('src'), ...files('commands')].flatMap((f) => {
+      const text = readFileSync(path.join(root, f), 'utf8');
+      return [...text.matchAll(/(?:from|import\(|require\()\s*['"]([^'"]+)['"]/g)]
+        .map((m) => m[1]!)
+        .filter((spec) => dev.some((d) => spec === d || spec.startsWith(`${d}/`)))
+        .map((spec) => `${f} imports ${spec}`);
+    });
+    expect(offenders).toEqual([]);
+  });
+
+  it('speaks HTTP through node:http, not the global fetch (undici: ~16 MB more on Node 24)', () => {
     const offenders = [...files('src'), ...files('commands')].filter((f) =>
-      /(from|import\(|require\()\s*['"]matrix-bot-sdk/.test(
-        readFileSync(path.join(root, f), 'utf8'),
-      ),
+      /(?:await|return|=|\(|\?\?)\s*fetch\s*[()]/.test(readFileSync(path.join(root, f), 'utf8')),
     );
     expect(offenders).toEqual([]);
   });
@@ -67,7 +81,7 @@ describe('architecture', () => {
     visit('src/main.ts');
     expect(seen.size).toBeGreaterThan(50); // the walk did follow the imports
     expect(reached.has('zod')).toBe(true);
-    const lazy = ['@kubernetes/client-node', 'node-ssh', 'ssh2', 'discord.js', '@resvg/resvg-js'];
+    const lazy = ['@kubernetes/client-node', 'node-ssh', 'ssh2', 'ws', '@resvg/resvg-js'];
     expect(lazy.filter((p) => reached.has(p)).map((p) => `${p} (from ${reached.get(p)})`)).toEqual(
       [],
     );

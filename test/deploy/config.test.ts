@@ -208,7 +208,7 @@ describe('the pod', () => {
 
   it('asks for what it uses and is limited to what a flood needs (docs/benchmarks.md)', () => {
     expect(container.resources).toEqual({
-      requests: { cpu: '50m', memory: '192Mi' },
+      requests: { cpu: '50m', memory: '160Mi' },
       limits: { memory: '384Mi' },
     });
     const bench = readFileSync(path.join(ROOT, 'docs/benchmarks.md'), 'utf8');
@@ -222,15 +222,15 @@ describe('the pod', () => {
     };
     const connected = highest(
       row('idle RSS with Discord and Matrix connected'),
-      `loaded on first use, ${flags}:`,
+      `now, with the bot's own Discord client and \`node:http\` instead of \`fetch\`, ${flags}:`,
     );
     const flood = highest(
       row('bot RSS peak, 10-connection webhook flood'),
-      'now (own Matrix client, lazy libraries), with `--max-semi-space-size=2` too:',
+      'now (own Discord client, `node:http`), with `--max-semi-space-size=2` too:',
     );
     const mib = (s: string) => Number(s.replace('Mi', '')) * 1.048576; // MiB → MB
-    expect(connected).toBe(112);
-    expect(flood).toBe(147);
+    expect(connected).toBe(88);
+    expect(flood).toBe(118);
     // Idle, plus the Kubernetes client and ssh2 the first node command loads (35 MB), + 20 %.
     expect(mib(container.resources.requests.memory)).toBeGreaterThan((connected + 35) * 1.2);
     expect(mib(container.resources.limits.memory)).toBeGreaterThan(flood * 1.5);
