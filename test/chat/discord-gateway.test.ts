@@ -127,10 +127,38 @@ describe('Discord gateway (own client)', () => {
     stops.push(() => gateway.close());
     const err = await gateway.connect().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DiscordGatewayError);
-    expect(err).toMatchObject({ closeCode: 4004 });
+    expect(err).toMatchObject({ closeCode: 4004, fatal: true });
     expect(String((err as Error).message)).toMatch(/authentication failed: the bot token is wrong/);
     await new Promise((r) => setTimeout(r, 300));
     expect(fake.stats.connections).toBe(1);
+  });
+
+  it('fails start-up when the first connection closes before READY, so start-up retries it', async () => {
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => wss.once('listening', r));
+    stops.push(() => new Promise<void>((r) => wss.close(() => r())));
+    let connections = 0;
+    wss.on('connection', (ws) => {
+      connections++;
+      ws.close(4000, 'Unknown error');
+    });
+    const { port } = wss.address() as { port: number };
+    const rest = { get: async () => ({ url: `ws://127.0.0.1:${port}` }) } as unknown as DiscordRest;
+    const gateway = new DiscordGateway({
+      token: 't',
+      intents: INTENT_GUILDS,
+      rest,
+      log: silentLogger(),
+      onDispatch: () => {},
+    });
+    stops.push(() => gateway.close());
+    const err = await gateway.connect().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DiscordGatewayError);
+    expect(err).toMatchObject({ closeCode: 4000, fatal: false });
+    expect(String((err as Error).message)).toMatch(/closed before READY \(Unknown error\)/);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(connections).toBe(1);
   });
 
   it('stops at once: destroy() closes with 1000 and does not reconnect', async () => {

@@ -198,6 +198,27 @@ describe('Discord REST client (own)', () => {
     for (const s of seen.slice(1)) expect(s.at - seen[0]!.at).toBeGreaterThanOrEqual(240);
   });
 
+  it('answers interactions during a global 429: their routes are not bound to the global limit', async () => {
+    const { rest, seen } = await serve((s, res, n) =>
+      n === 1
+        ? json(
+            res,
+            429,
+            { message: 'You are being rate limited.', retry_after: 3, global: true, code: 0 },
+            { 'X-RateLimit-Global': 'true' },
+          )
+        : json(res, 200, {}),
+    );
+    const post = rest.post(`/channels/${CH}/messages`, { body: { content: 'a' } });
+    await new Promise((r) => setTimeout(r, 50));
+    await rest.post(`/interactions/${CH}/tok/callback`, { body: { type: 5 }, auth: false });
+    // Answered while the channel post still waits out its 3 s (not after them).
+    expect(seen.map((s) => s.path.split('/')[3])).toEqual(['channels', 'interactions']);
+    expect(seen[1]!.at - seen[0]!.at).toBeLessThan(1500);
+    await post;
+    expect(seen[2]!.at - seen[0]!.at).toBeGreaterThanOrEqual(2900);
+  });
+
   it('tries a 5xx again, and says what Discord answered when it keeps failing', async () => {
     const flaky = await serve((_s, res, n) =>
       n < 3 ? json(res, 502, { message: 'Bad Gateway', code: 0 }) : json(res, 200, { ok: true }),

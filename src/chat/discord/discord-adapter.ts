@@ -65,7 +65,7 @@ export class DiscordAdapter implements ChatAdapter {
       await this.client.login();
     } catch (err) {
       // 4010–4014: the application's settings, not the network — retrying cannot fix them.
-      if (err instanceof DiscordGatewayError && err.closeCode !== 4004)
+      if (err instanceof DiscordGatewayError && err.fatal && err.closeCode !== 4004)
         throw new UserError(
           err.message,
           'Check the application in the Discord Developer Portal (the bot needs only the Guilds intent).',

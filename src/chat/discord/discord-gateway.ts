@@ -11,6 +11,7 @@
  *
  * Dispatches go to `onDispatch(t, d)` in order. Lost connections are resumed (or, without a
  * session, identified anew) with back-off from 1 s to 30 s while Discord cannot be reached.
+ * A first connection that closes before READY fails `connect()`: start-up's own retry takes it.
  * WebSocket: the `ws` package.
  */
 import type { Logger } from '../../core/logger.js';
@@ -51,6 +52,8 @@ export class DiscordGatewayError extends Error {
   constructor(
     readonly closeCode: number,
     reason: string,
+    /** A close code Discord says not to reconnect after (4004, 4010–4014). */
+    readonly fatal = false,
   ) {
     super(`Discord closed the gateway (${closeCode}): ${reason}`);
     this.name = 'DiscordGatewayError';
@@ -238,7 +241,7 @@ export class DiscordGateway {
     if (this.stopped) return;
     const fatal = FATAL_CLOSE[code];
     if (fatal) {
-      const err = new DiscordGatewayError(code, fatal);
+      const err = new DiscordGatewayError(code, fatal, true);
       this.stopped = true;
       if (this.readyWaiter) {
         this.readyWaiter.reject(err);
@@ -247,6 +250,16 @@ export class DiscordGateway {
         this.opts.log.error({ code, reason }, `Discord gateway closed for good: ${fatal}`);
         this.opts.onFatal?.(err);
       }
+      return;
+    }
+    if (this.readyWaiter) {
+      // Never got READY on this start: the caller retries with back-off (and /readyz says so).
+      const waiter = this.readyWaiter;
+      this.readyWaiter = undefined;
+      this.stopped = true;
+      waiter.reject(
+        new DiscordGatewayError(code, `closed before READY${reason ? ` (${reason})` : ''}`),
+      );
       return;
     }
     if (NEW_SESSION_CLOSE.has(code)) {

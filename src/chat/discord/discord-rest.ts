@@ -212,7 +212,8 @@ export class DiscordRest {
       const now = Date.now();
       const bucket = this.buckets.get(this.bucketKey(route, major));
       let waitMs = 0;
-      if (this.globalResetAt > now) waitMs = this.globalResetAt - now;
+      // Interaction routes are not bound to the global limit (topics/rate-limits.mdx).
+      if (!interaction && this.globalResetAt > now) waitMs = this.globalResetAt - now;
       else if (bucket && bucket.remaining <= 0 && bucket.resetAt > now)
         waitMs = bucket.resetAt - now;
       else if (!interaction) {
