@@ -18,6 +18,8 @@ export interface HttpRequestOptions {
   timeoutMs?: number;
   /** Aborts the request with the signal's reason. */
   signal?: AbortSignal;
+  /** An answer longer than this fails (EMSGSIZE); default 32 MiB. */
+  maxBytes?: number;
 }
 
 export interface HttpResponse {
@@ -116,7 +118,17 @@ function attempt(url: URL | string, opts: HttpRequestOptions): Promise<HttpRespo
     req.on('response', (res) => {
       answered = true;
       const chunks: Buffer[] = [];
-      res.on('data', (c: Buffer) => chunks.push(c));
+      const max = opts.maxBytes ?? 32 * 1024 * 1024;
+      let size = 0;
+      res.on('data', (c: Buffer) => {
+        size += c.length;
+        if (size > max) {
+          req.destroy();
+          finish(new HttpRequestError('EMSGSIZE', `the answer is longer than ${max} bytes`));
+          return;
+        }
+        chunks.push(c);
+      });
       res.on('error', (err: NodeJS.ErrnoException) =>
         finish(new HttpRequestError(err.code ?? 'ECONNRESET', err.message)),
       );

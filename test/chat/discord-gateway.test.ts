@@ -161,6 +161,120 @@ describe('Discord gateway (own client)', () => {
     expect(connections).toBe(1);
   });
 
+  it('backs off when every RESUME is refused as resumable (op 9 true), then starts a new session', async () => {
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => wss.once('listening', r));
+    stops.push(() => new Promise<void>((r) => wss.close(() => r())));
+    const { port } = wss.address() as { port: number };
+    const ops: number[] = [];
+    let connections = 0;
+    wss.on('connection', (ws) => {
+      connections++;
+      ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 45_000 } }));
+      ws.on('message', (raw) => {
+        const msg = JSON.parse(String(raw)) as { op: number };
+        ops.push(msg.op);
+        if (msg.op === 2 && ops.filter((o) => o === 2).length === 1) {
+          ws.send(
+            JSON.stringify({
+              op: 0,
+              s: 1,
+              t: 'READY',
+              d: {
+                session_id: 's1',
+                resume_gateway_url: `ws://127.0.0.1:${port}`,
+                user: { id: '1', username: 'bot' },
+                application: { id: '2' },
+              },
+            }),
+          );
+          setTimeout(() => ws.close(4000, 'drop'), 20);
+        } else if (msg.op === 6) ws.send(JSON.stringify({ op: 9, d: true }));
+      });
+    });
+    const rest = {
+      get: async () => ({ url: `ws://127.0.0.1:${port}` }),
+    } as unknown as DiscordRest;
+    const gateway = new DiscordGateway({
+      token: 't',
+      intents: INTENT_GUILDS,
+      rest,
+      log: silentLogger(),
+      onDispatch: () => {},
+      backoffMs: [100, 400],
+    });
+    stops.push(() => gateway.close());
+    await gateway.connect();
+    // Without back-off this was ~500 connections a second; with it: a handful, then, after
+    // three refused resumes, a new IDENTIFY (not before 5 s after the first one).
+    await until(() => ops.filter((o) => o === 2).length === 2, 8000, 'a second IDENTIFY');
+    expect(ops.filter((o) => o === 6).length).toBeGreaterThanOrEqual(3);
+    expect(connections).toBeLessThan(15);
+  }, 12_000);
+
+  it('starts a new session after close 4003 (the session was invalidated) instead of resuming', async () => {
+    const { fake, client } = await setup();
+    await client.login();
+    fake.dropGateway({ code: 4003 });
+    await until(() => fake.stats.identifies === 2, 8000, 'a second IDENTIFY');
+    expect(fake.stats.resumes).toBe(0);
+    expect(fake.stats.invalidSessions).toBe(0);
+  }, 12_000);
+
+  it('refuses to start when Discord allows no more sessions today (session_start_limit)', async () => {
+    const rest = {
+      get: async () => ({
+        url: 'ws://127.0.0.1:9',
+        session_start_limit: {
+          total: 1000,
+          remaining: 0,
+          reset_after: 3_600_000,
+          max_concurrency: 1,
+        },
+      }),
+    } as unknown as DiscordRest;
+    const gateway = new DiscordGateway({
+      token: 't',
+      intents: INTENT_GUILDS,
+      rest,
+      log: silentLogger(),
+      onDispatch: () => {},
+    });
+    const err = await gateway.connect().catch((e: unknown) => e);
+    expect(err).toMatchObject({ fatal: true });
+    expect(String((err as Error).message)).toMatch(
+      /used its 1000 Identify calls of the day.*in 60 min/,
+    );
+  });
+
+  it('gives up a first connection that never says HELLO, so start-up retries it', async () => {
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await new Promise((r) => wss.once('listening', r));
+    stops.push(() => new Promise<void>((r) => wss.close(() => r())));
+    const { port } = wss.address() as { port: number };
+    const rest = { get: async () => ({ url: `ws://127.0.0.1:${port}` }) } as unknown as DiscordRest;
+    const gateway = new DiscordGateway({
+      token: 't',
+      intents: INTENT_GUILDS,
+      rest,
+      log: silentLogger(),
+      onDispatch: () => {},
+      helloTimeoutMs: 200,
+    });
+    stops.push(() => gateway.close());
+    await expect(gateway.connect()).rejects.toThrow(/no HELLO/);
+  });
+
+  it('a new start after a stop identifies anew (a 1000 close ended the session)', async () => {
+    const { fake, client } = await setup();
+    await client.login();
+    await client.destroy();
+    await client.login();
+    expect(fake.stats).toMatchObject({ identifies: 2, resumes: 0, invalidSessions: 0 });
+  }, 10_000);
+
   it('stops at once: destroy() closes with 1000 and does not reconnect', async () => {
     const { fake, client } = await setup();
     await client.login();

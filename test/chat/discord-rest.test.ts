@@ -219,6 +219,27 @@ describe('Discord REST client (own)', () => {
     expect(seen[2]!.at - seen[0]!.at).toBeGreaterThanOrEqual(2900);
   });
 
+  it('fails a request a 429 asks to wait long for (a shared limit) instead of holding its route', async () => {
+    const { rest, seen } = await serve((_s, res, n) =>
+      n === 1
+        ? json(
+            res,
+            429,
+            { message: 'You are being rate limited.', retry_after: 1336.5, global: false },
+            { 'X-RateLimit-Scope': 'shared' },
+          )
+        : json(res, 200, {}),
+    );
+    const err = await rest
+      .post(`/channels/${CH}/messages`, { body: { content: 'x' } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DiscordApiError);
+    expect(err).toMatchObject({ status: 429 });
+    // The route is not left blocked for 22 minutes: the next post goes at once.
+    await rest.post(`/channels/${CH}/messages`, { body: { content: 'y' } });
+    expect(seen).toHaveLength(2);
+  });
+
   it('tries a 5xx again, and says what Discord answered when it keeps failing', async () => {
     const flaky = await serve((_s, res, n) =>
       n < 3 ? json(res, 502, { message: 'Bad Gateway', code: 0 }) : json(res, 200, { ok: true }),
@@ -250,6 +271,7 @@ describe('Discord REST client (own)', () => {
           embeds: {
             '0': { title: { _errors: [{ code: 'BASE_TYPE_REQUIRED', message: 'required' }] } },
           },
+          _errors: [{ code: 'MESSAGE_EMPTY', message: 'Cannot send an empty message' }],
         },
       }),
     );
@@ -262,6 +284,7 @@ describe('Discord REST client (own)', () => {
       'Invalid Form Body',
       'content[BASE_TYPE_MAX_LENGTH]: Must be 2000 or fewer in length.',
       'embeds[0].title[BASE_TYPE_REQUIRED]: required',
+      'MESSAGE_EMPTY: Cannot send an empty message',
     ]);
     expect(seen).toHaveLength(1);
   });

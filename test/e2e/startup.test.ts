@@ -170,6 +170,27 @@ describe('a chat server that is down when the bot starts', () => {
     cleanup.push(() => app.stop());
     await expect(app.start()).rejects.toThrow(/discord refused the bot's credentials/);
   });
+
+  it('slash commands Discord refuses to register stop the start with what to do, after one session', async () => {
+    const fake = await FakeDiscord.start();
+    cleanup.push(() => fake.stop());
+    const elsewhere = snowflake(); // a guild the bot was never invited to: 404 10004 Unknown Guild
+    const app = await App.create({
+      config: testConfig({ chat: { discord: { ...discordChat(fake), guildIds: [elsewhere] } } }),
+      log: capturedLog().log,
+      reconnectDelayMs: 100,
+    });
+    cleanup.push(() => app.stop());
+    const err = await app.start().catch((e: unknown) => e);
+    expect(String((err as Error).message)).toMatch(
+      new RegExp(
+        `Discord refused the slash commands for guild ${elsewhere} \\(404 10004: Unknown Guild\\)`,
+      ),
+    );
+    expect(String((err as { hint?: string }).hint)).toMatch(/applications\.commands/);
+    // Not retried: every start-up attempt would cost one of the day's 1000 Identify calls.
+    expect(fake.stats.identifies).toBe(1);
+  });
 });
 
 describe('the console next to a remote chat', () => {

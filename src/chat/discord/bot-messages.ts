@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { MessageRef } from '../publisher.js';
 import type { DiscordClient } from './discord-client.js';
 import { DiscordApiError } from './discord-rest.js';
@@ -11,7 +12,11 @@ import type { MessageBody } from './message-body.js';
 /** Discord 160004: a thread has already been created for this message. */
 const THREAD_ALREADY_CREATED = 160004;
 
-/** `POST /channels/{channel}/messages`; the new message's id. */
+/**
+ * `POST /channels/{channel}/messages`; the new message's id. With a nonce Discord enforces
+ * (resources/message.mdx): a retry of a post whose answer was lost returns the message the
+ * first try created instead of posting it twice.
+ */
 export async function sendMessage(
   client: DiscordClient,
   channelId: string,
@@ -19,7 +24,11 @@ export async function sendMessage(
 ): Promise<string> {
   await client.channel(channelId);
   const sent = await client.rest.post<{ id: string }>(`/channels/${channelId}/messages`, {
-    body: message.body,
+    body: {
+      ...message.body,
+      nonce: randomUUID().replaceAll('-', '').slice(0, 25),
+      enforce_nonce: true,
+    },
     files: message.files,
   });
   return sent.id;

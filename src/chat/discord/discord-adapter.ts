@@ -9,6 +9,7 @@ import type { Publisher } from '../publisher.js';
 import { DiscordClient } from './discord-client.js';
 import { DiscordGatewayError } from './discord-gateway.js';
 import { DiscordPublisher } from './discord-publisher.js';
+import { DiscordApiError } from './discord-rest.js';
 import { DiscordInteraction } from './interaction.js';
 import { InteractionResponder } from './interaction-responder.js';
 import { payload, plainText } from './message-body.js';
@@ -89,7 +90,23 @@ export class DiscordAdapter implements ChatAdapter {
     const body = slashCommands(this.opts.commands());
     for (const guild of this.opts.config.guildIds) {
       const app = this.client.applicationId ?? this.opts.config.applicationId;
-      await this.client.rest.put(`/applications/${app}/guilds/${guild}/commands`, { body });
+      try {
+        await this.client.rest.put(`/applications/${app}/guilds/${guild}/commands`, { body });
+      } catch (err) {
+        // A refusal (no access to the guild, the bot invited without applications.commands, an
+        // invalid command) is not fixed by retrying — and each retry of start-up costs an Identify.
+        if (
+          err instanceof DiscordApiError &&
+          err.status >= 400 &&
+          err.status < 500 &&
+          err.status !== 429
+        )
+          throw new UserError(
+            `Discord refused the slash commands for guild ${guild} (${err.status}${err.code === undefined ? '' : ` ${err.code}`}: ${err.message.split('\n')[0]}).`,
+            'Invite the bot to that guild with the bot and applications.commands scopes, check chat.discord.guildIds, or set chat.discord.registerOnStart: false and run npm run register-commands.',
+          );
+        throw err;
+      }
     }
     return body.length;
   }

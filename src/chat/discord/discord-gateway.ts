@@ -28,8 +28,16 @@ const FATAL_CLOSE: Record<number, string> = {
   4013: 'invalid intents',
   4014: 'disallowed intents: enable them for the application in the Developer Portal',
 };
-/** Close codes after which the session cannot be resumed (a new Identify is needed). */
-const NEW_SESSION_CLOSE = new Set([1000, 4007, 4009]);
+/**
+ * Close codes after which the session cannot be resumed (a new Identify is needed): 1000, 4003
+ * "not authenticated… or this session has been invalidated", 4005 already authenticated, 4007
+ * invalid seq, 4009 session timed out.
+ */
+const NEW_SESSION_CLOSE = new Set([1000, 4003, 4005, 4007, 4009]);
+/** Resumes that failed in a row before the session is given up for a new Identify ("if the reconnect fails"). */
+const MAX_RESUME_FAILURES = 3;
+/** One Identify per 5 s (max_concurrency 1, events/gateway.mdx "Session Start Limit"). */
+const IDENTIFY_INTERVAL_MS = 5000;
 
 // biome-ignore lint/suspicious/noExplicitAny: raw gateway payloads, read field by field
 export type Json = Record<string, any>;
@@ -40,7 +48,7 @@ interface Socket {
   close(code?: number, reason?: string): void;
   addEventListener(type: string, listener: (ev: Json) => void): void;
 }
-type SocketCtor = new (url: string) => Socket;
+type SocketCtor = new (url: string, options?: { handshakeTimeout?: number }) => Socket;
 
 /** The `ws` package (over node:http), not Node 22+'s global WebSocket: that one is undici's (~16 MB). */
 async function webSocketClass(): Promise<SocketCtor> {
@@ -70,6 +78,8 @@ export interface DiscordGatewayOptions {
   onFatal?: (err: DiscordGatewayError) => void;
   /** Back-off while Discord cannot be reached: doubles from the first to the last. */
   backoffMs?: [number, number];
+  /** A connection without HELLO by then is given up (discord.js: 60 s). */
+  helloTimeoutMs?: number;
 }
 
 export class DiscordGateway {
@@ -85,16 +95,36 @@ export class DiscordGateway {
   private acked = true;
   private stopped = false;
   private failures = 0;
+  private lastIdentifyAt = 0;
+  private identifyTimer?: NodeJS.Timeout;
+  private helloTimer?: NodeJS.Timeout;
   private readyWaiter?: { resolve: (d: Json) => void; reject: (e: Error) => void };
 
   constructor(private readonly opts: DiscordGatewayOptions) {}
 
-  /** Connects and identifies; resolves with READY's `d`, rejects on a fatal close before it. */
+  /**
+   * Connects and identifies; resolves with READY's `d`. Rejects when the first connection
+   * closes (or says nothing) before READY — fatal close codes with `fatal` set — and when no
+   * session may be started today.
+   */
   async connect(): Promise<Json> {
     this.stopped = false;
     this.failures = 0;
     this.WebSocketImpl = await webSocketClass();
-    const info = await this.opts.rest.get<{ url: string }>('/gateway/bot', { retries: 0 });
+    const info = await this.opts.rest.get<{
+      url: string;
+      session_start_limit?: { remaining?: number; total?: number; reset_after?: number };
+    }>('/gateway/bot', { retries: 0 });
+    if (this.stopped) throw new Error('the Discord gateway was closed while connecting');
+    const limit = info.session_start_limit;
+    if (limit && typeof limit.remaining === 'number' && limit.remaining < 1) {
+      const minutes = Math.ceil((limit.reset_after ?? 0) / 60_000);
+      throw new DiscordGatewayError(
+        0,
+        `no session may be started: this token used its ${limit.total ?? 1000} Identify calls of the day (Discord resets it when they run out); they come back in ${minutes} min`,
+        true,
+      );
+    }
     this.gatewayUrl = info.url;
     const ready = new Promise<Json>((resolve, reject) => {
       this.readyWaiter = { resolve, reject };
@@ -103,11 +133,15 @@ export class DiscordGateway {
     return ready;
   }
 
-  /** Closes with 1000 (the session ends) and stops reconnecting. */
+  /** Closes with 1000 (the session ends: the next connect identifies anew) and stops reconnecting. */
   close(): Promise<void> {
     this.stopped = true;
     this.clearTimers();
     clearTimeout(this.reconnectTimer);
+    this.sessionId = undefined;
+    this.resumeUrl = undefined;
+    this.seq = null;
+    this.failWaiter(new Error('the Discord gateway was closed while connecting'));
     const socket = this.socket;
     this.socket = null;
     if (!socket || socket.readyState >= 2) return Promise.resolve();
@@ -127,8 +161,21 @@ export class DiscordGateway {
     const base = resuming ? this.resumeUrl! : this.gatewayUrl!;
     const url = `${base.replace(/\/+$/, '')}/?v=10&encoding=json`;
     const Impl = this.WebSocketImpl!;
-    const socket = new Impl(url);
+    const socket = new Impl(url, { handshakeTimeout: 30_000 });
     this.socket = socket;
+    socket.addEventListener('open', () => {
+      if (this.socket !== socket) return;
+      clearTimeout(this.helloTimer);
+      this.helloTimer = setTimeout(() => {
+        if (this.socket !== socket) return;
+        this.opts.log.warn('Discord sent no HELLO; reconnecting');
+        if (this.failWaiter(new DiscordGatewayError(0, 'no HELLO from Discord'))) {
+          this.stopped = true;
+          this.socket = null;
+          socket.close(4000, 'no HELLO');
+        } else this.drop(socket, 4000);
+      }, this.opts.helloTimeoutMs ?? 60_000);
+    });
     socket.addEventListener('message', (ev) => {
       if (this.socket !== socket) return;
       let msg: Json;
@@ -154,25 +201,10 @@ export class DiscordGateway {
   private onMessage(socket: Socket, msg: Json): void {
     switch (msg.op) {
       case 10: {
+        clearTimeout(this.helloTimer);
         this.startHeartbeat(socket, Number(msg.d?.heartbeat_interval ?? 41_250));
-        if (this.sessionId && this.resumeUrl)
-          this.send(socket, {
-            op: 6,
-            d: { token: this.opts.token, session_id: this.sessionId, seq: this.seq },
-          });
-        else
-          this.send(socket, {
-            op: 2,
-            d: {
-              token: this.opts.token,
-              intents: this.opts.intents,
-              properties: {
-                os: process.platform,
-                browser: 'homelab-chatops',
-                device: 'homelab-chatops',
-              },
-            },
-          });
+        if (this.sessionId && this.resumeUrl) this.resume(socket);
+        else this.identify(socket);
         return;
       }
       case 11:
@@ -193,6 +225,40 @@ export class DiscordGateway {
         this.onDispatch(String(msg.t), (msg.d ?? {}) as Json);
         return;
     }
+  }
+
+  private resume(socket: Socket): void {
+    this.send(socket, {
+      op: 6,
+      d: { token: this.opts.token, session_id: this.sessionId, seq: this.seq },
+    });
+  }
+
+  /** IDENTIFY, at most one per 5 s: a session that keeps failing cannot spend the day's 1000. */
+  private identify(socket: Socket): void {
+    const wait = this.lastIdentifyAt + IDENTIFY_INTERVAL_MS - Date.now();
+    if (wait > 0) {
+      this.identifyTimer = setTimeout(() => this.identify(socket), wait);
+      return;
+    }
+    if (this.socket !== socket) return;
+    this.lastIdentifyAt = Date.now();
+    this.send(socket, {
+      op: 2,
+      d: {
+        token: this.opts.token,
+        intents: this.opts.intents,
+        properties: { os: process.platform, browser: 'homelab-chatops', device: 'homelab-chatops' },
+      },
+    });
+  }
+
+  /** Rejects a pending connect(); true if there was one. */
+  private failWaiter(err: Error): boolean {
+    const waiter = this.readyWaiter;
+    this.readyWaiter = undefined;
+    waiter?.reject(err);
+    return Boolean(waiter);
   }
 
   private onDispatch(t: string, d: Json): void {
@@ -216,15 +282,19 @@ export class DiscordGateway {
 
   private onInvalidSession(socket: Socket, resumable: boolean): void {
     this.opts.log.info({ resumable }, 'Discord invalidated the gateway session');
-    if (!resumable) {
+    if (!resumable || this.failures >= MAX_RESUME_FAILURES) {
       this.sessionId = undefined;
       this.seq = null;
     }
-    // Resume at once; a new session after 1–5 s (events/gateway.mdx, "Invalid Session").
+    // Resume (with back-off if it keeps being refused); a new session after 1–5 s
+    // (events/gateway.mdx, "Invalid Session").
     this.drop(socket, 4000, resumable ? 0 : 1000 + Math.random() * 4000);
   }
 
-  /** Closes this socket without ending the session and connects again after `delayMs`. */
+  /**
+   * Closes this socket without ending the session and connects again after `delayMs` — or
+   * later, when reconnects keep failing (the back-off of {@link nextDelay}).
+   */
   private drop(socket: Socket, code: number, delayMs = 0): void {
     this.clearTimers();
     if (this.socket === socket) this.socket = null;
@@ -233,7 +303,15 @@ export class DiscordGateway {
     } catch {
       // already closing
     }
-    this.scheduleOpen(delayMs);
+    this.scheduleOpen(Math.max(delayMs, this.nextDelay()));
+  }
+
+  /** 0 the first time; then the back-off doubles until READY or RESUMED resets it. */
+  private nextDelay(): number {
+    const [first, last] = this.opts.backoffMs ?? [1000, 30_000];
+    const delay = this.failures === 0 ? 0 : Math.min(last, first * 2 ** (this.failures - 1));
+    this.failures++;
+    return delay;
   }
 
   private onClose(code: number, reason: string): void {
@@ -243,35 +321,31 @@ export class DiscordGateway {
     if (fatal) {
       const err = new DiscordGatewayError(code, fatal, true);
       this.stopped = true;
-      if (this.readyWaiter) {
-        this.readyWaiter.reject(err);
-        this.readyWaiter = undefined;
-      } else {
-        this.opts.log.error({ code, reason }, `Discord gateway closed for good: ${fatal}`);
+      if (!this.failWaiter(err)) {
+        this.opts.log.error(
+          { code, reason },
+          `Discord gateway closed for good: ${fatal}. Commands and alerts on Discord stop until the bot is restarted with this fixed`,
+        );
         this.opts.onFatal?.(err);
       }
       return;
     }
-    if (this.readyWaiter) {
-      // Never got READY on this start: the caller retries with back-off (and /readyz says so).
-      const waiter = this.readyWaiter;
-      this.readyWaiter = undefined;
+    // Never got READY on this start: the caller retries with back-off (and /readyz says so).
+    const beforeReady = new DiscordGatewayError(
+      code,
+      `closed before READY${reason ? ` (${reason})` : ''}`,
+    );
+    if (this.failWaiter(beforeReady)) {
       this.stopped = true;
-      waiter.reject(
-        new DiscordGatewayError(code, `closed before READY${reason ? ` (${reason})` : ''}`),
-      );
       return;
     }
-    if (NEW_SESSION_CLOSE.has(code)) {
+    // A session Discord ended, or resumes that keep failing: a new session on the gateway URL.
+    if (NEW_SESSION_CLOSE.has(code) || this.failures >= MAX_RESUME_FAILURES) {
       this.sessionId = undefined;
       this.seq = null;
     }
     this.opts.log.warn({ code, reason }, 'Discord gateway disconnected; reconnecting');
-    const [first, last] = this.opts.backoffMs ?? [1000, 30_000];
-    // The first reconnect goes at once; repeated failures back off.
-    const delay = this.failures === 0 ? 0 : Math.min(last, first * 2 ** (this.failures - 1));
-    this.failures++;
-    this.scheduleOpen(delay);
+    this.scheduleOpen(this.nextDelay());
   }
 
   private scheduleOpen(delayMs: number): void {
@@ -302,6 +376,8 @@ export class DiscordGateway {
   }
 
   private clearTimers(): void {
+    clearTimeout(this.helloTimer);
+    clearTimeout(this.identifyTimer);
     clearTimeout(this.firstBeat);
     clearInterval(this.heartbeat);
     this.firstBeat = undefined;

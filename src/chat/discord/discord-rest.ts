@@ -30,14 +30,15 @@ import {
 
 /** An error answer from Discord (JSON body `{ code, message, errors? }`). */
 export class DiscordApiError extends Error {
-  readonly code: number;
+  /** Discord's JSON error code (0 is one: "401: Unauthorized"); undefined when the body has none. */
+  readonly code: number | undefined;
   constructor(
     readonly status: number,
     readonly rawError: { code?: unknown; message?: unknown; errors?: unknown },
     readonly method: string,
     readonly url: string,
   ) {
-    const code = typeof rawError.code === 'number' ? rawError.code : 0;
+    const code = typeof rawError.code === 'number' ? rawError.code : undefined;
     const first = typeof rawError.message === 'string' ? rawError.message : `HTTP ${status}`;
     const details = rawError.errors ? flattenErrors(rawError.errors) : [];
     super([first, ...details].join('\n'));
@@ -76,7 +77,11 @@ function flattenErrors(errors: unknown, path = ''): string[] {
   for (const [key, value] of Object.entries(errors)) {
     if (key === '_errors' && Array.isArray(value)) {
       for (const e of value as { code?: unknown; message?: unknown }[])
-        out.push(`${path}[${String(e.code)}]: ${String(e.message)}`);
+        out.push(
+          path
+            ? `${path}[${String(e.code)}]: ${String(e.message)}`
+            : `${String(e.code)}: ${String(e.message)}`,
+        );
       continue;
     }
     const next = /^\d+$/.test(key) ? `${path}[${key}]` : path ? `${path}.${key}` : key;
@@ -122,6 +127,8 @@ export interface DiscordRestOptions {
   retries?: number;
   /** Wait before the n-th try again: n × this, at most 5 s; default 1 s. */
   retryDelayMs?: number;
+  /** A 429 asking for a longer wait fails the request instead; default 60 s. */
+  maxRateLimitWaitMs?: number;
   /** Called for every 429 (logged by the adapter). */
   onRateLimited?: (info: RateLimitedInfo) => void;
 }
@@ -145,9 +152,7 @@ export function routeOf(method: string, path: string): { route: string; major: s
     m?.[1] === 'webhooks' || m?.[1] === 'interactions' ? `${m[2]}/${m[3] ?? ''}` : (m?.[2] ?? '');
   const route = path
     .replace(/\/(webhooks|interactions)\/(\d+)\/[^/?]+/, '/$1/:id/:token')
-    .replace(/\/\d{16,}/g, '/:id')
-    // Deleting a message has its own limit (reference: per-route, "except DELETE message").
-    .replace(/\/reactions\/.*/, '/reactions/:reaction');
+    .replace(/\/\d{16,}/g, '/:id');
   return { route: `${method} ${route}`, major };
 }
 
@@ -155,6 +160,7 @@ export class DiscordRest {
   private readonly api: string;
   private readonly timeoutMs: number;
   private readonly retries: number;
+  private readonly maxRateLimitWaitMs: number;
   /** Per route + major: the tail of its queue. */
   private readonly queues = new Map<string, Promise<unknown>>();
   /** Per bucket hash (or route) + major: what Discord last said is left. */
@@ -169,6 +175,7 @@ export class DiscordRest {
     this.api = `${(opts.api ?? 'https://discord.com/api').replace(/\/+$/, '')}/v10`;
     this.timeoutMs = opts.timeoutMs ?? 15_000;
     this.retries = opts.retries ?? 3;
+    this.maxRateLimitWaitMs = opts.maxRateLimitWaitMs ?? 60_000;
   }
 
   get<T>(path: string, req?: RestRequest): Promise<T> {
@@ -245,7 +252,9 @@ export class DiscordRest {
       try {
         res = await httpRequest(url, { method, ...this.encode(req), timeoutMs: this.timeoutMs });
       } catch (err) {
-        const reason = err instanceof HttpRequestError ? err.code : String((err as Error).message);
+        // Not a network failure (a header Node refused, say): sending again cannot help.
+        if (!(err instanceof HttpRequestError)) throw err;
+        const reason = err.code;
         if (++failures > retries) throw new DiscordConnectionError(this.api, reason);
         await sleep(Math.min((this.opts.retryDelayMs ?? 1000) * failures, 5000));
         continue;
@@ -277,8 +286,13 @@ export class DiscordRest {
             remaining: 0,
             resetAt: Date.now() + retryAfterMs,
           });
-        // A limit that keeps answering 429 (a shared one, say) fails the request in the end.
-        if (++limited > 10) throw new DiscordApiError(429, body ?? {}, method, url.pathname);
+        // A limit that keeps answering 429, or asks for a long wait (a `shared` resource limit can
+        // say 20 minutes), fails the request: its caller retries on its own terms (alert delivery
+        // backs off; a person sees the error). Nothing else waits behind it for that long.
+        if (++limited > 10 || retryAfterMs > this.maxRateLimitWaitMs) {
+          if (!global) this.buckets.delete(this.bucketKey(route, major));
+          throw new DiscordApiError(429, body ?? {}, method, url.pathname);
+        }
         continue;
       }
       if (res.status >= 500) {

@@ -6,7 +6,7 @@
  * interaction's webhook. These go without the bot token (the interaction token is the key).
  */
 import type { Json } from './discord-gateway.js';
-import type { DiscordRest } from './discord-rest.js';
+import { DiscordApiError, type DiscordRest } from './discord-rest.js';
 import type { MessageBody } from './message-body.js';
 
 export const InteractionType = {
@@ -18,6 +18,9 @@ export const InteractionType = {
 
 /** Message flags (discord-api-docs `resources/message.mdx`). */
 export const EPHEMERAL = 1 << 6;
+
+/** Discord 40060: Interaction has already been acknowledged. */
+const ALREADY_ACKNOWLEDGED = 40060;
 
 /** Component types: a button. */
 const BUTTON = 2;
@@ -94,13 +97,31 @@ export class DiscordInteraction {
     return top.length === 1 && top[0]!.type === SUBCOMMAND ? (top[0]!.options ?? []) : top;
   }
 
-  private callback(body: Json, message?: MessageBody): Promise<CallbackResponse | undefined> {
-    return this.rest.post<CallbackResponse>(`/interactions/${this.id}/${this.raw.token}/callback`, {
-      body: message ? { ...body, data: { ...body.data, ...message.body } } : body,
-      files: message?.files,
-      query: { with_response: 'true' },
-      auth: false,
-    });
+  /**
+   * The callback. A 40060 "already acknowledged" can only be an earlier try of this same call
+   * whose answer was lost (each interaction gets one callback from the bot): it went through,
+   * and the reply's id is read back from `@original`.
+   */
+  private async callback(body: Json, message?: MessageBody): Promise<CallbackResponse | undefined> {
+    try {
+      return await this.rest.post<CallbackResponse>(
+        `/interactions/${this.id}/${this.raw.token}/callback`,
+        {
+          body: message ? { ...body, data: { ...body.data, ...message.body } } : body,
+          files: message?.files,
+          query: { with_response: 'true' },
+          auth: false,
+        },
+      );
+    } catch (err) {
+      if (!(err instanceof DiscordApiError && err.code === ALREADY_ACKNOWLEDGED)) throw err;
+      if (body.type !== 4 && body.type !== 5) return undefined;
+      const original = await this.rest.get<{ id?: string }>(
+        `/webhooks/${this.raw.application_id}/${this.raw.token}/messages/@original`,
+        { auth: false },
+      );
+      return { interaction: { id: this.id, response_message_id: original.id ?? null } };
+    }
   }
 
   /** Type 4: the first answer, a message. */

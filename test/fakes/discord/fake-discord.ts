@@ -35,6 +35,7 @@
  * fake.deleteMessage(id)        // a moderator deletes a message: 404 10008 Unknown Message from then on
  * fake.dropGateway()            // kill the socket: the client resumes (await fake.waitForReady())
  * fake.withholdHeartbeatAcks()   // no op 11 from now on: a zombied connection (the client must resume)
+ * fake.loseAnswers('POST /channels/:id/messages')  // carried out, answer lost (connection reset)
  * await fake.stop()
  * ```
  *
@@ -163,7 +164,24 @@ export class FakeDiscord {
       gatewayUrl: () => this.gatewayUrl,
       record: (r) => this.requests.push(r),
       unhandled: (r) => this.unhandled.push(r),
+      loseAnswer: (route) => {
+        const left = route ? (this.answersToLose.get(route) ?? 0) : 0;
+        if (left > 0) this.answersToLose.set(route!, left - 1);
+        return left > 0;
+      },
     });
+  }
+
+  private readonly answersToLose = new Map<string, number>();
+
+  /**
+   * The next `times` successful requests on `route` (e.g. `POST /channels/:id/messages`) are
+   * carried out but their answers are lost: the connection is reset before the response, as
+   * when a proxy or the network drops it. A client that sends again makes a duplicate unless it
+   * sent `nonce` + `enforce_nonce` (messages) or handles 40060 (interaction callbacks).
+   */
+  loseAnswers(route: string, times = 1): void {
+    this.answersToLose.set(route, (this.answersToLose.get(route) ?? 0) + times);
   }
 
   /** `port`: a fixed one (a bot configured before Discord is up); default any free port. */

@@ -51,6 +51,8 @@ export interface RecordedRequest {
   status: number;
   /** Discord error code of a 4xx answer. */
   errorCode?: number;
+  /** Carried out, but the answer was lost on purpose (`FakeDiscord.loseAnswers`). */
+  answerLost?: boolean;
   /** The `allowed_mentions` of the message in the body (a callback's `data`); undefined: none sent. */
   allowedMentions: Json | undefined;
 }
@@ -124,6 +126,8 @@ export interface RestServerOptions {
   record: (r: RecordedRequest) => void;
   /** Unknown routes, and requests the fake itself failed on (answered 500). */
   unhandled: (r: { method: string; path: string; error?: string }) => void;
+  /** True: the request was carried out, but its answer is lost (the connection is reset). */
+  loseAnswer?: (route: string | null) => boolean;
 }
 
 /** Builds the `request` listener of the fake's HTTP server. */
@@ -224,6 +228,11 @@ export function restListener(opts: RestServerOptions) {
     }
     record.status = status;
     opts.record(record);
+    if (status < 400 && opts.loseAnswer?.(record.route)) {
+      record.answerLost = true;
+      res.socket?.destroy();
+      return;
+    }
     if (body === undefined) {
       res.writeHead(status, headers).end();
     } else {

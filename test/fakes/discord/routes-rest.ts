@@ -136,7 +136,18 @@ export function restRoutes(ctx: RouteContext): RouteDef[] {
       return ok(list.map((m) => payloads.message(m)));
     }),
     bot('POST', '/channels/:channel/messages', (req) => {
-      const m = state.createMessage(req.params.channel!, obj(req), req.files);
+      // resources/message.mdx, Create Message: with `enforce_nonce`, a nonce the same author used
+      // in the past few minutes returns that message instead of creating another.
+      const body = obj(req);
+      const nonce =
+        body.enforce_nonce === true &&
+        (typeof body.nonce === 'string' || typeof body.nonce === 'number')
+          ? String(body.nonce)
+          : undefined;
+      const earlier = nonce ? state.messageByNonce(nonce) : undefined;
+      if (earlier) return ok(payloads.message(earlier));
+      const m = state.createMessage(req.params.channel!, body, req.files);
+      if (nonce) state.rememberNonce(nonce, m);
       state.notePings(m, obj(req), 'POST /channels/:id/messages', DEFAULT_PARSE.channel, false);
       ctx.messageEvent('MESSAGE_CREATE', m);
       return ok(payloads.message(m));

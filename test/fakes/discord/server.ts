@@ -17,6 +17,7 @@ export interface ServerParts {
   gatewayUrl: () => string;
   record: (r: RecordedRequest) => void;
   unhandled: (r: { method: string; path: string; error?: string }) => void;
+  loseAnswer: (route: string | null) => boolean;
 }
 
 const GUILD_MESSAGES_INTENT = 1 << 9;
@@ -42,6 +43,7 @@ export function createFakeServer(p: ServerParts): Server {
     ...(p.token === undefined ? {} : { token: p.token }),
     record: p.record,
     unhandled: p.unhandled,
+    loseAnswer: p.loseAnswer,
   });
   const server = createServer((req, res) => {
     // Attachment URLs handed out in message objects point here.

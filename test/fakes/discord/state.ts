@@ -86,6 +86,19 @@ export class FakeState {
     if (e.count > 0) throw Errors.invalidBody(e.tree);
   }
 
+  private readonly nonces = new Map<string, { id: string; at: number }>();
+
+  /** The bot's message created with `nonce` (and `enforce_nonce`) in the last 5 minutes. */
+  messageByNonce(nonce: string): StoredMessage | undefined {
+    const seen = this.nonces.get(nonce);
+    if (!seen || Date.now() - seen.at > 5 * 60_000) return undefined;
+    return this.messages.get(seen.id);
+  }
+
+  rememberNonce(nonce: string, m: StoredMessage): void {
+    this.nonces.set(nonce, { id: m.id, at: Date.now() });
+  }
+
   createMessage(
     channelId: string,
     body: JsonObject,

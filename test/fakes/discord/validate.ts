@@ -157,6 +157,8 @@ function validateComponents(e: ErrorCollector, base: Path, components: unknown, 
 /** Validates message content/embeds/components; `base` is e.g. `['data']` for callbacks. */
 export function validateMessageBody(e: ErrorCollector, body: JsonObject, base: Path = []): void {
   e.maxLength([...base, 'content'], body.content, 2000);
+  // resources/message.mdx: nonce "integer or string", up to 25 characters.
+  if (typeof body.nonce === 'string') e.maxLength([...base, 'nonce'], body.nonce, 25);
   validateEmbeds(e, base, body.embeds);
   const flags = typeof body.flags === 'number' ? body.flags : 0;
   validateComponents(e, base, body.components, (flags & 32768) !== 0);
