@@ -50,6 +50,8 @@ export class App {
   private readonly proposals: ProposalLedger;
   /** What start-up waits for, shown by /readyz (e.g. a chat server that is down). */
   private waiting?: string;
+  /** Chats lost for good after start-up (/readyz 503 with the reason; the rest go on). */
+  private readonly lost: string[] = [];
   private readonly stopping = new AbortController();
   httpPort?: number;
 
@@ -101,8 +103,8 @@ export class App {
       this.http = new HttpServer({
         ...config.http,
         metrics: this.metrics,
-        ready: () => this.ready,
-        waitingFor: () => this.waiting,
+        ready: () => this.ready && this.lost.length === 0,
+        waitingFor: () => (this.lost.length ? `lost: ${this.lost.join('; ')}` : this.waiting),
         log,
       });
       if (alerts) {
@@ -154,6 +156,10 @@ export class App {
       log,
     });
     for (const adapter of this.adapters) {
+      adapter.onLost = (reason) => {
+        this.lost.push(`${adapter.name} (${reason})`);
+        log.error({ adapter: adapter.name, reason }, `${adapter.name} lost for good: ${reason}`);
+      };
       await connectChat(adapter, {
         log,
         firstDelayMs: this.opts.reconnectDelayMs,

@@ -13,4 +13,9 @@ export interface ChatAdapter {
   readonly finished?: Promise<void>;
   /** Posting on its own (alert threads); available once started. */
   publisher?(): Publisher;
+  /**
+   * Set by the app before start: called when the chat is lost for good after start-up (Discord
+   * closed the gateway with a code it must not reconnect after, e.g. the token was reset).
+   */
+  onLost?: (reason: string) => void;
 }

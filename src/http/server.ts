@@ -17,6 +17,12 @@ export interface HttpServerOptions {
   log: Logger;
 }
 
+/** `starting: <what it waits for>`, or `lost: <chat> (<why>)` for a chat lost after start-up. */
+function notReady(reason: string | undefined): string {
+  if (reason?.startsWith('lost: ')) return `${reason}\n`;
+  return `starting${reason ? `: ${reason}` : ''}\n`;
+}
+
 /** `/healthz`, `/readyz`, `/metrics`, plus routes added by features (webhooks). */
 export class HttpServer {
   private readonly routes = new Map<string, Handler>();
@@ -25,9 +31,7 @@ export class HttpServer {
   constructor(private readonly opts: HttpServerOptions) {
     this.route('GET', '/healthz', (_req, res) => send(res, 200, 'ok\n'));
     this.route('GET', '/readyz', (_req, res) =>
-      opts.ready()
-        ? send(res, 200, 'ready\n')
-        : send(res, 503, `starting${opts.waitingFor?.() ? `: ${opts.waitingFor()}` : ''}\n`),
+      opts.ready() ? send(res, 200, 'ready\n') : send(res, 503, notReady(opts.waitingFor?.())),
     );
     this.route('GET', '/metrics', async (_req, res) => {
       const body = await opts.metrics.registry.metrics();

@@ -171,6 +171,34 @@ describe('a chat server that is down when the bot starts', () => {
     await expect(app.start()).rejects.toThrow(/discord refused the bot's credentials/);
   });
 
+  it('Discord closing the gateway for good after start-up (4004: the token was reset): /readyz says so, nothing reconnects', async () => {
+    const fake = await FakeDiscord.start();
+    cleanup.push(() => fake.stop());
+    const { log, lines } = capturedLog();
+    const app = await App.create({
+      config: testConfig({
+        http: { enabled: true, port: 0 },
+        chat: { discord: discordChat(fake) },
+      }),
+      log,
+      reconnectDelayMs: 100,
+    });
+    cleanup.push(() => app.stop());
+    await app.start();
+    const http = await until(() => app.httpPort);
+    expect((await get(http, '/readyz')).status).toBe(200);
+    fake.dropGateway({ code: 4004 });
+    await until(() => lines.some((l) => l.adapter === 'discord' && l.reason));
+    const readyz = await get(http, '/readyz');
+    expect(readyz.status).toBe(503);
+    expect(readyz.body).toMatch(
+      /^lost: discord \(Discord closed the gateway \(4004\): authentication failed: the bot token is wrong or was reset\)/,
+    );
+    expect((await get(http, '/healthz')).status).toBe(200);
+    await new Promise((r) => setTimeout(r, 300));
+    expect(fake.stats.connections).toBe(1);
+  });
+
   it('slash commands Discord refuses to register stop the start with what to do, after one session', async () => {
     const fake = await FakeDiscord.start();
     cleanup.push(() => fake.stop());

@@ -48,6 +48,7 @@ export class DiscordAdapter implements ChatAdapter {
   readonly name = 'discord';
   private readonly client: DiscordClient;
   private readonly log: Logger;
+  onLost?: (reason: string) => void;
 
   constructor(private readonly opts: DiscordAdapterOptions) {
     this.log = opts.log.child({ adapter: 'discord' });
@@ -57,6 +58,7 @@ export class DiscordAdapter implements ChatAdapter {
       log: this.log,
       onInteraction: (raw) =>
         void this.onInteraction(new DiscordInteraction(raw, this.client.rest)),
+      onLost: (reason) => this.onLost?.(reason),
     });
   }
 

@@ -38,6 +38,8 @@ export interface DiscordClientOptions {
   api?: string;
   log: Logger;
   onInteraction: (interaction: Json) => void;
+  /** The gateway closed for good after start-up (a reset token, intents taken away). */
+  onLost?: (reason: string) => void;
 }
 
 export class DiscordClient {
@@ -63,7 +65,7 @@ export class DiscordClient {
       rest: this.rest,
       log: opts.log,
       onDispatch: (t, d) => this.onDispatch(t, d),
-      onFatal: (err) => opts.log.error({ err }, 'Discord connection lost for good'),
+      onFatal: (err) => opts.onLost?.(err.message),
     });
   }
 
