@@ -23,6 +23,16 @@ const DEFER_AFTER_MS = 1000;
  */
 export const TOKEN_SAFE_MS = 14 * 60_000;
 
+/** Discord's epoch (2015-01-01) in Unix ms: snowflake ids carry their time since it. */
+const DISCORD_EPOCH = 1_420_070_400_000n;
+
+/** How long ago Discord made this id (0 for an id that is not a snowflake). */
+export function interactionAgeMs(id: string, nowMs = Date.now()): number {
+  if (!/^\d{15,20}$/.test(id)) return 0;
+  const at = Number((BigInt(id) >> 22n) + DISCORD_EPOCH);
+  return Math.max(0, nowMs - at);
+}
+
 /** Discord 50027 Invalid Webhook Token, 10015 Unknown Webhook: the interaction token is gone. */
 function deadToken(err: unknown): boolean {
   return err instanceof DiscordApiError && (err.code === 50027 || err.code === 10015);
@@ -59,7 +69,9 @@ export class InteractionResponder implements Responder {
     private readonly threadName: string,
     private readonly now: () => number = Date.now,
   ) {
-    this.receivedAt = now();
+    // The token's 15 minutes run from the interaction, not from when it reached the bot (one
+    // replayed after a gateway resume is older): its age is read from its snowflake id.
+    this.receivedAt = now() - interactionAgeMs(interaction.id);
     this.progressEdits = new LatestOnly(
       PROGRESS_EVERY_MS,
       (r) => this.enqueue(() => this.show(r, false)),
