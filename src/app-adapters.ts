@@ -29,7 +29,7 @@ export async function discordAdapter(
       'Set CHATOPS_DISCORD_TOKEN or CHATOPS_DISCORD_TOKEN_FILE, or chat.discord.tokenFile in the config.',
     );
   }
-  // Loaded only when configured: discord.js costs start-up time and memory.
+  // Loaded only when configured: the Discord client and `ws` cost start-up time and memory.
   const { DiscordAdapter } = await import('./chat/discord/discord-adapter.js');
   return new DiscordAdapter({
     config: discord,

@@ -1,9 +1,9 @@
 /**
  * Why a chat refused a post, read from the error its client threw — without importing the
- * clients: discord.js's `DiscordAPIError` (`status`, numeric `code`, `message`: "Request entity
- * too large", "Invalid Form Body\n…", "Missing Access"), matrix-bot-sdk's `MatrixError`
- * (`statusCode`, `errcode`, `error`) or, for an error body without `errcode`, the raw response
- * (`statusCode`, `body`).
+ * clients: the Discord client's `DiscordApiError` (`status`, numeric `code`, `message`:
+ * "Request entity too large", "Invalid Form Body\n…", "Missing Access" — the fields discord.js's
+ * `DiscordAPIError` had), the Matrix client's `MatrixError` (`statusCode`, `errcode`, `error`) or,
+ * for an error body without `errcode`, the raw response (`statusCode`, `body`).
  *
  * A refusal is a 4xx that is not a rate limit (429) or a timeout (408): sending the same thing
  * again cannot succeed. Rate limits, 5xx and network errors are not refusals: those are retried
