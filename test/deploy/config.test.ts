@@ -230,7 +230,7 @@ describe('the pod', () => {
     );
     const mib = (s: string) => Number(s.replace('Mi', '')) * 1.048576; // MiB → MB
     expect(connected).toBe(88);
-    expect(flood).toBe(118);
+    expect(flood).toBe(120);
     // Idle, plus the Kubernetes client and ssh2 the first node command loads (35 MB), + 20 %.
     expect(mib(container.resources.requests.memory)).toBeGreaterThan((connected + 35) * 1.2);
     expect(mib(container.resources.limits.memory)).toBeGreaterThan(flood * 1.5);
