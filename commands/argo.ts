@@ -23,6 +23,7 @@ import {
   syncOperation,
 } from '../src/infra/argo-operation.js';
 import { renderOutcome } from '../src/infra/argo-outcome.js';
+import { syncProgress } from '../src/infra/argo-progress.js';
 
 const APP_NAME = /^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$/;
 /** A branch, tag or commit sha. */
@@ -59,10 +60,6 @@ function syncPlan(ctx: CommandContext, app: string, current: ArgoApp | undefined
   ];
 }
 
-function countSynced(state: OperationState): number {
-  return state.resources.filter((r) => r.status !== 'SyncFailed').length;
-}
-
 /**
  * Follows a sync in chat: the progress message edited in place, one step line per resource
  * when its result is known (again when a retry changes it), then the final answer.
@@ -79,28 +76,11 @@ async function followSync(
   const queue = (f: () => Promise<void>) => {
     chain = chain.then(f).catch(() => {});
   };
-  const seen = new Map<string, string>();
+  const shown = syncProgress(title);
   await ctx.progress.update({ title, text: 'starting the operation…' });
   const onProgress = (state: OperationState, app: ArgoApp) => {
-    const total = Math.max(app.resources.length, state.resources.length);
-    const synced = countSynced(state);
-    queue(() =>
-      ctx.progress.update({
-        title,
-        text: `${synced}/${total} resources synced — phase ${state.phase}${state.retryCount ? ` (retry ${state.retryCount})` : ''}${state.message ? `\n${state.message}` : ''}`,
-        progress: { done: synced, total, label: state.phase },
-      }),
-    );
-    for (const r of state.resources) {
-      const key = resourceName(r);
-      const result = `${r.status}|${r.message ?? ''}`;
-      if (seen.get(key) === result) continue;
-      seen.set(key, result);
-      const mark = r.status === 'SyncFailed' ? '✖' : '✔';
-      queue(() =>
-        ctx.progress.step(`${mark} ${key}: ${r.status}${r.message ? ` — ${r.message}` : ''}`),
-      );
-    }
+    queue(() => ctx.progress.update(shown.update(state, app)));
+    for (const line of shown.lines(state)) queue(() => ctx.progress.step(line));
   };
   const onPreempted = (running: string) => {
     queue(() =>

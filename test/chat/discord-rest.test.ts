@@ -199,7 +199,7 @@ describe('Discord REST client (own)', () => {
   });
 
   it('answers interactions during a global 429: their routes are not bound to the global limit', async () => {
-    const { rest, seen } = await serve((s, res, n) =>
+    const { rest, seen } = await serve((_s, res, n) =>
       n === 1
         ? json(
             res,

@@ -352,6 +352,8 @@ describe('other long operations, proposals and the journal across a kill', () =>
     );
     await waitUntil(() => kube.application('home-assistant')?.operation !== undefined, 10_000);
     await bot.kill();
+    // Argo CD goes on slower while the bot is down, so the sync still runs when it is back.
+    kube.controller.configure('home-assistant', { ticks: 12, tickMs: 600 });
     await bot.start();
     const messageId = discord.interactionResponse(i).message!.id;
     const done = await discord.waitFor(() => {
@@ -361,6 +363,15 @@ describe('other long operations, proposals and the journal across a kill', () =>
     expect(String(done!.footer && (done!.footer as { text?: string }).text)).toMatch(
       /Followed to its end after the bot restarted/,
     );
+    // After the restart, the thread goes on as live: a line per resource as Argo CD syncs it.
+    const lines = threadLines(messageId).flatMap((m) => m.split('\n'));
+    const back = lines.findIndex((l) =>
+      /The bot is back after about .*following home-assistant again/.test(l),
+    );
+    expect(back).toBeGreaterThanOrEqual(0);
+    expect(
+      lines.slice(back + 1).filter((l) => /^› ✔ \S+ \S+: Synced/.test(l)).length,
+    ).toBeGreaterThan(0);
     // One sync: the bot re-attached, it did not start another.
     const syncs = kube.requests.filter(
       (r) => r.method === 'PATCH' && r.path.endsWith('/applications/home-assistant'),
