@@ -25,18 +25,34 @@ export class BotProcess {
     writeFileSync(this.configFile, stringify({ ...config, state: { dir: stateDir } }));
   }
 
+  /** The running child's pid (for /proc/<pid>/status), undefined when it is not running. */
+  get pid(): number | undefined {
+    return this.running ? this.child!.pid : undefined;
+  }
+
   get running(): boolean {
     return (
       this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null
     );
   }
 
-  /** Starts it and resolves once it logged `ready` (its chats connected, its operations picked up). */
+  /**
+   * Starts it and resolves once it logged `ready` (its chats connected, its operations picked up).
+   * Its environment is PATH, HOME and CHATOPS_LOG_LEVEL only, plus NODE_OPTIONS =
+   * `$CHATOPS_TEST_BOT_NODE_OPTIONS` when that is set (e.g. the Deployment's heap flags, for a
+   * benchmark); this process's own NODE_OPTIONS is never passed on.
+   */
   async start(timeoutMs = 20_000): Promise<void> {
     const before = this.stderr.length;
     this.starts += 1;
+    const nodeOptions = process.env.CHATOPS_TEST_BOT_NODE_OPTIONS;
     const child = spawn(process.execPath, [CLI, '--config', this.configFile], {
-      env: { PATH: process.env.PATH, HOME: process.env.HOME, CHATOPS_LOG_LEVEL: 'info' },
+      env: {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        CHATOPS_LOG_LEVEL: 'info',
+        ...(nodeOptions ? { NODE_OPTIONS: nodeOptions } : {}),
+      },
       stdio: ['ignore', 'ignore', 'pipe'],
     });
     this.child = child;
