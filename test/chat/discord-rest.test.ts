@@ -13,7 +13,9 @@ import {
   DiscordApiError,
   DiscordConnectionError,
   DiscordHttpError,
+  DiscordRequestsHeldError,
   DiscordRest,
+  type DiscordRestOptions,
   type RateLimitedInfo,
   routeOf,
 } from '../../src/chat/discord/discord-rest.js';
@@ -33,7 +35,7 @@ afterEach(async () => {
   for (const s of servers.splice(0)) await new Promise((r) => s.close(r));
 });
 
-async function serve(handler: Handler) {
+async function serve(handler: Handler, options: Partial<DiscordRestOptions> = {}) {
   const seen: Seen[] = [];
   const server = createServer((req, res) => {
     const chunks: Buffer[] = [];
@@ -59,6 +61,7 @@ async function serve(handler: Handler) {
     api: `http://127.0.0.1:${port}/api`,
     retryDelayMs: 10,
     onRateLimited: (i) => limited.push(i),
+    ...options,
   });
   return { rest, seen, limited };
 }
@@ -299,6 +302,37 @@ describe('Discord REST client (own)', () => {
       /cannot reach Discord at http:\/\/127\.0\.0\.1:\d+\/api\/v10: ECONNREFUSED/,
     );
     expect(seen).toHaveLength(0);
+  });
+
+  it('holds requests back once Discord refused too many in 10 minutes (its IP ban comes at 10,000)', async () => {
+    const held: number[] = [];
+    const { rest, seen } = await serve(
+      (s, res) =>
+        s.path.includes('/interactions/')
+          ? json(res, 204, {})
+          : json(res, 403, { code: 50001, message: 'Missing Access' }),
+      { invalidRequestLimit: 3, onHeldBack: (n) => held.push(n) },
+    );
+    for (let i = 0; i < 3; i++)
+      await expect(
+        rest.post(`/channels/${CH}/messages`, { body: { content: 'x' } }),
+      ).rejects.toMatchObject({
+        status: 403,
+        code: 50001,
+      });
+    const err = await rest
+      .post(`/channels/${OTHER}/messages`, { body: { content: 'y' } })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(DiscordRequestsHeldError);
+    expect(String((err as Error).message)).toMatch(
+      /refused 3 .* in the last 10 minutes; at 10,000 it blocks this IP address/,
+    );
+    await rest.get('/users/@me').catch(() => undefined);
+    expect(seen).toHaveLength(3); // neither was sent
+    expect(held).toEqual([3]); // said once
+    // Interaction answers (no bot token) still go.
+    await rest.post(`/interactions/${CH}/tok/callback`, { body: { type: 5 }, auth: false });
+    expect(seen).toHaveLength(4);
   });
 
   it('keeps the order of requests on one route', async () => {

@@ -53,6 +53,11 @@ export class DiscordClient {
     this.rest = new DiscordRest({
       token: opts.token,
       api: opts.api,
+      onHeldBack: (count) =>
+        opts.log.error(
+          { invalidRequests: count },
+          `Discord refused ${count} requests in 10 minutes: holding requests back before Discord blocks this IP address (at 10,000). Check the bot token and the channels' permissions`,
+        ),
       onRateLimited: (info) =>
         opts.log.info(
           { route: info.route, retryAfter: info.retryAfterMs, global: info.global },

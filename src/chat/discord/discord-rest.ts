@@ -59,6 +59,20 @@ export class DiscordHttpError extends Error {
   }
 }
 
+/**
+ * Not sent: Discord refused too many requests lately (401, 403, 429). At 10,000 in 10 minutes
+ * Cloudflare blocks the IP address from Discord's API for about an hour (topics/rate-limits.mdx,
+ * "Invalid Request Limit") — the whole home network's, people's own Discord apps included.
+ */
+export class DiscordRequestsHeldError extends Error {
+  constructor(readonly invalidRequests: number) {
+    super(
+      `not sent: Discord refused ${invalidRequests} of the bot's requests (401/403/429) in the last 10 minutes; at 10,000 it blocks this IP address for an hour. Check the bot token and the channels' permissions; requests go again as the count falls`,
+    );
+    this.name = 'DiscordRequestsHeldError';
+  }
+}
+
 /** Discord could not be reached (refused, reset, timed out) after the retries. */
 export class DiscordConnectionError extends Error {
   constructor(
@@ -129,6 +143,10 @@ export interface DiscordRestOptions {
   retryDelayMs?: number;
   /** A 429 asking for a longer wait fails the request instead; default 60 s. */
   maxRateLimitWaitMs?: number;
+  /** Requests held back once this many were refused (401/403/429) in 10 min; default 9,000. */
+  invalidRequestLimit?: number;
+  /** Called when requests start being held back (see DiscordRequestsHeldError). */
+  onHeldBack?: (invalidRequests: number) => void;
   /** Called for every 429 (logged by the adapter). */
   onRateLimited?: (info: RateLimitedInfo) => void;
 }
@@ -168,6 +186,9 @@ export class DiscordRest {
   /** Route → the bucket hash Discord named for it (X-RateLimit-Bucket). */
   private readonly hashes = new Map<string, string>();
   private globalResetAt = 0;
+  /** When Discord refused requests (401, 403, 429 not of a `shared` limit), oldest first. */
+  private invalid: number[] = [];
+  private holding = false;
   /** Send times of the last second's requests (the 50/s global limit). */
   private sent: number[] = [];
 
@@ -248,6 +269,8 @@ export class DiscordRest {
     let limited = 0;
     for (;;) {
       await this.waitForLimits(route, major, interaction);
+      // Interaction answers use no bot token and are not refused in a loop: they still go.
+      if (!interaction) this.checkInvalidRequests();
       let res: HttpResponse;
       try {
         res = await httpRequest(url, { method, ...this.encode(req), timeoutMs: this.timeoutMs });
@@ -261,6 +284,12 @@ export class DiscordRest {
       }
       const text = res.text;
       this.noteLimits(res, route, major);
+      if (
+        res.status === 401 ||
+        res.status === 403 ||
+        (res.status === 429 && res.header('x-ratelimit-scope') !== 'shared')
+      )
+        this.invalid.push(Date.now());
       if (res.status === 429) {
         const body = parseJson(text);
         const retryAfterMs = Math.max(
@@ -311,6 +340,22 @@ export class DiscordRest {
       }
       return (text ? JSON.parse(text) : undefined) as T;
     }
+  }
+
+  /** Throws DiscordRequestsHeldError while the last 10 minutes hold too many refusals. */
+  private checkInvalidRequests(): void {
+    const since = Date.now() - 10 * 60_000;
+    let drop = 0;
+    while (drop < this.invalid.length && this.invalid[drop]! < since) drop++;
+    if (drop) this.invalid = this.invalid.slice(drop);
+    const count = this.invalid.length;
+    if (count < (this.opts.invalidRequestLimit ?? 9000)) {
+      this.holding = false;
+      return;
+    }
+    if (!this.holding) this.opts.onHeldBack?.(count);
+    this.holding = true;
+    throw new DiscordRequestsHeldError(count);
   }
 
   private noteLimits(res: HttpResponse, route: string, major: string): void {
