@@ -7,7 +7,7 @@
  * `node:http` (docs/benchmarks.md, "fetch or node:http"). No redirects are followed and no
  * compression is asked for (the APIs it talks to need neither).
  */
-import http, { type IncomingHttpHeaders } from 'node:http';
+import http from 'node:http';
 import https from 'node:https';
 
 export interface HttpRequestOptions {
@@ -24,7 +24,6 @@ export interface HttpRequestOptions {
 
 export interface HttpResponse {
   status: number;
-  headers: IncomingHttpHeaders;
   /** A header's value (the first, if repeated), or null. */
   header(name: string): string | null;
   text: string;
@@ -139,7 +138,6 @@ function attempt(url: URL | string, opts: HttpRequestOptions): Promise<HttpRespo
         const headers = res.headers;
         finish(null, {
           status: res.statusCode ?? 0,
-          headers,
           header: (name) => {
             const v = headers[name.toLowerCase()];
             return v === undefined ? null : Array.isArray(v) ? (v[0] ?? null) : v;

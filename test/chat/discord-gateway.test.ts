@@ -7,45 +7,61 @@
  * connection (no heartbeat ACK) is closed with a non-1000 code and resumed, and a wrong token
  * (close 4004) fails start-up with a message saying what to do.
  */
+
+import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DiscordClient } from '../../src/chat/discord/discord-client.js';
+import { type WebSocket, WebSocketServer } from 'ws';
 import {
   DiscordGateway,
   DiscordGatewayError,
+  type DiscordGatewayOptions,
   INTENT_GUILDS,
 } from '../../src/chat/discord/discord-gateway.js';
 import type { DiscordRest } from '../../src/chat/discord/discord-rest.js';
 import { silentLogger } from '../../src/core/logger.js';
 import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
+import { discordClientOnFake } from '../helpers/discord-client-fake.js';
 
 const OPS = snowflake();
 const ALICE = snowflake();
-
-// biome-ignore lint/suspicious/noExplicitAny: raw interactions as the gateway sent them
-type Raw = any;
 
 const stops: (() => Promise<void>)[] = [];
 afterEach(async () => {
   for (const s of stops.splice(0).reverse()) await s();
 });
 
-async function setup(opts: { heartbeatIntervalMs?: number } = {}) {
-  const fake = await FakeDiscord.start({
-    channels: [{ id: OPS, name: 'ops' }],
-    users: [{ id: ALICE, username: 'alice' }],
-    strictCommands: false,
-    ...(opts.heartbeatIntervalMs ? { heartbeatIntervalMs: opts.heartbeatIntervalMs } : {}),
-  });
-  stops.push(() => fake.stop());
-  const interactions: Raw[] = [];
-  const client = new DiscordClient({
-    token: 'fake-token',
-    api: `${fake.url}/api`,
+const setup = (opts: { heartbeatIntervalMs?: number } = {}) =>
+  discordClientOnFake(stops, { channel: OPS, user: ALICE, ...opts });
+
+/**
+ * A gateway of our own below the client: `GET /gateway/bot` answers `info` (its URL by default)
+ * and connections go to `onConnection` — for what the fake does not do on its own.
+ */
+async function scriptedGateway(onConnection: (ws: WebSocket, url: string) => void = () => {}) {
+  const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+  await new Promise((r) => wss.once('listening', r));
+  stops.push(() => new Promise<void>((r) => wss.close(() => r())));
+  const url = `ws://127.0.0.1:${(wss.address() as AddressInfo).port}`;
+  wss.on('connection', (ws) => onConnection(ws, url));
+  return url;
+}
+
+/** A DiscordGateway whose REST side answers `GET /gateway/bot` with `info`; closed after the test. */
+function gatewayAt(
+  info: Record<string, unknown>,
+  opts: Partial<DiscordGatewayOptions> = {},
+): DiscordGateway {
+  const rest = { get: async () => info } as unknown as DiscordRest;
+  const gateway = new DiscordGateway({
+    token: 't',
+    intents: INTENT_GUILDS,
+    rest,
     log: silentLogger(),
-    onInteraction: (raw) => interactions.push(raw),
+    onDispatch: () => {},
+    ...opts,
   });
-  stops.push(() => client.destroy());
-  return { fake, client, interactions };
+  stops.push(() => gateway.close());
+  return gateway;
 }
 
 async function until(cond: () => boolean, timeoutMs: number, what: string): Promise<void> {
@@ -116,15 +132,7 @@ describe('Discord gateway (own client)', () => {
     const fake = await FakeDiscord.start({ token: 'the-real-token' });
     stops.push(() => fake.stop());
     // The REST API would refuse the token first (401, test/e2e/startup.test.ts): ask the gateway directly.
-    const rest = { get: async () => ({ url: fake.gatewayUrl }) } as unknown as DiscordRest;
-    const gateway = new DiscordGateway({
-      token: 'a-wrong-token',
-      intents: INTENT_GUILDS,
-      rest,
-      log: silentLogger(),
-      onDispatch: () => {},
-    });
-    stops.push(() => gateway.close());
+    const gateway = gatewayAt({ url: fake.gatewayUrl }, { token: 'a-wrong-token' });
     const err = await gateway.connect().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DiscordGatewayError);
     expect(err).toMatchObject({ closeCode: 4004, fatal: true });
@@ -134,26 +142,14 @@ describe('Discord gateway (own client)', () => {
   });
 
   it('fails start-up when the first connection closes before READY, so start-up retries it', async () => {
-    const { WebSocketServer } = await import('ws');
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((r) => wss.once('listening', r));
-    stops.push(() => new Promise<void>((r) => wss.close(() => r())));
     let connections = 0;
-    wss.on('connection', (ws) => {
+    const url = await scriptedGateway((ws) => {
       connections++;
       ws.close(4000, 'Unknown error');
     });
-    const { port } = wss.address() as { port: number };
-    const rest = { get: async () => ({ url: `ws://127.0.0.1:${port}` }) } as unknown as DiscordRest;
-    const gateway = new DiscordGateway({
-      token: 't',
-      intents: INTENT_GUILDS,
-      rest,
-      log: silentLogger(),
-      onDispatch: () => {},
-    });
-    stops.push(() => gateway.close());
-    const err = await gateway.connect().catch((e: unknown) => e);
+    const err = await gatewayAt({ url })
+      .connect()
+      .catch((e: unknown) => e);
     expect(err).toBeInstanceOf(DiscordGatewayError);
     expect(err).toMatchObject({ closeCode: 4000, fatal: false });
     expect(String((err as Error).message)).toMatch(/closed before READY \(Unknown error\)/);
@@ -162,14 +158,9 @@ describe('Discord gateway (own client)', () => {
   });
 
   it('backs off when every RESUME is refused as resumable (op 9 true), then starts a new session', async () => {
-    const { WebSocketServer } = await import('ws');
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((r) => wss.once('listening', r));
-    stops.push(() => new Promise<void>((r) => wss.close(() => r())));
-    const { port } = wss.address() as { port: number };
     const ops: number[] = [];
     let connections = 0;
-    wss.on('connection', (ws) => {
+    const url = await scriptedGateway((ws, self) => {
       connections++;
       ws.send(JSON.stringify({ op: 10, d: { heartbeat_interval: 45_000 } }));
       ws.on('message', (raw) => {
@@ -183,7 +174,7 @@ describe('Discord gateway (own client)', () => {
               t: 'READY',
               d: {
                 session_id: 's1',
-                resume_gateway_url: `ws://127.0.0.1:${port}`,
+                resume_gateway_url: self,
                 user: { id: '1', username: 'bot' },
                 application: { id: '2' },
               },
@@ -193,19 +184,7 @@ describe('Discord gateway (own client)', () => {
         } else if (msg.op === 6) ws.send(JSON.stringify({ op: 9, d: true }));
       });
     });
-    const rest = {
-      get: async () => ({ url: `ws://127.0.0.1:${port}` }),
-    } as unknown as DiscordRest;
-    const gateway = new DiscordGateway({
-      token: 't',
-      intents: INTENT_GUILDS,
-      rest,
-      log: silentLogger(),
-      onDispatch: () => {},
-      backoffMs: [100, 400],
-    });
-    stops.push(() => gateway.close());
-    await gateway.connect();
+    await gatewayAt({ url }, { backoffMs: [100, 400] }).connect();
     // Without back-off this was ~500 connections a second; with it: a handful, then, after
     // three refused resumes, a new IDENTIFY (not before 5 s after the first one).
     await until(() => ops.filter((o) => o === 2).length === 2, 8000, 'a second IDENTIFY');
@@ -223,23 +202,14 @@ describe('Discord gateway (own client)', () => {
   }, 12_000);
 
   it('refuses to start when Discord allows no more sessions today (session_start_limit)', async () => {
-    const rest = {
-      get: async () => ({
-        url: 'ws://127.0.0.1:9',
-        session_start_limit: {
-          total: 1000,
-          remaining: 0,
-          reset_after: 3_600_000,
-          max_concurrency: 1,
-        },
-      }),
-    } as unknown as DiscordRest;
-    const gateway = new DiscordGateway({
-      token: 't',
-      intents: INTENT_GUILDS,
-      rest,
-      log: silentLogger(),
-      onDispatch: () => {},
+    const gateway = gatewayAt({
+      url: 'ws://127.0.0.1:9',
+      session_start_limit: {
+        total: 1000,
+        remaining: 0,
+        reset_after: 3_600_000,
+        max_concurrency: 1,
+      },
     });
     const err = await gateway.connect().catch((e: unknown) => e);
     expect(err).toMatchObject({ fatal: true });
@@ -249,22 +219,8 @@ describe('Discord gateway (own client)', () => {
   });
 
   it('gives up a first connection that never says HELLO, so start-up retries it', async () => {
-    const { WebSocketServer } = await import('ws');
-    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1' });
-    await new Promise((r) => wss.once('listening', r));
-    stops.push(() => new Promise<void>((r) => wss.close(() => r())));
-    const { port } = wss.address() as { port: number };
-    const rest = { get: async () => ({ url: `ws://127.0.0.1:${port}` }) } as unknown as DiscordRest;
-    const gateway = new DiscordGateway({
-      token: 't',
-      intents: INTENT_GUILDS,
-      rest,
-      log: silentLogger(),
-      onDispatch: () => {},
-      helloTimeoutMs: 200,
-    });
-    stops.push(() => gateway.close());
-    await expect(gateway.connect()).rejects.toThrow(/no HELLO/);
+    const url = await scriptedGateway(); // accepts, never says HELLO
+    await expect(gatewayAt({ url }, { helloTimeoutMs: 200 }).connect()).rejects.toThrow(/no HELLO/);
   });
 
   it('a new start after a stop identifies anew (a 1000 close ended the session)', async () => {

@@ -6,13 +6,12 @@
  * first try's, whose reply is read back from `@original`.
  */
 import { afterEach, describe, expect, it } from 'vitest';
-import { DiscordClient } from '../../src/chat/discord/discord-client.js';
 import type { Json } from '../../src/chat/discord/discord-gateway.js';
 import { DiscordPublisher } from '../../src/chat/discord/discord-publisher.js';
 import { DiscordInteraction } from '../../src/chat/discord/interaction.js';
 import { plainText } from '../../src/chat/discord/message-body.js';
-import { silentLogger } from '../../src/core/logger.js';
-import { FakeDiscord, snowflake } from '../fakes/discord/fake-discord.js';
+import { snowflake } from '../fakes/discord/fake-discord.js';
+import { discordClientOnFake } from '../helpers/discord-client-fake.js';
 
 const OPS = snowflake();
 const ALICE = snowflake();
@@ -23,22 +22,9 @@ afterEach(async () => {
 });
 
 async function setup() {
-  const fake = await FakeDiscord.start({
-    channels: [{ id: OPS, name: 'ops' }],
-    users: [{ id: ALICE, username: 'alice' }],
-    strictCommands: false,
-  });
-  stops.push(() => fake.stop());
-  const interactions: Json[] = [];
-  const client = new DiscordClient({
-    token: 'fake-token',
-    api: `${fake.url}/api`,
-    log: silentLogger(),
-    onInteraction: (raw) => interactions.push(raw),
-  });
-  stops.push(() => client.destroy());
-  await client.login();
-  return { fake, client, interactions };
+  const lab = await discordClientOnFake(stops, { channel: OPS, user: ALICE });
+  await lab.client.login();
+  return lab;
 }
 
 describe('Discord answers lost after the request was carried out', () => {

@@ -10,7 +10,7 @@ import { DiscordGateway, INTENT_GUILDS, type Json } from './discord-gateway.js';
 import { DiscordRest } from './discord-rest.js';
 
 /** Channel types (discord-api-docs `resources/channel.mdx`). */
-export const ChannelType = {
+const ChannelType = {
   GuildText: 0,
   GuildVoice: 2,
   GuildAnnouncement: 5,
@@ -20,9 +20,19 @@ export const ChannelType = {
   GuildStageVoice: 13,
 } as const;
 
-const THREAD_TYPES = new Set<number>([10, 11, 12]);
+const THREAD_TYPES = new Set<number>([
+  ChannelType.AnnouncementThread,
+  ChannelType.PublicThread,
+  ChannelType.PrivateThread,
+]);
 /** Channels messages can be sent in (text, voice and stage chats, announcements, threads). */
-const SENDABLE_TYPES = new Set<number>([0, 2, 5, 10, 11, 12, 13]);
+const SENDABLE_TYPES = new Set<number>([
+  ...THREAD_TYPES,
+  ChannelType.GuildText,
+  ChannelType.GuildVoice,
+  ChannelType.GuildAnnouncement,
+  ChannelType.GuildStageVoice,
+]);
 
 export interface ChannelInfo {
   id: string;

@@ -27,6 +27,7 @@ import {
   httpRequest,
   multipart,
 } from '../../core/http-request.js';
+import { retryAfterMs } from '../../core/retry-after.js';
 
 /** An error answer from Discord (JSON body `{ code, message, errors? }`). */
 export class DiscordApiError extends Error {
@@ -211,9 +212,6 @@ export class DiscordRest {
   patch<T>(path: string, req?: RestRequest): Promise<T> {
     return this.request<T>('PATCH', path, req);
   }
-  delete<T>(path: string, req?: RestRequest): Promise<T> {
-    return this.request<T>('DELETE', path, req);
-  }
 
   request<T>(method: string, path: string, req: RestRequest = {}): Promise<T> {
     const { route, major } = routeOf(method, path);
@@ -279,7 +277,7 @@ export class DiscordRest {
         if (!(err instanceof HttpRequestError)) throw err;
         const reason = err.code;
         if (++failures > retries) throw new DiscordConnectionError(this.api, reason);
-        await sleep(Math.min((this.opts.retryDelayMs ?? 1000) * failures, 5000));
+        await this.retryDelay(failures);
         continue;
       }
       const text = res.text;
@@ -292,33 +290,30 @@ export class DiscordRest {
         this.invalid.push(Date.now());
       if (res.status === 429) {
         const body = parseJson(text);
-        const retryAfterMs = Math.max(
-          0,
-          Math.ceil(
-            1000 *
-              (typeof body?.retry_after === 'number'
-                ? body.retry_after
-                : Number(res.header('retry-after') ?? 1)),
-          ),
-        );
+        // retry_after (seconds, with decimals) is the precise one; the header is whole seconds.
+        const retryAfter =
+          typeof body?.retry_after === 'number'
+            ? Math.ceil(body.retry_after * 1000)
+            : (retryAfterMs(res.header('retry-after')) ?? 1000);
+        const waitMs = Math.max(0, retryAfter);
         const global = res.header('x-ratelimit-global') === 'true' || body?.global === true;
         this.opts.onRateLimited?.({
           route,
           method,
-          retryAfterMs,
+          retryAfterMs: waitMs,
           global,
           scope: res.header('x-ratelimit-scope') ?? (global ? 'global' : 'user'),
         });
-        if (global) this.globalResetAt = Date.now() + retryAfterMs;
+        if (global) this.globalResetAt = Date.now() + waitMs;
         else
           this.buckets.set(this.bucketKey(route, major), {
             remaining: 0,
-            resetAt: Date.now() + retryAfterMs,
+            resetAt: Date.now() + waitMs,
           });
         // A limit that keeps answering 429, or asks for a long wait (a `shared` resource limit can
         // say 20 minutes), fails the request: its caller retries on its own terms (alert delivery
         // backs off; a person sees the error). Nothing else waits behind it for that long.
-        if (++limited > 10 || retryAfterMs > this.maxRateLimitWaitMs) {
+        if (++limited > 10 || waitMs > this.maxRateLimitWaitMs) {
           if (!global) this.buckets.delete(this.bucketKey(route, major));
           throw new DiscordApiError(429, body ?? {}, method, url.pathname);
         }
@@ -330,7 +325,7 @@ export class DiscordRest {
           if (body) throw new DiscordApiError(res.status, body, method, url.pathname);
           throw new DiscordHttpError(res.status, method, url.pathname);
         }
-        await sleep(Math.min((this.opts.retryDelayMs ?? 1000) * failures, 5000));
+        await this.retryDelay(failures);
         continue;
       }
       if (res.status >= 400) {
@@ -340,6 +335,11 @@ export class DiscordRest {
       }
       return (text ? JSON.parse(text) : undefined) as T;
     }
+  }
+
+  /** Before the n-th try again: n × retryDelayMs, at most 5 s. */
+  private retryDelay(failures: number): Promise<void> {
+    return sleep(Math.min((this.opts.retryDelayMs ?? 1000) * failures, 5000));
   }
 
   /** Throws DiscordRequestsHeldError while the last 10 minutes hold too many refusals. */

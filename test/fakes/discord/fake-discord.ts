@@ -50,7 +50,11 @@
  * `resources/channel.mdx` (Start Thread from Message: text/announcement channels only, one per
  * message → 50024 from a message inside a thread, 160004 a second time),
  * `resources/message.mdx` + `resources/webhook.mdx` (Allowed Mentions Object and its defaults,
- * Edit Message re-parsing mentions → `fake.pings`, mentions.ts), `topics/opcodes-and-status-codes.mdx`
+ * Edit Message re-parsing mentions → `fake.pings`, mentions.ts; Create Message `nonce` ≤ 25
+ * characters and `enforce_nonce`: the same nonce within 5 minutes returns the first message),
+ * `events/gateway.mdx` (Hello, heartbeats and their ACKs — `withholdHeartbeatAcks()` makes the
+ * "zombied" connection a client must close and resume — Identify, Resume with replay, op 7,
+ * op 9, close codes), `topics/rate-limits.mdx` (rate-limit.ts), `topics/opcodes-and-status-codes.mdx`
  * (JSON error codes: 10003 Unknown Channel, 10008 Unknown Message, 40005 Request entity too large,
  * 50001 Missing Access, 50013 Missing Permissions, 50035 Invalid Form Body, 50083 an operation
  * on an archived thread), `topics/permissions.mdx` (VIEW_CHANNEL: without it a channel's routes
